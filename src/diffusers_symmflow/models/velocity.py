@@ -1,0 +1,39 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""One way to call any SymmFlow velocity model, shared by the pipeline, training and evaluation."""
+
+import torch
+
+
+def supports_label_time(model: torch.nn.Module) -> bool:
+    """Whether `model` takes the label's noise level as a second time input.
+
+    diffusers UNets (and the toy MLP) declare it with `class_embed_type="timestep"` in their config; the label
+    timestep then goes through `class_labels`. Such a model can sample in `conditional` mode.
+    """
+    config = getattr(model, "config", None)
+    return getattr(config, "class_embed_type", None) == "timestep"
+
+
+def predict_velocity(
+    model: torch.nn.Module,
+    sample: torch.Tensor,
+    timestep: torch.Tensor | float,
+    label_timestep: torch.Tensor | float | None = None,
+) -> torch.Tensor:
+    """Velocity `[v_x | v_y]` for the joint state `sample` (`(B, C_x + C_y, ...)`).
+
+    Args:
+        model: a `UNet2DModel`, a `SymmFlowUNet2DConditionModel` (its empty prompt fills `encoder_hidden_states`),
+            or any module with the same `forward(sample, timestep, class_labels=None)` signature.
+        timestep: the image's noise level times `num_train_timesteps`, a scalar or shape `(B,)`.
+        label_timestep: the label's; required by, and only given to, models that `supports_label_time`.
+    """
+    batch = sample.shape[0]
+    timestep = torch.as_tensor(timestep, device=sample.device, dtype=torch.float32).expand(batch)
+    kwargs = {}
+    if supports_label_time(model):
+        if label_timestep is None:
+            raise ValueError("This model takes the label's noise level as a second time input; pass `label_timestep`.")
+        kwargs["class_labels"] = torch.as_tensor(label_timestep, device=sample.device, dtype=torch.float32).expand(batch)
+    output = model(sample, timestep, **kwargs)
+    return output.sample if hasattr(output, "sample") else output

@@ -1,0 +1,217 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""The symmetric flow-matching training objective (paper eq. 1-3), one equation per method.
+
+Notation follows the paper and `schedulers/scheduling_symmflow.py`: image time `t` (t=0 image noise, t=1 clean
+image) and the label's noise level `s` (s=0 clean label, s=1 label noise). The paper ties them, `s = t`; the
+`label_time` option also lets `s` be drawn independently so the model learns to hold one side clean (the
+`conditional` sampling mode, beyond the paper).
+
+Like the authors' code, the paths carry a small `sigma_min` (1e-4):
+
+    x_t = t x + (1 - (1 - sigma_min) t) xi_x          v_x = x - (1 - sigma_min) xi_x        (eq. 1, 2)
+    y_s = (1 - (1 - sigma_min) s) y + s xi_y          v_y = xi_y - (1 - sigma_min) y
+    L   = w * mean|v_theta_x - v_x|^2 + (1 - w) * mean|v_theta_y - v_y|^2                 (eq. 3, weighted)
+
+With `sigma_min = 0` these are exactly eq. 1-2. The paper's eq. 3 weighs the two sides by their element counts;
+the authors weigh the per-side means with `w = 0.9` (pixel models) or `0.7` (Stable Diffusion latent models), and
+so do we (`image_loss_weight`).
+"""
+
+from dataclasses import dataclass
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.utils import BaseOutput
+
+
+TIME_SAMPLINGS = ("uniform", "logit_normal")
+LABEL_TIMES = ("diagonal", "independent", "mixed")
+
+
+@dataclass
+class SymmFlowTrainingInputs(BaseOutput):
+    """One noised training batch, ready for the model.
+
+    Args:
+        sample (`torch.Tensor` of shape `(B, C_x + C_y, ...)`): the model input `[x_t | y_s]`.
+        timestep (`torch.Tensor` of shape `(B,)`): `(1 - t) * num_train_timesteps`, the image's noise level.
+        label_timestep (`torch.Tensor` of shape `(B,)`): `s * num_train_timesteps`, the label's noise level; only
+            a model with a label time input reads it.
+        target (`torch.Tensor`, same shape as `sample`): `[v_x | v_y]` (eq. 2).
+        t (`torch.Tensor` of shape `(B,)`): image time in [0, 1].
+        label_sigma (`torch.Tensor` of shape `(B,)`): label noise level `s` in [0, 1].
+    """
+
+    sample: torch.Tensor
+    timestep: torch.Tensor
+    label_timestep: torch.Tensor
+    target: torch.Tensor
+    t: torch.Tensor
+    label_sigma: torch.Tensor
+
+
+@dataclass
+class SymmFlowLoss(BaseOutput):
+    """`loss` (to back-propagate) and its two unweighted parts, for logging."""
+
+    loss: torch.Tensor
+    image_loss: torch.Tensor
+    label_loss: torch.Tensor
+
+
+def _broadcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(B,) -> (B, 1, 1, ...) so per-sample times scale tensors of any rank."""
+    return values.reshape(-1, *([1] * (like.ndim - 1))).to(like)
+
+
+class SymmFlowObjective(ConfigMixin):
+    """Builds noised SymmFlow training inputs and their velocity targets, and computes the loss.
+
+    Args:
+        sigma_min (`float`, defaults to 1e-4): the authors' minimum noise level; 0 gives the paper's eq. 1-2 exactly.
+        image_loss_weight (`float`, defaults to 0.9): `w` in the loss; the authors use 0.9 for pixel-space models and
+            0.7 for Stable Diffusion latent models.
+        time_sampling (`str`, defaults to `"uniform"`): `"uniform"` (the paper's U(0, 1)) or `"logit_normal"`
+            (sigmoid of a normal, as in SD3), with `logit_mean` and `logit_std`.
+        label_time (`str`, defaults to `"diagonal"`): how the label's noise level `s` relates to `t`.
+            `"diagonal"` is the paper's `s = t`; `"independent"` draws `s` on its own; `"mixed"` uses the diagonal
+            with probability `diagonal_probability` and an independent `s` otherwise. Models trained with
+            `"independent"` or `"mixed"` need a label time input and can sample in `conditional` mode.
+        diagonal_probability (`float`, defaults to 0.5): used by `"mixed"`.
+        num_train_timesteps (`int`, defaults to 1000): the scale of the timesteps given to the model; must match
+            the scheduler's.
+    """
+
+    config_name = "symmflow_objective.json"
+
+    @register_to_config
+    def __init__(
+        self,
+        sigma_min: float = 1e-4,
+        image_loss_weight: float = 0.9,
+        time_sampling: str = "uniform",
+        logit_mean: float = 0.0,
+        logit_std: float = 1.0,
+        label_time: str = "diagonal",
+        diagonal_probability: float = 0.5,
+        num_train_timesteps: int = 1000,
+    ):
+        if not 0.0 <= sigma_min < 1.0:
+            raise ValueError(f"`sigma_min` must lie in [0, 1), got {sigma_min}.")
+        if not 0.0 <= image_loss_weight <= 1.0:
+            raise ValueError(f"`image_loss_weight` must lie in [0, 1], got {image_loss_weight}.")
+        if time_sampling not in TIME_SAMPLINGS:
+            raise ValueError(f"Unknown time_sampling {time_sampling!r}; choose one of {TIME_SAMPLINGS}.")
+        if logit_std <= 0:
+            raise ValueError(f"`logit_std` must be positive, got {logit_std}.")
+        if label_time not in LABEL_TIMES:
+            raise ValueError(f"Unknown label_time {label_time!r}; choose one of {LABEL_TIMES}.")
+        if not 0.0 <= diagonal_probability <= 1.0:
+            raise ValueError(f"`diagonal_probability` must lie in [0, 1], got {diagonal_probability}.")
+
+    @property
+    def needs_label_time(self) -> bool:
+        """Whether the model must receive the label's noise level as a second time input."""
+        return self.config.label_time != "diagonal"
+
+    def _draw_time(self, batch_size: int, device, generator) -> torch.Tensor:
+        if self.config.time_sampling == "uniform":
+            return torch.rand(batch_size, device=device, generator=generator)
+        normal = torch.randn(batch_size, device=device, generator=generator)
+        return torch.sigmoid(self.config.logit_mean + self.config.logit_std * normal)
+
+    def sample_times(
+        self, batch_size: int, device: str | torch.device = "cpu", generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw the image time `t` and the label noise level `s`, each of shape `(batch_size,)` in [0, 1]."""
+        t = self._draw_time(batch_size, device, generator)
+        if self.config.label_time == "diagonal":
+            return t, t.clone()
+        independent = self._draw_time(batch_size, device, generator)
+        if self.config.label_time == "independent":
+            return t, independent
+        on_diagonal = torch.rand(batch_size, device=device, generator=generator) < self.config.diagonal_probability
+        return t, torch.where(on_diagonal, t, independent)
+
+    def interpolate_image(self, image: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Eq. 1, image side: `x_t = t x + (1 - (1 - sigma_min) t) xi_x`."""
+        t = _broadcast(t, image)
+        return t * image + (1 - (1 - self.config.sigma_min) * t) * noise
+
+    def interpolate_label(self, label: torch.Tensor, noise: torch.Tensor, label_sigma: torch.Tensor) -> torch.Tensor:
+        """Eq. 1, label side: `y_s = (1 - (1 - sigma_min) s) y + s xi_y`."""
+        s = _broadcast(label_sigma, label)
+        return (1 - (1 - self.config.sigma_min) * s) * label + s * noise
+
+    def target_velocity(
+        self, image: torch.Tensor, image_noise: torch.Tensor, label: torch.Tensor, label_noise: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 2: `v_x = x - (1 - sigma_min) xi_x`, `v_y = xi_y - (1 - sigma_min) y`."""
+        keep = 1 - self.config.sigma_min
+        return image - keep * image_noise, label_noise - keep * label
+
+    def prepare(
+        self,
+        image: torch.Tensor,
+        label: torch.Tensor,
+        generator: torch.Generator | None = None,
+        image_noise: torch.Tensor | None = None,
+        label_noise: torch.Tensor | None = None,
+        t: torch.Tensor | None = None,
+        label_sigma: torch.Tensor | None = None,
+    ) -> SymmFlowTrainingInputs:
+        """Noise a batch along the symmetric path.
+
+        Args:
+            image (`torch.Tensor` of shape `(B, C_x, ...)`): clean images (or latents), roughly in [-1, 1].
+            label (`torch.Tensor` of shape `(B, C_y, ...)`): clean, dequantized label codes in about [-1, 1]; the
+                spatial shape must match the image's (a class code is a constant map, paper eq. 9).
+            generator: for reproducible noise and times.
+            image_noise, label_noise, t, label_sigma: optional fixed values (tests, analysis); drawn when `None`.
+
+        Returns:
+            `SymmFlowTrainingInputs`.
+        """
+        if image.shape[0] != label.shape[0] or image.shape[2:] != label.shape[2:]:
+            raise ValueError(
+                f"Image {tuple(image.shape)} and label {tuple(label.shape)} must share the batch size and spatial "
+                "shape; encode class labels as constant maps of the image's size."
+            )
+        batch = image.shape[0]
+        if t is None or label_sigma is None:
+            drawn_t, drawn_s = self.sample_times(batch, image.device, generator)
+            t = drawn_t if t is None else t
+            label_sigma = drawn_s if label_sigma is None else label_sigma
+        if image_noise is None:
+            image_noise = torch.randn(image.shape, device=image.device, dtype=image.dtype, generator=generator)
+        if label_noise is None:
+            label_noise = torch.randn(label.shape, device=label.device, dtype=label.dtype, generator=generator)
+
+        x_t = self.interpolate_image(image, image_noise, t)
+        y_s = self.interpolate_label(label, label_noise, label_sigma)
+        v_x, v_y = self.target_velocity(image, image_noise, label, label_noise)
+        scale = self.config.num_train_timesteps
+        return SymmFlowTrainingInputs(
+            sample=torch.cat([x_t, y_s], dim=1),
+            timestep=(1 - t) * scale,
+            label_timestep=label_sigma * scale,
+            target=torch.cat([v_x, v_y], dim=1),
+            t=t,
+            label_sigma=label_sigma,
+        )
+
+    def loss(self, model_output: torch.Tensor, target: torch.Tensor, num_image_channels: int) -> SymmFlowLoss:
+        """Eq. 3 with the authors' per-side weighting.
+
+        Args:
+            model_output (`torch.Tensor` of shape `(B, C_x + C_y, ...)`): predicted `[v_x | v_y]`.
+            target (`torch.Tensor`, same shape): `SymmFlowTrainingInputs.target`.
+            num_image_channels (`int`): `C_x`.
+        """
+        if model_output.shape != target.shape:
+            raise ValueError(f"Model output {tuple(model_output.shape)} does not match target {tuple(target.shape)}.")
+        error = (model_output.float() - target.float()) ** 2
+        image_loss = error[:, :num_image_channels].mean()
+        label_loss = error[:, num_image_channels:].mean()
+        weight = self.config.image_loss_weight
+        return SymmFlowLoss(loss=weight * image_loss + (1 - weight) * label_loss, image_loss=image_loss, label_loss=label_loss)

@@ -1,0 +1,1 @@
+from .scheduling_symmflow import SymmFlowScheduler, SymmFlowSchedulerOutput

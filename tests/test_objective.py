@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from diffusers_symmflow.objective import SymmFlowObjective
+
+
+def batch(seed=0, image_channels=3, label_channels=2):
+    g = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(4, image_channels, 5, 5, generator=g),
+        torch.randn(4, image_channels, 5, 5, generator=g),
+        torch.randn(4, label_channels, 5, 5, generator=g),
+        torch.randn(4, label_channels, 5, 5, generator=g),
+    )
+
+
+def test_interpolants_and_targets_match_paper_equations_1_2():
+    x, xi_x, y, xi_y = batch()
+    t = torch.tensor([0.0, 0.25, 0.6, 1.0])
+    objective = SymmFlowObjective(sigma_min=0.0)
+    inputs = objective.prepare(x, y, image_noise=xi_x, label_noise=xi_y, t=t, label_sigma=t)
+    tb = t.view(-1, 1, 1, 1)
+    torch.testing.assert_close(inputs.sample[:, :3], (1 - tb) * xi_x + tb * x)  # eq. 1, x_t
+    torch.testing.assert_close(inputs.sample[:, 3:], (1 - tb) * y + tb * xi_y)  # eq. 1, y_t
+    torch.testing.assert_close(inputs.target, torch.cat([x - xi_x, xi_y - y], 1))  # eq. 2
+    torch.testing.assert_close(inputs.timestep, (1 - t) * 1000)
+    torch.testing.assert_close(inputs.label_timestep, t * 1000)
+
+
+def test_authors_sigma_min_form():
+    x, xi_x, y, xi_y = batch()
+    s = 1e-4
+    objective = SymmFlowObjective(sigma_min=s)
+    t = torch.full((4,), 0.3)
+    inputs = objective.prepare(x, y, image_noise=xi_x, label_noise=xi_y, t=t, label_sigma=t)
+    torch.testing.assert_close(inputs.sample[:, :3], 0.3 * x + (1 - (1 - s) * 0.3) * xi_x)
+    torch.testing.assert_close(inputs.sample[:, 3:], (1 - (1 - s) * 0.3) * y + 0.3 * xi_y)
+    torch.testing.assert_close(inputs.target, torch.cat([x - (1 - s) * xi_x, xi_y - (1 - s) * y], 1))
+    # The target is the time derivative of the path: finite difference check.
+    later = objective.prepare(x, y, image_noise=xi_x, label_noise=xi_y, t=t + 1e-3, label_sigma=t + 1e-3)
+    torch.testing.assert_close((later.sample - inputs.sample) / 1e-3, inputs.target, atol=2e-3, rtol=1e-3)
+
+
+def test_exact_targets_give_zero_loss_and_weights_apply():
+    x, xi_x, y, xi_y = batch()
+    objective = SymmFlowObjective(image_loss_weight=0.9)
+    inputs = objective.prepare(x, y, generator=torch.Generator().manual_seed(0))
+    assert objective.loss(inputs.target, inputs.target, 3).loss.item() == 0.0
+    wrong = inputs.target.clone()
+    wrong[:, 3:] += 1.0  # label error only: squared error 1 everywhere on the label side
+    out = objective.loss(wrong, inputs.target, 3)
+    assert out.image_loss.item() == 0.0
+    torch.testing.assert_close(out.label_loss, torch.tensor(1.0))
+    torch.testing.assert_close(out.loss, torch.tensor(0.1))
+
+
+def test_label_time_options():
+    g = torch.Generator().manual_seed(0)
+    t, s = SymmFlowObjective(label_time="diagonal").sample_times(1000, generator=g)
+    assert torch.equal(t, s)
+    t, s = SymmFlowObjective(label_time="independent").sample_times(1000, generator=g)
+    assert (t == s).float().mean() == 0 and abs(torch.corrcoef(torch.stack([t, s]))[0, 1]) < 0.1
+    t, s = SymmFlowObjective(label_time="mixed", diagonal_probability=0.5).sample_times(4000, generator=g)
+    assert 0.45 < (t == s).float().mean() < 0.55
+    assert not SymmFlowObjective().needs_label_time and SymmFlowObjective(label_time="mixed").needs_label_time
+
+
+def test_time_sampling_is_reproducible_and_in_range():
+    for sampling in ("uniform", "logit_normal"):
+        objective = SymmFlowObjective(time_sampling=sampling)
+        a = objective.sample_times(256, generator=torch.Generator().manual_seed(1))[0]
+        b = objective.sample_times(256, generator=torch.Generator().manual_seed(1))[0]
+        assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
+    logit = SymmFlowObjective(time_sampling="logit_normal").sample_times(4000, generator=torch.Generator().manual_seed(0))[0]
+    # Logit-normal concentrates mass in the middle compared with uniform.
+    assert ((logit > 0.25) & (logit < 0.75)).float().mean() > 0.6
+
+
+def test_config_round_trip(tmp_path):
+    objective = SymmFlowObjective(image_loss_weight=0.7, label_time="mixed", diagonal_probability=0.25)
+    objective.save_config(tmp_path)
+    loaded = SymmFlowObjective.from_config(SymmFlowObjective.load_config(tmp_path))
+    assert loaded.config.image_loss_weight == 0.7 and loaded.config.label_time == "mixed"
+    assert loaded.config.diagonal_probability == 0.25
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"label_time": "sometimes"}, "Unknown label_time 'sometimes'"),
+        ({"time_sampling": "beta"}, "Unknown time_sampling 'beta'"),
+        ({"image_loss_weight": 1.5}, "image_loss_weight"),
+        ({"diagonal_probability": -0.1}, "diagonal_probability"),
+        ({"sigma_min": 1.0}, "sigma_min"),
+    ],
+)
+def test_bad_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SymmFlowObjective(**kwargs)
+
+
+def test_mismatched_image_and_label_shapes_raise():
+    with pytest.raises(ValueError, match="spatial"):
+        SymmFlowObjective().prepare(torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 1, 1))

@@ -6,6 +6,26 @@ One model generates images from semantic labels and, integrated the other way, s
 # The diffusers pipeline loader looks these base classes up by name on a component's package: keep them here.
 from diffusers import DiffusionPipeline, ModelMixin, SchedulerMixin  # noqa: F401
 
+from .evaluation import (
+    FeatureClassifier,
+    accuracy,
+    confusion_matrix,
+    frechet_distance,
+    kernel_inception_distance,
+    load_feature_extractor,
+    mean_iou,
+    train_feature_classifier,
+)
+from .labels import (
+    CELEBAMASK_HQ_CLASSES,
+    CELEBAMASK_HQ_PALETTE,
+    LABEL_ENCODINGS,
+    LabelCodec,
+    LabelDecoding,
+    dequantize,
+    generate_palette,
+    resolve_palette,
+)
 from .models import (
     SymmFlowUNet2DConditionModel,
     encode_empty_prompt,
@@ -14,6 +34,13 @@ from .models import (
     symmflow_unet2d_config,
 )
 from .objective import SymmFlowLoss, SymmFlowObjective, SymmFlowTrainingInputs
+from .pipelines import (
+    SymmFlowClassificationOutput,
+    SymmFlowGenerationOutput,
+    SymmFlowImageProcessor,
+    SymmFlowPipeline,
+    SymmFlowSegmentationOutput,
+)
 from .schedulers import SymmFlowScheduler, SymmFlowSchedulerOutput
 
 

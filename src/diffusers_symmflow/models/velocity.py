@@ -14,6 +14,26 @@ def supports_label_time(model: torch.nn.Module) -> bool:
     return getattr(config, "class_embed_type", None) == "timestep"
 
 
+def _cast_label_time_embedding_input(model: torch.nn.Module) -> None:
+    """Make `UNet2DModel`'s label-time embedding run in the model's dtype.
+
+    `UNet2DModel.forward` feeds the float32 sinusoidal projection of `class_labels` straight into
+    `class_embedding` (unlike `UNet2DConditionModel`, which casts it first), so a model moved to float16 / bfloat16 /
+    float64 fails with a dtype mismatch outside autocast. A forward pre-hook casts that input; it is not part of the
+    state dict, so checkpoints stay plain diffusers models. Registered once per model.
+    """
+    embedding = getattr(model, "class_embedding", None)
+    if not supports_label_time(model) or embedding is None or getattr(embedding, "_symmflow_casts_input", False):
+        return
+
+    def cast_to_weight_dtype(module, args):
+        weight = next(module.parameters())
+        return (args[0].to(weight.dtype), *args[1:])
+
+    embedding.register_forward_pre_hook(cast_to_weight_dtype)
+    embedding._symmflow_casts_input = True
+
+
 def predict_velocity(
     model: torch.nn.Module,
     sample: torch.Tensor,
@@ -28,6 +48,7 @@ def predict_velocity(
         timestep: the image's noise level times `num_train_timesteps`, a scalar or shape `(B,)`.
         label_timestep: the label's; required by, and only given to, models that `supports_label_time`.
     """
+    _cast_label_time_embedding_input(model)
     batch = sample.shape[0]
     timestep = torch.as_tensor(timestep, device=sample.device, dtype=torch.float32).expand(batch)
     kwargs = {}

@@ -1,0 +1,233 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""Turns the images, masks and class labels users pass to `SymmFlowPipeline` into tensors, and back.
+
+Unlike diffusers' `VaeImageProcessor.preprocess`, nothing here resizes: SymmFlow reads a label per pixel, so an image
+and its mask must keep the size the user gave, and a size the model cannot take is reported rather than silently
+changed. Every check raises a `ValueError` naming the offending input before any model runs.
+
+Conventions (diffusers'):
+
+* images: `PIL.Image.Image`; `np.ndarray` `[H, W]`, `[H, W, C]` or `[B, H, W, C]`, uint8 in [0, 255] or float in
+  [0, 1]; `torch.Tensor` `[C, H, W]` or `[B, C, H, W]`, uint8 in [0, 255] or float in [0, 1] (or already in [-1, 1]:
+  a float tensor with any negative value is taken as [-1, 1], `VaeImageProcessor`'s rule); or a list of these.
+* masks: class ids as integer arrays or tensors `[H, W]` / `[B, H, W]` (tensors also `[B, 1, H, W]`), palette
+  colours as uint8 arrays `[H, W, 3]` / `[B, H, W, 3]`, or PIL images: `"L"`, `"I"` and `"I;16"` images hold class
+  ids, `"RGB"`, `"RGBA"` and `"P"` images hold palette colours (a `"P"` image is read through its own palette, so a
+  mask drawn with any palette that uses the model's colours works); or a list of these.
+"""
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers.image_processor import VaeImageProcessor
+
+from ..labels import LabelCodec
+
+
+_ID_MODES = ("L", "I", "I;16")
+_COLOR_MODES = ("RGB", "RGBA", "P")
+_PIL_MODE_FOR_CHANNELS = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def _as_list(items) -> list:
+    return list(items) if isinstance(items, (list, tuple)) else [items]
+
+
+def _describe(item) -> str:
+    if isinstance(item, PIL.Image.Image):
+        return f"PIL image (mode {item.mode!r}, size {item.size})"
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        return f"{type(item).__name__} of shape {tuple(item.shape)} and dtype {item.dtype}"
+    return repr(type(item))
+
+
+class SymmFlowImageProcessor(VaeImageProcessor):
+    """`VaeImageProcessor` that also parses segmentation masks and class labels, and never resizes.
+
+    `postprocess` (generated images to `"pil"` / `"np"` / `"pt"`) is `VaeImageProcessor`'s.
+    """
+
+    def __init__(self, vae_scale_factor: int = 1):
+        super().__init__(vae_scale_factor=vae_scale_factor, do_resize=False, do_normalize=True)
+
+    def preprocess_images(self, image, num_channels: int) -> torch.Tensor:
+        """Stack the user's images into one float32 tensor `[B, num_channels, H, W]` in [-1, 1].
+
+        Args:
+            image: see the module docstring. PIL images are converted to the model's mode (`"L"` for 1 channel, so
+                an RGB photograph given to a grayscale model is converted with PIL's ITU-R 601-2 luma transform;
+                `"RGB"` for 3); arrays and tensors must already have `num_channels` channels.
+            num_channels (`int`): image channels the model takes in pixel space.
+
+        Raises:
+            ValueError: unsupported types, channel counts, value ranges, or images of different sizes in one batch.
+        """
+        items = _as_list(image)
+        if len(items) == 0:
+            raise ValueError("`image` is an empty list; pass at least one image.")
+        batches = [self._image_to_tensor(item, num_channels, index) for index, item in enumerate(items)]
+        sizes = {tuple(batch.shape[-2:]) for batch in batches}
+        if len(sizes) > 1:
+            raise ValueError(f"All images of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
+        return torch.cat(batches, dim=0)
+
+    def _image_to_tensor(self, item, num_channels: int, index: int) -> torch.Tensor:
+        if isinstance(item, PIL.Image.Image):
+            mode = _PIL_MODE_FOR_CHANNELS.get(num_channels)
+            if mode is None:
+                raise ValueError(
+                    f"The model takes {num_channels}-channel images, which PIL cannot hold; pass `image[{index}]` as "
+                    "an array or tensor."
+                )
+            array = np.asarray(item.convert(mode), dtype=np.float32) / 255.0
+            array = array[..., None] if array.ndim == 2 else array
+            return self.normalize(torch.from_numpy(array).permute(2, 0, 1)[None])
+
+        if isinstance(item, np.ndarray):
+            array = item[..., None] if item.ndim == 2 else item
+            if array.ndim == 3:
+                array = array[None]
+            if array.ndim != 4 or array.shape[-1] != num_channels:
+                raise ValueError(
+                    f"`image[{index}]` is a {_describe(item)}; the model takes {num_channels}-channel images as "
+                    f"arrays of shape [H, W, {num_channels}] or [B, H, W, {num_channels}]"
+                    + (" (or [H, W])." if num_channels == 1 else ".")
+                )
+            tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2)
+            return self._to_signed_range(tensor, index, signed_allowed=False)
+        if isinstance(item, torch.Tensor):
+            tensor = item[None] if item.ndim == 3 else item
+            if tensor.ndim != 4 or tensor.shape[1] != num_channels:
+                raise ValueError(
+                    f"`image[{index}]` is a {_describe(item)}; the model takes {num_channels}-channel images as "
+                    f"tensors of shape [{num_channels}, H, W] or [B, {num_channels}, H, W]."
+                )
+            return self._to_signed_range(tensor.detach().cpu(), index, signed_allowed=True)
+        raise ValueError(f"`image[{index}]` is a {_describe(item)}; pass PIL images, numpy arrays or torch tensors.")
+
+    def _to_signed_range(self, tensor: torch.Tensor, index: int, signed_allowed: bool) -> torch.Tensor:
+        """uint8 [0, 255] or float [0, 1] (or, for tensors, [-1, 1]) to float32 [-1, 1]."""
+        if tensor.dtype == torch.uint8:
+            return self.normalize(tensor.float() / 255.0)
+        if not torch.is_floating_point(tensor):
+            raise ValueError(
+                f"`image[{index}]` has dtype {tensor.dtype}; pass uint8 images in [0, 255] or float images in [0, 1]."
+            )
+        tensor = tensor.float()
+        low, high = tensor.min().item(), tensor.max().item()
+        if low < (-1.0 if signed_allowed else 0.0) or high > 1.0:
+            raise ValueError(
+                f"`image[{index}]` has values in [{low:.3g}, {high:.3g}]; float images must lie in [0, 1]"
+                + (" (or in [-1, 1])." if signed_allowed else ".")
+            )
+        # VaeImageProcessor's rule: a tensor with a negative value is already in [-1, 1].
+        return tensor if low < 0.0 else self.normalize(tensor)
+
+    def preprocess_masks(self, mask, codec: LabelCodec) -> torch.Tensor:
+        """Class ids `[B, H, W]` (int64) from the user's masks (see the module docstring for the formats).
+
+        Colours are mapped to classes with `codec.rgb_to_labels`, which raises a `ValueError` naming the colours that
+        are not in the palette and how many pixels carry them; ids are checked with `codec.check_labels`.
+        """
+        items = _as_list(mask)
+        if len(items) == 0:
+            raise ValueError("`mask` is an empty list; pass at least one mask.")
+        batches = [self._mask_to_ids(item, codec, index) for index, item in enumerate(items)]
+        sizes = {tuple(batch.shape[-2:]) for batch in batches}
+        if len(sizes) > 1:
+            raise ValueError(f"All masks of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
+        ids = torch.cat(batches, dim=0)
+        codec.check_labels(ids)
+        return ids
+
+    def _mask_to_ids(self, item, codec: LabelCodec, index: int) -> torch.Tensor:
+        if isinstance(item, PIL.Image.Image):
+            if item.mode in _ID_MODES:
+                return torch.from_numpy(np.asarray(item).astype(np.int64))[None]
+            if item.mode in _COLOR_MODES:
+                return self._colors_to_ids(np.asarray(item.convert("RGB"))[None], codec)
+            raise ValueError(
+                f"`mask[{index}]` is a PIL image in mode {item.mode!r}; pass class ids as an 'L', 'I' or 'I;16' "
+                "image or palette colours as an 'RGB', 'RGBA' or 'P' image."
+            )
+        if isinstance(item, np.ndarray):
+            if item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3:
+                return self._colors_to_ids(item if item.ndim == 4 else item[None], codec)
+            if not np.issubdtype(item.dtype, np.integer) or item.ndim not in (2, 3):
+                raise ValueError(
+                    f"`mask[{index}]` is a {_describe(item)}; pass class ids as an integer array [H, W] or [B, H, W], "
+                    "or palette colours as a uint8 array [H, W, 3] or [B, H, W, 3]."
+                )
+            ids = torch.from_numpy(item.astype(np.int64))
+        elif isinstance(item, torch.Tensor):
+            ids = item[:, 0] if item.ndim == 4 and item.shape[1] == 1 else item
+            if torch.is_floating_point(ids) or torch.is_complex(ids) or ids.ndim not in (2, 3):
+                raise ValueError(
+                    f"`mask[{index}]` is a {_describe(item)}; pass class ids as an integer tensor [H, W], [B, H, W] or "
+                    "[B, 1, H, W]."
+                )
+            ids = ids.detach().cpu().long()
+        else:
+            raise ValueError(f"`mask[{index}]` is a {_describe(item)}; pass PIL images, numpy arrays or torch tensors.")
+        return ids[None] if ids.ndim == 2 else ids
+
+    @staticmethod
+    def _colors_to_ids(rgb: np.ndarray, codec: LabelCodec) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(codec.rgb_to_labels(rgb)), dtype=torch.long)
+
+    @staticmethod
+    def preprocess_class_labels(class_labels, codec: LabelCodec) -> torch.Tensor:
+        """Class ids `[B]` (int64) from an int, a sequence of ints, or a 0-d / 1-d integer array or tensor."""
+        if isinstance(class_labels, torch.Tensor):
+            labels = class_labels.detach().cpu()
+        else:
+            labels = torch.as_tensor(np.asarray(class_labels))
+        if torch.is_floating_point(labels) or labels.dtype == torch.bool or labels.ndim > 1:
+            raise ValueError(
+                f"`class_labels` must be an int or a 1-d sequence of ints, got {class_labels!r} "
+                f"(dtype {labels.dtype}, shape {tuple(labels.shape)})."
+            )
+        labels = labels.reshape(-1).long()
+        if labels.numel() == 0:
+            raise ValueError("`class_labels` is empty; pass at least one class id.")
+        codec.check_labels(labels)
+        return labels
+
+    def postprocess_masks(
+        self, labels: torch.Tensor, codec: LabelCodec, output_type: str = "np"
+    ) -> tuple[np.ndarray | torch.Tensor | list[PIL.Image.Image], np.ndarray | torch.Tensor | list[PIL.Image.Image]]:
+        """Class ids `[B, H, W]` to `(masks, colored_masks)` in `output_type`.
+
+        Returns:
+            `"np"`: int64 `[B, H, W]` and uint8 `[B, H, W, 3]`; `"pt"`: int64 `[B, H, W]` and uint8 `[B, 3, H, W]`;
+            `"pil"`: lists of `"P"` images whose pixel values are the class ids and whose palette is the codec's
+            (mode `"I"` when an id exceeds 255), and of `"RGB"` images.
+        """
+        labels = labels.detach().cpu().long()
+        colored = np.asarray(codec.colorize(labels.numpy()), dtype=np.uint8)
+        if output_type == "pt":
+            return labels, torch.from_numpy(colored).permute(0, 3, 1, 2).contiguous()
+        if output_type == "np":
+            return labels.numpy(), colored
+        ids = labels.numpy()
+        if ids.size and (ids.min() < 0 or ids.max() > 255):
+            masks = [PIL.Image.fromarray(mask.astype(np.int32), mode="I") for mask in ids]
+        else:
+            palette = self._pil_palette(codec)
+            masks = []
+            for mask in ids:
+                image = PIL.Image.fromarray(mask.astype(np.uint8))
+                image.putpalette(palette)  # turns the "L" image into a "P" image, pixel values unchanged
+                masks.append(image)
+        return masks, [PIL.Image.fromarray(rgb) for rgb in colored]
+
+    @staticmethod
+    def _pil_palette(codec: LabelCodec) -> list[int]:
+        """A 256-entry PIL palette: class `k`'s colour at entry `k`, the unlabelled colour at `ignore_index`."""
+        colours = np.zeros((256, 3), dtype=np.uint8)
+        palette = np.asarray(codec.palette_array, dtype=np.uint8)
+        num_classes = min(codec.num_classes, 256)
+        colours[:num_classes] = palette[:num_classes]
+        if len(palette) > codec.num_classes and codec.ignore_index is not None and 0 <= codec.ignore_index < 256:
+            colours[codec.ignore_index] = palette[codec.num_classes]
+        return colours.reshape(-1).tolist()

@@ -1,0 +1,739 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""`SymmFlowPipeline`: one SymmFlow model generates images from labels and segments or classifies images.
+
+The model sees the joint state `[image | label]` on the channel axis and predicts the velocity `[v_x | v_y]`.
+Integrated forward (t: 0 -> 1) from `[noise | clean label code]` it generates an image; integrated in reverse
+(t: 1 -> 0) from `[image | noise]` it predicts the label (paper eq. 8), often in one step. The time convention is the
+scheduler's (see `schedulers/scheduling_symmflow.py`).
+
+Two back-ends share this pipeline:
+
+* pixel space (`vae=None`, a diffusers `UNet2DModel`; the paper's MNIST / CIFAR-10 setting): the label side is the
+  codec's code itself (a constant class map, a one-hot map or palette colours) at the image's resolution;
+* latent space (`AutoencoderKL` + `SymmFlowUNet2DConditionModel`; the paper's CelebAMask-HQ / COCO-Stuff setting):
+  images and palette-coloured masks both pass through the VAE, so each side has `vae.config.latent_channels`
+  channels. Only palette-encoded segmentation runs here.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers import AutoencoderKL, DiffusionPipeline, ModelMixin, SchedulerMixin  # noqa: F401  (loader looks up by name)
+from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from ..labels import LabelCodec, LabelDecoding, dequantize
+from ..models import predict_velocity, supports_label_time
+from ..schedulers import SymmFlowScheduler
+from .image_processor_symmflow import SymmFlowImageProcessor
+
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+SAMPLING_MODES = ("joint", "conditional")
+
+
+@dataclass
+class SymmFlowGenerationOutput(BaseOutput):
+    """Output of `SymmFlowPipeline.__call__`.
+
+    Args:
+        images (`list[PIL.Image.Image]`, `np.ndarray` or `torch.Tensor`):
+            The generated images: PIL images (`"L"` for one channel, `"RGB"` for three), a float32 array
+            `[B, H, W, C]` in [0, 1], or a float tensor `[B, C, H, W]` in [0, 1].
+    """
+
+    images: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+
+
+@dataclass
+class SymmFlowSegmentationOutput(BaseOutput):
+    """Output of `SymmFlowPipeline.segment`.
+
+    Args:
+        masks: class ids, int64 `np.ndarray` / `torch.Tensor` `[B, H, W]`, or a list of `"P"` PIL images whose pixel
+            values are the class ids (and whose palette is the model's, so they display coloured).
+        colored_masks: the masks in the model's palette colours, uint8 `np.ndarray` `[B, H, W, 3]`, uint8
+            `torch.Tensor` `[B, 3, H, W]`, or a list of `"RGB"` PIL images.
+        scores (`np.ndarray` or `torch.Tensor` of shape `[B, K, H, W]`, float32): per-class probabilities that sum
+            to 1 over `K`. With `num_samples == 1` they come from the label codec; with `num_samples > 1` they are
+            the vote frequencies of the samples (a pixel where some samples voted for an `ignore_index` that has a
+            code of its own sums to less than 1). A `torch.Tensor` for `output_type="pt"`, an array otherwise.
+        uncertainty (`np.ndarray`, `torch.Tensor` or `None`): with `num_samples > 1`, float32 `[B, H, W]`, the entropy
+            in nats of the per-pixel vote frequencies: 0 where all samples agree, at most `log(min(num_samples, K))`.
+            `None` when `num_samples == 1`.
+    """
+
+    masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+    colored_masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+    scores: np.ndarray | torch.Tensor
+    uncertainty: np.ndarray | torch.Tensor | None
+
+
+@dataclass
+class SymmFlowClassificationOutput(BaseOutput):
+    """Output of `SymmFlowPipeline.classify`.
+
+    Args:
+        labels (`torch.Tensor` of shape `[B]`, int64): predicted class ids.
+        scores (`torch.Tensor` of shape `[B, K]`, float32): per-class probabilities (from the label codec, averaged
+            over the samples when `num_samples > 1`); `labels` is their argmax.
+        class_names (`list[str]` or `None`): the names of the predicted classes, when the model has class names.
+    """
+
+    labels: torch.Tensor
+    scores: torch.Tensor
+    class_names: list[str] | None
+
+
+class SymmFlowPipeline(DiffusionPipeline):
+    """Image generation from semantic labels, segmentation and classification with one Symmetrical Flow Matching model.
+
+    * `pipe(mask=...)` / `pipe(class_labels=[3, 7])`: generate images from masks or class ids (t: 0 -> 1).
+    * `pipe.segment(image)`: class-id masks, colourised masks and per-class scores (t: 1 -> 0).
+    * `pipe.classify(image)`: class ids and per-class scores (t: 1 -> 0).
+
+    Each call takes `sampling_mode`: `"joint"` is the paper's ODE, where the given side turns into noise while the
+    other side is generated; `"conditional"` holds the given side at its clean end (noise level 0) and integrates only
+    the other side, which needs a model trained with a label time input (`supports_conditional_sampling`). `None`
+    picks `"conditional"` when the model supports it and `"joint"` otherwise.
+
+    This model inherits from `DiffusionPipeline` (saving, loading, `.to(...)`, offloading, progress bars).
+
+    Args:
+        unet (`UNet2DModel` or `SymmFlowUNet2DConditionModel`):
+            The velocity model, with `in_channels == out_channels ==` image channels + label channels (in model space).
+        scheduler (`SymmFlowScheduler`): the ODE solver.
+        vae (`AutoencoderKL`, *optional*):
+            For latent-space models: encodes images and palette-coloured masks, decodes generated latents.
+        task (`str`, defaults to `"segmentation"`): `"segmentation"` (pixel-level labels) or `"classification"`.
+        label_encoding (`str`, defaults to `"onehot"`): how class ids become the label side, see `LabelCodec`:
+            `"onehot"`, `"scalar"` (the paper's classification code) or `"palette"` (RGB colours; required with a VAE).
+        num_classes (`int`, defaults to 2): number of classes `K`.
+        palette (*optional*): RGB colours (0-255) used to colourise masks and by the `"palette"` encoding: `K`
+            colours, plus one for unlabelled pixels when `ignore_index` lies outside `[0, K)`; anything
+            `resolve_palette` takes (`None` generates one, `"celebamask-hq"`...). The config stores the resolved
+            colours.
+        class_names (`list[str]`, *optional*): one name per class.
+        ignore_index (`int`, *optional*): the id metrics ignore. Inside `[0, K)` it is an ordinary class for the
+            model (CelebAMask-HQ's background); outside (e.g. 255) it has a code of its own, so masks may contain
+            it and predictions may return it (see `LabelCodec`).
+        default_generation_steps (`int`, defaults to 25): steps for `__call__` when `num_inference_steps` is `None`
+            (the paper generates with 25 Euler steps).
+        default_prediction_steps (`int`, defaults to 1): steps for `segment` / `classify` when `num_inference_steps`
+            is `None` (the paper segments and classifies in one step).
+    """
+
+    model_cpu_offload_seq = "vae->unet"
+    _optional_components = ["vae"]
+    _callback_tensor_inputs = ["latents", "pred_original_sample"]
+
+    def __init__(
+        self,
+        unet: ModelMixin,
+        scheduler: SymmFlowScheduler,
+        vae: AutoencoderKL | None = None,
+        task: str = "segmentation",
+        label_encoding: str = "onehot",
+        num_classes: int = 2,
+        palette: list[list[int]] | np.ndarray | None = None,
+        class_names: list[str] | None = None,
+        ignore_index: int | None = None,
+        default_generation_steps: int = 25,
+        default_prediction_steps: int = 1,
+    ):
+        super().__init__()
+        label_codec = LabelCodec(
+            task=task,
+            encoding=label_encoding,
+            num_classes=num_classes,
+            palette=palette,
+            ignore_index=ignore_index,
+            class_names=class_names,
+        )
+        if vae is not None and (task != "segmentation" or label_encoding != "palette"):
+            raise ValueError(
+                f"A latent-space (VAE) SymmFlow model passes masks through the VAE as palette-coloured images, so it "
+                f"needs task='segmentation' and label_encoding='palette'; got task={task!r}, "
+                f"label_encoding={label_encoding!r}."
+            )
+        for name, steps in (
+            ("default_generation_steps", default_generation_steps),
+            ("default_prediction_steps", default_prediction_steps),
+        ):
+            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {steps!r}.")
+
+        self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
+        self.register_to_config(
+            task=task,
+            label_encoding=label_encoding,
+            num_classes=num_classes,
+            # The resolved colours, so a reloaded pipeline paints with exactly these even if the generator changes.
+            palette=label_codec.palette_array.tolist(),
+            class_names=list(class_names) if class_names is not None else None,
+            ignore_index=ignore_index,
+            default_generation_steps=default_generation_steps,
+            default_prediction_steps=default_prediction_steps,
+        )
+        self.label_codec = label_codec
+        self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
+        self.image_processor = SymmFlowImageProcessor(vae_scale_factor=self.vae_scale_factor)
+        self._check_channels()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Model-space layout
+    # ------------------------------------------------------------------------------------------------------------
+
+    @property
+    def num_image_channels(self) -> int:
+        """Channels of the image part of the model's input (`vae.config.latent_channels` for latent models)."""
+        if self.vae is not None:
+            return self.vae.config.latent_channels
+        return self.unet.config.in_channels - self.label_codec.num_channels
+
+    @property
+    def num_label_channels(self) -> int:
+        """Channels of the label part of the model's input (VAE latents of the palette mask for latent models)."""
+        if self.vae is not None:
+            return self.vae.config.latent_channels
+        return self.label_codec.num_channels
+
+    @property
+    def num_pixel_channels(self) -> int:
+        """Channels of the images users pass and get (the VAE's `in_channels`, or the model's image channels)."""
+        return self.vae.config.in_channels if self.vae is not None else self.num_image_channels
+
+    @property
+    def supports_conditional_sampling(self) -> bool:
+        """Whether the model takes the label's noise level as an input, which `sampling_mode="conditional"` needs."""
+        return supports_label_time(self.unet)
+
+    def _check_channels(self) -> None:
+        in_channels, out_channels = self.unet.config.in_channels, self.unet.config.out_channels
+        if in_channels != out_channels:
+            raise ValueError(
+                f"The velocity model must predict one channel per input channel, got in_channels={in_channels} and "
+                f"out_channels={out_channels}."
+            )
+        if self.vae is not None:
+            if self.vae.config.in_channels != self.label_codec.num_channels:
+                raise ValueError(
+                    f"The VAE takes {self.vae.config.in_channels}-channel images but the palette code has "
+                    f"{self.label_codec.num_channels} channels."
+                )
+            if in_channels != 2 * self.vae.config.latent_channels:
+                raise ValueError(
+                    f"A latent SymmFlow UNet takes image and mask latents ({self.vae.config.latent_channels} + "
+                    f"{self.vae.config.latent_channels} channels), but this one has in_channels={in_channels}."
+                )
+        elif self.num_image_channels < 1:
+            raise ValueError(
+                f"The model has {in_channels} input channels, no more than the {self.label_codec.num_channels} "
+                f"channels of the {self.config.label_encoding!r} label code, which leaves none for the image."
+            )
+
+    def _resolve_sampling_mode(self, sampling_mode: str | None) -> str:
+        if sampling_mode is None:
+            return "conditional" if self.supports_conditional_sampling else "joint"
+        if sampling_mode not in SAMPLING_MODES:
+            raise ValueError(f"Unknown sampling_mode {sampling_mode!r}; choose one of {SAMPLING_MODES} or None.")
+        if sampling_mode == "conditional" and not self.supports_conditional_sampling:
+            raise ValueError(
+                "sampling_mode='conditional' holds one side clean while the other is integrated, which needs a model "
+                "that takes the label's noise level as a second time input (config.class_embed_type='timestep'). "
+                "This model was trained without a label time input, so it cannot hold one side clean; use "
+                "sampling_mode='joint' (the paper's ODE) or retrain with --label_time mixed."
+            )
+        return sampling_mode
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Data <-> model space (shared with training and evaluation)
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _vae_encode(self, pixels: torch.Tensor, generator=None, sample: bool = False) -> torch.Tensor:
+        distribution = self.vae.encode(pixels.to(device=self.vae.device, dtype=self.vae.dtype)).latent_dist
+        latents = distribution.sample(generator) if sample else distribution.mode()
+        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
+        return (latents - shift) * self.vae.config.scaling_factor
+
+    def _vae_decode(self, latents: torch.Tensor) -> torch.Tensor:
+        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
+        latents = latents.to(device=self.vae.device, dtype=self.vae.dtype) / self.vae.config.scaling_factor + shift
+        return self.vae.decode(latents).sample
+
+    def encode_images(
+        self, images: torch.Tensor, generator: torch.Generator | None = None, sample: bool = False
+    ) -> torch.Tensor:
+        """Images in [-1, 1] to the model's image space.
+
+        Args:
+            images (`torch.Tensor` of shape `[B, C, H, W]`): pixel images in [-1, 1].
+            generator: used when `sample=True`.
+            sample (`bool`, defaults to `False`): draw from the VAE posterior (`latent_dist.sample()`, training, as
+                the authors do) instead of taking its mode (inference).
+
+        Returns:
+            `torch.Tensor`: `[B, num_image_channels, H / f, W / f]`: VAE latents times `scaling_factor` for latent
+            models (`f = vae_scale_factor`), the images themselves for pixel models.
+        """
+        if self.vae is None:
+            return images
+        return self._vae_encode(images, generator=generator, sample=sample)
+
+    def encode_labels(
+        self,
+        labels: torch.Tensor,
+        spatial_size: tuple[int, int],
+        beta: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Class ids to the model's label space: `codec.encode` -> `dequantize(beta)` -> (VAE, for latent models).
+
+        Args:
+            labels (`torch.Tensor`, int64): `[B]` class ids (classification) or `[B, H, W]` masks (segmentation).
+            spatial_size (`tuple[int, int]`): `(H, W)` of the images in pixel space; classification codes are constant
+                maps of this size.
+            beta (`float`, defaults to 0.0): total width of the uniform dequantization noise in 8-bit units (paper
+                eq. 9; 4 for MNIST / CIFAR-10, 10 for CelebAMask-HQ). 0 at inference.
+            generator: for the dequantization noise.
+
+        Returns:
+            `torch.Tensor`: `[B, num_label_channels, H / f, W / f]`. Latent models encode the palette-coloured mask
+            with the VAE posterior's mode (as the authors do) and scale it like the image latents.
+        """
+        code = self.label_codec.encode(labels, spatial_size=tuple(spatial_size))
+        if beta > 0:
+            code = dequantize(code, beta, generator=generator)
+        if self.vae is None:
+            return code
+        return self._vae_encode(code)
+
+    def decode_labels(self, code: torch.Tensor) -> LabelDecoding:
+        """The model's label space back to class ids and per-class scores (`LabelCodec.decode`).
+
+        Args:
+            code (`torch.Tensor` of shape `[B, num_label_channels, h, w]`): the label part of the model's state.
+
+        Returns:
+            `LabelDecoding`: `labels` `[B]` or `[B, H, W]` and `scores` `[B, K]` or `[B, K, H, W]` (probabilities).
+        """
+        if self.vae is not None:
+            code = self._vae_decode(code)
+        return self.label_codec.decode(code.float())
+
+    def decode_images(self, z: torch.Tensor) -> torch.Tensor:
+        """The model's image space back to pixel images `[B, C, H, W]` in [-1, 1] (clamped)."""
+        images = self._vae_decode(z) if self.vae is not None else z
+        return images.float().clamp(-1.0, 1.0)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Input checks (all before any model runs)
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _pixel_sample_size(self) -> tuple[int, int] | None:
+        size = getattr(self.unet.config, "sample_size", None)
+        if size is None:
+            return None
+        return (size, size) if isinstance(size, int) else tuple(size)
+
+    def _check_spatial_size(self, size: tuple[int, int], what: str) -> None:
+        height, width = size
+        if self.vae is None:
+            expected = self._pixel_sample_size()
+            if expected is not None and (height, width) != expected:
+                raise ValueError(
+                    f"{what} is {height}x{width} (HxW) but this pixel-space model was trained on "
+                    f"{expected[0]}x{expected[1]} images and takes no other size; resize it to {expected[0]}x{expected[1]}."
+                )
+        elif height % self.vae_scale_factor or width % self.vae_scale_factor:
+            raise ValueError(
+                f"{what} is {height}x{width} (HxW); the VAE downsamples by {self.vae_scale_factor}, so height and width "
+                f"must be multiples of {self.vae_scale_factor}."
+            )
+
+    @staticmethod
+    def _check_positive_int(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+
+    def _check_randomness(
+        self, generator, latents: torch.Tensor | None, expected_shape: tuple[int, ...], num_generators: int, per: str
+    ) -> None:
+        if isinstance(generator, list):
+            if len(generator) != num_generators:
+                raise ValueError(
+                    f"Got a list of {len(generator)} generators for a batch of {num_generators} {per}; pass one "
+                    f"generator per {per.rstrip('s')} or a single generator."
+                )
+            if not all(isinstance(g, torch.Generator) for g in generator):
+                raise ValueError(f"`generator` must hold torch.Generator objects, got {[type(g) for g in generator]}.")
+        elif generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"`generator` must be a torch.Generator or a list of them, got {type(generator)}.")
+        if latents is not None:
+            if not isinstance(latents, torch.Tensor):
+                raise ValueError(f"`latents` must be a torch.Tensor, got {type(latents)}.")
+            if tuple(latents.shape) != tuple(expected_shape):
+                raise ValueError(
+                    f"`latents` has shape {tuple(latents.shape)} but this call starts from noise of shape "
+                    f"{tuple(expected_shape)}."
+                )
+
+    def _check_common(self, num_inference_steps: Any, output_type: str | None) -> None:
+        self._check_positive_int("num_inference_steps", num_inference_steps)
+        if output_type is not None and output_type not in OUTPUT_TYPES:
+            raise ValueError(f"Unknown output_type {output_type!r}; choose one of {OUTPUT_TYPES}.")
+
+    def check_inputs(
+        self,
+        mask,
+        class_labels,
+        num_inference_steps: int,
+        num_images_per_prompt: int,
+        output_type: str,
+        callback_on_step_end_tensor_inputs,
+    ) -> None:
+        """Checks of the generation arguments that do not depend on the parsed labels."""
+        if mask is not None and class_labels is not None:
+            raise ValueError("Pass either `mask` (segmentation models) or `class_labels` (classification models), not both.")
+        if mask is None and class_labels is None:
+            raise ValueError(
+                "Pass the labels to generate from: `mask` for a segmentation model or `class_labels` for a "
+                "classification model."
+            )
+        task = self.config.task
+        if mask is not None and task != "segmentation":
+            raise ValueError(
+                f"This is a {task} model; it generates from `class_labels`, not from a `mask`."
+            )
+        if class_labels is not None and task != "classification":
+            raise ValueError(f"This is a {task} model; it generates from a `mask`, not from `class_labels`.")
+        self._check_common(num_inference_steps, output_type)
+        self._check_positive_int("num_images_per_prompt", num_images_per_prompt)
+        unknown = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
+        if unknown:
+            raise ValueError(
+                f"`callback_on_step_end_tensor_inputs` has {unknown}; the pipeline offers {self._callback_tensor_inputs}."
+            )
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------------------------------------------------
+
+    def prepare_latents(
+        self,
+        num_items: int,
+        samples_per_item: int,
+        shape: tuple[int, ...],
+        generator: torch.Generator | list[torch.Generator] | None,
+        latents: torch.Tensor | None,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> torch.Tensor:
+        """Initial noise `[num_items * samples_per_item, *shape]` for the side being generated.
+
+        With a list of generators (one per item), item `i`'s samples all come from `generator[i]`, so a batch gives
+        the same noise as single calls with the same generators.
+        """
+        if latents is not None:
+            return latents.to(device=device, dtype=dtype)
+        if isinstance(generator, list):
+            return torch.cat(
+                [randn_tensor((samples_per_item, *shape), generator=g, device=device, dtype=dtype) for g in generator]
+            )
+        return randn_tensor((num_items * samples_per_item, *shape), generator=generator, device=device, dtype=dtype)
+
+    def _integrate(
+        self,
+        sample: torch.Tensor,
+        num_inference_steps: int,
+        direction: str,
+        mode: str,
+        callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = (),
+    ) -> torch.Tensor:
+        """Solve the SymmFlow ODE from the joint state `sample` `[x | y]` and return the final state."""
+        device = sample.device
+        self.scheduler.set_timesteps(num_inference_steps, direction=direction, mode=mode, device=device)
+        timesteps, label_timesteps = self.scheduler.timesteps, self.scheduler.label_timesteps
+        self._num_timesteps = len(timesteps)
+        with self.progress_bar(total=len(timesteps)) as progress_bar:
+            for i, t in enumerate(timesteps):
+                velocity = predict_velocity(self.unet, sample, t, label_timesteps[i])
+                step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
+                sample = step.prev_sample
+                if callback_on_step_end is not None:
+                    offered = {"latents": sample, "pred_original_sample": step.pred_original_sample}
+                    callback_kwargs = {name: offered[name] for name in callback_on_step_end_tensor_inputs}
+                    callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
+                    sample = callback_outputs.pop("latents", sample)
+                progress_bar.update()
+        return sample
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        mask=None,
+        class_labels: int | list[int] | np.ndarray | torch.Tensor | None = None,
+        num_inference_steps: int | None = None,
+        num_images_per_prompt: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        sampling_mode: str | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+        callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
+    ) -> SymmFlowGenerationOutput | tuple:
+        """Generate images from semantic masks (segmentation models) or class ids (classification models).
+
+        Integrates t: 0 -> 1 from `[noise | clean label code]`; the label is held at its clean code (no
+        dequantization noise at inference).
+
+        Args:
+            mask: for segmentation models, one or more masks (see `image_processor_symmflow`): class ids as integer
+                arrays / tensors `[H, W]` or `[B, H, W]`, palette colours as uint8 arrays `[H, W, 3]`, or PIL images
+                (`"P"` / `"RGB"` palette colours, `"L"` class ids), or a list of these. Pixel-space models take
+                their trained size only; latent models any multiple of `vae_scale_factor`.
+            class_labels: for classification models, an int or a sequence / 1-d tensor of class ids.
+            num_inference_steps (`int`, *optional*): solver steps; `config.default_generation_steps` (25) if `None`.
+            num_images_per_prompt (`int`, defaults to 1): images per mask or class label (consecutive in the output).
+            generator: a `torch.Generator`, or a list with one per generated image (`len(labels) *
+                num_images_per_prompt`), for reproducible noise.
+            latents (`torch.Tensor`, *optional*): the initial image noise, `[B * num_images_per_prompt,
+                num_image_channels, h, w]` in model space; drawn with `generator` when `None`.
+            sampling_mode (`str`, *optional*): `"joint"` (the paper's ODE), `"conditional"` (label held clean; needs a
+                model with a label time) or `None` (conditional when supported, else joint).
+            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` (float32 `[B, H, W, C]` in [0, 1]) or `"pt"`
+                (float `[B, C, H, W]` in [0, 1]).
+            return_dict (`bool`, defaults to `True`): return a `SymmFlowGenerationOutput` instead of `(images,)`.
+            callback_on_step_end: called after every model call as `callback(pipe, i, t, callback_kwargs)` and
+                returns a dict; a returned `"latents"` replaces the state.
+            callback_on_step_end_tensor_inputs (defaults to `("latents",)`): what `callback_kwargs` holds:
+                `"latents"` (the joint state `[image | label]` in model space after the step) and / or
+                `"pred_original_sample"` (the one-jump estimate of both clean ends, for previews).
+
+        Returns:
+            `SymmFlowGenerationOutput` or `tuple`: the images, or the tuple `(images,)`.
+        """
+        if num_inference_steps is None:
+            num_inference_steps = self.config.default_generation_steps
+        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
+
+        # 1. Check and parse the inputs (before any model runs).
+        self.check_inputs(
+            mask, class_labels, num_inference_steps, num_images_per_prompt, output_type,
+            callback_on_step_end_tensor_inputs,
+        )
+        mode = self._resolve_sampling_mode(sampling_mode)
+        if mask is not None:
+            labels = self.image_processor.preprocess_masks(mask, self.label_codec)
+            spatial_size = tuple(labels.shape[-2:])
+            self._check_spatial_size(spatial_size, "The mask")
+        else:
+            labels = self.image_processor.preprocess_class_labels(class_labels, self.label_codec)
+            spatial_size = self._pixel_sample_size()
+            if spatial_size is None:
+                raise ValueError("The model's config has no `sample_size`, so the image size to generate is unknown.")
+        batch_size = labels.shape[0] * num_images_per_prompt
+        latent_size = tuple(s // self.vae_scale_factor for s in spatial_size)
+        noise_shape = (self.num_image_channels, *latent_size)
+        self._check_randomness(generator, latents, (batch_size, *noise_shape), batch_size, "images")
+
+        device, dtype = self._execution_device, self.unet.dtype
+
+        # 2. Encode the labels: the clean code is the label side's starting point.
+        labels = labels.repeat_interleave(num_images_per_prompt, dim=0).to(device)
+        label_code = self.encode_labels(labels, spatial_size).to(dtype)
+
+        # 3. Prepare the initial state [noise | clean code].
+        noise = self.prepare_latents(batch_size, 1, noise_shape, generator, latents, device, dtype)
+        sample = torch.cat([noise, label_code], dim=1)
+
+        # 4. Integrate t: 0 -> 1.
+        sample = self._integrate(
+            sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs
+        )
+
+        # 5. Decode and post-process.
+        images = self.decode_images(sample[:, : self.num_image_channels])
+        images = self.image_processor.postprocess(images, output_type=output_type)
+        self.maybe_free_model_hooks()
+
+        if not return_dict:
+            return (images,)
+        return SymmFlowGenerationOutput(images=images)
+
+    def _predict_label_codes(
+        self,
+        image,
+        num_inference_steps: int,
+        num_samples: int,
+        generator,
+        latents: torch.Tensor | None,
+        sampling_mode: str | None,
+        output_type: str | None,
+    ) -> torch.Tensor:
+        """Check the inputs, then integrate t: 1 -> 0 from `[image | noise]`, `num_samples` times per image.
+
+        Returns the label part of the final state, `[B * num_samples, num_label_channels, h, w]` (the samples of
+        image `i` are rows `i * num_samples ... (i + 1) * num_samples - 1`).
+        """
+        # 1. Check and parse the inputs (before any model runs).
+        self._check_common(num_inference_steps, output_type)
+        self._check_positive_int("num_samples", num_samples)
+        mode = self._resolve_sampling_mode(sampling_mode)
+        pixels = self.image_processor.preprocess_images(image, self.num_pixel_channels)
+        spatial_size = tuple(pixels.shape[-2:])
+        self._check_spatial_size(spatial_size, "The image")
+        num_images = pixels.shape[0]
+        latent_size = tuple(s // self.vae_scale_factor for s in spatial_size)
+        noise_shape = (self.num_label_channels, *latent_size)
+        self._check_randomness(generator, latents, (num_images * num_samples, *noise_shape), num_images, "images")
+
+        device, dtype = self._execution_device, self.unet.dtype
+
+        # 2. Encode the images (the posterior's mode: inference is deterministic given the label noise).
+        image_latents = self.encode_images(pixels.to(device)).to(dtype)
+        image_latents = image_latents.repeat_interleave(num_samples, dim=0)
+
+        # 3. Prepare the initial state [image | noise]; all samples go through the model as one batch.
+        noise = self.prepare_latents(num_images, num_samples, noise_shape, generator, latents, device, dtype)
+        sample = torch.cat([image_latents, noise], dim=1)
+
+        # 4. Integrate t: 1 -> 0 and keep the label side.
+        sample = self._integrate(sample, num_inference_steps, "reverse", mode)
+        return sample[:, self.num_image_channels :]
+
+    @torch.no_grad()
+    def segment(
+        self,
+        image,
+        num_inference_steps: int | None = None,
+        num_samples: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        sampling_mode: str | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+    ) -> SymmFlowSegmentationOutput | tuple:
+        """Segment images: integrate t: 1 -> 0 from `[image | label noise]` and decode the label (paper eq. 8).
+
+        Args:
+            image: PIL image(s), arrays `[H, W, C]` / `[B, H, W, C]` (uint8, or float in [0, 1]), tensors
+                `[B, C, H, W]` (float in [0, 1] or [-1, 1]), or a list of these; see `image_processor_symmflow`.
+                Grayscale models convert PIL images to `"L"`.
+            num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`.
+            num_samples (`int`, defaults to 1): label-noise samples per image. With more than one, `masks` is the
+                per-pixel majority vote (ties go to the lower class id), `scores` the vote frequencies and
+                `uncertainty` the entropy of the votes. The samples run through the model as one batch.
+            generator: a `torch.Generator`, or a list with one per image (all of an image's samples use its
+                generator, so a batch equals single calls with the same generators).
+            latents (`torch.Tensor`, *optional*): the initial label noise, `[B * num_samples, num_label_channels, h, w]`
+                in model space.
+            sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` (image held clean) or `None` (conditional
+                when supported).
+            output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"pil"` (see `SymmFlowSegmentationOutput`).
+            return_dict (`bool`, defaults to `True`): return a `SymmFlowSegmentationOutput` instead of the tuple
+                `(masks, colored_masks, scores, uncertainty)`.
+
+        Returns:
+            `SymmFlowSegmentationOutput` or `tuple`.
+        """
+        if num_inference_steps is None:
+            num_inference_steps = self.config.default_prediction_steps
+        if self.config.task != "segmentation":
+            raise ValueError(
+                f"`segment` needs a segmentation model; this one was trained for {self.config.task}: use `classify`."
+            )
+        codes = self._predict_label_codes(
+            image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type
+        )
+        decoding = self.decode_labels(codes)
+        labels, scores, uncertainty = self._aggregate_votes(decoding, num_samples)
+
+        masks, colored_masks = self.image_processor.postprocess_masks(labels, self.label_codec, output_type)
+        if output_type != "pt":
+            scores = scores.cpu().numpy()
+            uncertainty = uncertainty.cpu().numpy() if uncertainty is not None else None
+        self.maybe_free_model_hooks()
+
+        if not return_dict:
+            return (masks, colored_masks, scores, uncertainty)
+        return SymmFlowSegmentationOutput(
+            masks=masks, colored_masks=colored_masks, scores=scores, uncertainty=uncertainty
+        )
+
+    def _aggregate_votes(
+        self, decoding: LabelDecoding, num_samples: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Per-pixel majority vote over each image's samples: `(labels [B,H,W], frequencies [B,K,H,W], entropy)`."""
+        labels, scores = decoding.labels.long().cpu(), decoding.scores.float().cpu()
+        if num_samples == 1:
+            return labels, scores, None
+        codec = self.label_codec
+        num_classes, num_codes = codec.num_classes, codec.num_codes
+        # An ignore_index with a code of its own (e.g. 255) votes as code K, after the K classes.
+        codes = labels if num_codes == num_classes else torch.where(labels == codec.ignore_index, num_classes, labels)
+        votes = codes.reshape(-1, num_samples, *codes.shape[1:])
+        counts = torch.nn.functional.one_hot(votes, num_codes).sum(dim=1).permute(0, 3, 1, 2)  # [B, K(+1), H, W]
+        frequencies = counts.float() / num_samples
+        # argmax returns the first maximum: ties go to the lowest class id, deterministically.
+        majority = frequencies.argmax(dim=1)
+        if num_codes != num_classes:
+            majority = torch.where(majority == num_classes, codec.ignore_index, majority)
+        entropy = -(frequencies * torch.log(frequencies.clamp_min(1e-12))).sum(dim=1)
+        return majority, frequencies[:, :num_classes], entropy
+
+    @torch.no_grad()
+    def classify(
+        self,
+        image,
+        num_inference_steps: int | None = None,
+        num_samples: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        sampling_mode: str | None = None,
+        return_dict: bool = True,
+    ) -> SymmFlowClassificationOutput | tuple:
+        """Classify images in one pass of the reverse ODE (no loop over classes, unlike Diffusion Classifier).
+
+        Args:
+            image: as for `segment`; pixel-space models take their trained size only.
+            num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`
+                (the paper's best classification accuracy is at one step).
+            num_samples (`int`, defaults to 1): label-noise samples per image, run as one batch; their scores are
+                averaged and `labels` is the argmax of the average.
+            generator: a `torch.Generator`, or a list with one per image.
+            latents (`torch.Tensor`, *optional*): the initial label noise, `[B * num_samples, num_label_channels, H, W]`.
+            sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` or `None` (conditional when supported).
+            return_dict (`bool`, defaults to `True`): return a `SymmFlowClassificationOutput` instead of the tuple
+                `(labels, scores, class_names)`.
+
+        Returns:
+            `SymmFlowClassificationOutput` or `tuple`; `labels` and `scores` are CPU tensors.
+        """
+        if num_inference_steps is None:
+            num_inference_steps = self.config.default_prediction_steps
+        if self.config.task != "classification":
+            raise ValueError(
+                f"`classify` needs a classification model; this one was trained for {self.config.task}: use `segment`."
+            )
+        codes = self._predict_label_codes(image, num_inference_steps, num_samples, generator, latents, sampling_mode, None)
+        decoding = self.decode_labels(codes)
+        labels, scores = decoding.labels.long().cpu(), decoding.scores.float().cpu()
+        if num_samples > 1:
+            scores = scores.reshape(-1, num_samples, scores.shape[-1]).mean(dim=1)
+            labels = scores.argmax(dim=1)
+        names = self.config.class_names
+        class_names = [names[i] for i in labels.tolist()] if names is not None else None
+        self.maybe_free_model_hooks()
+
+        if not return_dict:
+            return (labels, scores, class_names)
+        return SymmFlowClassificationOutput(labels=labels, scores=scores, class_names=class_names)

@@ -1,0 +1,74 @@
+"""Tiny, randomly initialised SymmFlow components shared by the tests (CPU, no downloads).
+
+Each fixture returns a factory so a test can ask for the variant it needs; the same arguments and seed always give
+the same weights.
+"""
+
+import pytest
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+
+from diffusers_symmflow.models import SymmFlowUNet2DConditionModel, symmflow_unet2d_config
+
+
+def make_tiny_pixel_unet(
+    image_channels: int = 1, label_channels: int = 1, sample_size: int = 8, label_time: bool = True, seed: int = 0
+) -> UNet2DModel:
+    """A pixel-space SymmFlow `UNet2DModel` (block_out_channels (32, 64)) for `sample_size` x `sample_size` images."""
+    torch.manual_seed(seed)
+    config = symmflow_unet2d_config(image_channels, label_channels, sample_size, label_time=label_time, preset="tiny")
+    return UNet2DModel(**config).eval()
+
+
+def make_tiny_vae(seed: int = 0) -> AutoencoderKL:
+    """An `AutoencoderKL` with block_out_channels (32, 64) (downsampling by 2) and 4 latent channels."""
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=16,
+    ).eval()
+
+
+def make_tiny_latent_unet(label_time: bool = True, seed: int = 0) -> SymmFlowUNet2DConditionModel:
+    """A Stable-Diffusion-shaped `UNet2DConditionModel` (32, 64) widened to 4 + 4 channels for latent SymmFlow."""
+    torch.manual_seed(seed)
+    stable_diffusion_unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        layers_per_block=1,
+        sample_size=8,
+        norm_num_groups=8,
+        attention_head_dim=8,
+    )
+    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(stable_diffusion_unet, label_time=label_time)
+    if label_time:
+        # from_stable_diffusion zeroes the label-time embedding's last layer; give it weights so tests see its effect.
+        torch.nn.init.normal_(model.class_embedding.linear_2.weight, std=0.02)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_pixel_unet():
+    """Factory: `tiny_pixel_unet(image_channels=1, label_channels=1, sample_size=8, label_time=True, seed=0)`."""
+    return make_tiny_pixel_unet
+
+
+@pytest.fixture(scope="session")
+def tiny_vae():
+    """Factory: `tiny_vae(seed=0)`."""
+    return make_tiny_vae
+
+
+@pytest.fixture(scope="session")
+def tiny_latent_unet():
+    """Factory: `tiny_latent_unet(label_time=True, seed=0)`."""
+    return make_tiny_latent_unet

@@ -1,0 +1,712 @@
+"""SymmFlowPipeline on tiny random models, pixel and latent back-ends (CPU, no downloads).
+
+Random weights say nothing about quality; these tests pin the plumbing a user relies on: shapes, types, ranges,
+determinism, batching, save/load, the sampling modes, input validation before any model runs, and, with an oracle
+velocity model, that a label really travels the right way through codec, channel split and solver.
+"""
+
+import math
+import os
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+
+import diffusers_symmflow  # noqa: F401  (the pipeline loader needs the component classes imported)
+from diffusers_symmflow.labels import LabelCodec
+from diffusers_symmflow.pipelines import (
+    SymmFlowClassificationOutput,
+    SymmFlowGenerationOutput,
+    SymmFlowPipeline,
+    SymmFlowSegmentationOutput,
+)
+from diffusers_symmflow.schedulers import SymmFlowScheduler
+
+
+PIXEL_SIZE = 8  # pixel-space tiny UNets
+LATENT_IMAGE_SIZE = 16  # latent back-end: 16x16 images -> 8x8 latents (tiny VAE downsamples by 2)
+SEG_CLASSES = 3
+CLS_CLASSES = 4
+LATENT_CLASSES = 4
+LATENT_PALETTE = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]]
+LATENT_NAMES = ["background", "skin", "hair", "eyes"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pipelines
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _quiet(pipe: SymmFlowPipeline) -> SymmFlowPipeline:
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture
+def pixel_seg_pipe(tiny_pixel_unet):
+    """Grayscale 8x8 images, 3-class one-hot masks, a model with a label time."""
+    unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=PIXEL_SIZE, label_time=True)
+    return _quiet(
+        SymmFlowPipeline(
+            unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", label_encoding="onehot",
+            num_classes=SEG_CLASSES, class_names=["bg", "a", "b"],
+        )
+    )
+
+
+@pytest.fixture
+def pixel_cls_pipe(tiny_pixel_unet):
+    """RGB 8x8 images, the paper's scalar class code, 4 classes, a model without a label time (joint only)."""
+    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
+    return _quiet(
+        SymmFlowPipeline(
+            unet=unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
+            num_classes=CLS_CLASSES, class_names=["zero", "one", "two", "three"],
+        )
+    )
+
+
+@pytest.fixture
+def latent_seg_pipe(tiny_vae, tiny_latent_unet):
+    """16x16 RGB images through a tiny VAE, 4-class palette masks, a model with a label time."""
+    return _quiet(
+        SymmFlowPipeline(
+            unet=tiny_latent_unet(label_time=True), scheduler=SymmFlowScheduler(), vae=tiny_vae(),
+            task="segmentation", label_encoding="palette", num_classes=LATENT_CLASSES, palette=LATENT_PALETTE,
+            class_names=LATENT_NAMES, ignore_index=0, default_generation_steps=3, default_prediction_steps=2,
+        )
+    )
+
+
+@pytest.fixture(params=["pixel", "latent"])
+def seg_pipe(request):
+    return request.getfixturevalue(f"{request.param}_seg_pipe")
+
+
+def _size(pipe) -> int:
+    return LATENT_IMAGE_SIZE if pipe.vae is not None else PIXEL_SIZE
+
+
+def _masks(pipe, batch=1, seed=0) -> np.ndarray:
+    """Random class-id masks `[batch, H, W]` of the pipeline's size."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, pipe.config.num_classes, size=(batch, _size(pipe), _size(pipe)))
+
+
+def _images(pipe, batch=1, seed=0) -> torch.Tensor:
+    """Random images `[batch, C, H, W]` in [0, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, pipe.num_pixel_channels, _size(pipe), _size(pipe), generator=generator)
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _count_model_calls(pipe) -> list:
+    calls = []
+    modules = [pipe.unet] + ([pipe.vae] if pipe.vae is not None else [])
+    for module in modules:
+        module.register_forward_pre_hook(lambda module, args, calls=calls: calls.append(type(module).__name__))
+    if pipe.vae is not None:
+        # AutoencoderKL.encode / decode do not go through forward.
+        for name in ("encode", "decode"):
+            original = getattr(pipe.vae, name)
+
+            def wrapped(*args, _original=original, _name=name, **kwargs):
+                calls.append(f"vae.{_name}")
+                return _original(*args, **kwargs)
+
+            setattr(pipe.vae, name, wrapped)
+    return calls
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output types, shapes, ranges
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output_type", ["pil", "np", "pt"])
+def test_generate_output_types(seg_pipe, output_type):
+    pipe, size = seg_pipe, _size(seg_pipe)
+    channels = pipe.num_pixel_channels
+    out = pipe(mask=_masks(pipe, batch=2), num_inference_steps=2, generator=_gen(0), output_type=output_type)
+    assert isinstance(out, SymmFlowGenerationOutput)
+    images = out.images
+    if output_type == "pil":
+        assert len(images) == 2 and all(isinstance(im, PIL.Image.Image) for im in images)
+        assert images[0].size == (size, size) and images[0].mode == ("L" if channels == 1 else "RGB")
+    elif output_type == "np":
+        assert isinstance(images, np.ndarray) and images.shape == (2, size, size, channels)
+        assert images.dtype == np.float32 and images.min() >= 0 and images.max() <= 1
+    else:
+        assert isinstance(images, torch.Tensor) and images.shape == (2, channels, size, size)
+        assert images.min() >= 0 and images.max() <= 1
+
+
+def test_generate_from_class_labels(pixel_cls_pipe):
+    pipe = pixel_cls_pipe
+    out = pipe(class_labels=[3, 1], num_images_per_prompt=2, num_inference_steps=2, generator=_gen(0), output_type="np")
+    assert out.images.shape == (4, PIXEL_SIZE, PIXEL_SIZE, 3)
+    # Two images per label draw different noise.
+    assert not np.allclose(out.images[0], out.images[1])
+    assert isinstance(pipe(class_labels=2, num_inference_steps=1, output_type="pil").images[0], PIL.Image.Image)
+
+
+@pytest.mark.parametrize("output_type", ["np", "pt", "pil"])
+def test_segment_output_types(seg_pipe, output_type):
+    pipe, size, k = seg_pipe, _size(seg_pipe), seg_pipe.config.num_classes
+    out = pipe.segment(_images(pipe, batch=2), generator=_gen(0), output_type=output_type)
+    assert isinstance(out, SymmFlowSegmentationOutput)
+    assert out.uncertainty is None
+    if output_type == "np":
+        assert out.masks.dtype == np.int64 and out.masks.shape == (2, size, size)
+        assert out.colored_masks.dtype == np.uint8 and out.colored_masks.shape == (2, size, size, 3)
+        masks, colored, scores = out.masks, out.colored_masks, out.scores
+        assert isinstance(scores, np.ndarray)
+    elif output_type == "pt":
+        assert out.masks.dtype == torch.long and out.masks.shape == (2, size, size)
+        assert out.colored_masks.dtype == torch.uint8 and out.colored_masks.shape == (2, 3, size, size)
+        masks, colored, scores = out.masks.numpy(), out.colored_masks.permute(0, 2, 3, 1).numpy(), out.scores.numpy()
+    else:
+        assert all(m.mode == "P" and m.size == (size, size) for m in out.masks)
+        assert all(c.mode == "RGB" and c.size == (size, size) for c in out.colored_masks)
+        masks = np.stack([np.asarray(m) for m in out.masks]).astype(np.int64)
+        colored = np.stack([np.asarray(c) for c in out.colored_masks])
+        # A "P" mask displays in the model's colours.
+        np.testing.assert_array_equal(np.asarray(out.masks[0].convert("RGB")), colored[0])
+        scores = out.scores
+    assert masks.min() >= 0 and masks.max() < k
+    palette = np.asarray(pipe.config.palette, dtype=np.uint8)
+    np.testing.assert_array_equal(colored, palette[masks])
+    assert scores.shape == (2, k, size, size)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(scores.argmax(axis=1), masks)
+
+
+def test_classify_outputs(pixel_cls_pipe):
+    pipe = pixel_cls_pipe
+    out = pipe.classify(_images(pipe, batch=3), generator=_gen(0))
+    assert isinstance(out, SymmFlowClassificationOutput)
+    assert out.labels.dtype == torch.long and out.labels.shape == (3,)
+    assert out.scores.shape == (3, CLS_CLASSES)
+    torch.testing.assert_close(out.scores.sum(dim=1), torch.ones(3))
+    assert out.class_names == [pipe.config.class_names[i] for i in out.labels.tolist()]
+    assert 0 <= out.labels.min() and out.labels.max() < CLS_CLASSES
+
+
+@pytest.mark.parametrize("method", ["generate", "segment", "classify"])
+def test_dict_and_tuple_outputs_agree(pixel_seg_pipe, pixel_cls_pipe, method):
+    if method == "generate":
+        pipe, call = pixel_seg_pipe, lambda **kw: pixel_seg_pipe(mask=_masks(pixel_seg_pipe), output_type="np", **kw)
+    elif method == "segment":
+        pipe, call = pixel_seg_pipe, lambda **kw: pixel_seg_pipe.segment(_images(pixel_seg_pipe), num_samples=3, **kw)
+    else:
+        pipe, call = pixel_cls_pipe, lambda **kw: pixel_cls_pipe.classify(_images(pixel_cls_pipe), **kw)
+    as_dict = call(generator=_gen(3), num_inference_steps=2)
+    as_tuple = call(generator=_gen(3), num_inference_steps=2, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == len(as_dict.__dataclass_fields__)
+    for name, value in zip(as_dict.__dataclass_fields__, as_tuple):
+        expected = getattr(as_dict, name)
+        if isinstance(expected, torch.Tensor):
+            torch.testing.assert_close(value, expected, rtol=0, atol=0)
+        elif isinstance(expected, np.ndarray):
+            np.testing.assert_array_equal(value, expected)
+        else:
+            assert value == expected
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Determinism, batching, noise inputs
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_same_generator_same_output(seg_pipe):
+    pipe = seg_pipe
+    mask, image = _masks(pipe), _images(pipe)
+    first = pipe(mask=mask, num_inference_steps=2, generator=_gen(7), output_type="np").images
+    second = pipe(mask=mask, num_inference_steps=2, generator=_gen(7), output_type="np").images
+    np.testing.assert_array_equal(first, second)
+    other = pipe(mask=mask, num_inference_steps=2, generator=_gen(8), output_type="np").images
+    assert not np.array_equal(first, other)
+    seg_a = pipe.segment(image, num_samples=2, generator=_gen(7))
+    seg_b = pipe.segment(image, num_samples=2, generator=_gen(7))
+    np.testing.assert_array_equal(seg_a.scores, seg_b.scores)
+    np.testing.assert_array_equal(seg_a.uncertainty, seg_b.uncertainty)
+
+
+def test_batch_equals_single_calls(seg_pipe):
+    pipe = seg_pipe
+    masks, images = _masks(pipe, batch=2), _images(pipe, batch=2)
+    batch = pipe(mask=masks, num_inference_steps=2, generator=[_gen(1), _gen(2)], output_type="np").images
+    for i, seed in enumerate((1, 2)):
+        single = pipe(mask=masks[i], num_inference_steps=2, generator=_gen(seed), output_type="np").images
+        np.testing.assert_allclose(batch[i], single[0], atol=1e-5)
+
+    seg = pipe.segment(images, num_samples=3, generator=[_gen(1), _gen(2)], output_type="pt")
+    for i, seed in enumerate((1, 2)):
+        single = pipe.segment(images[i : i + 1], num_samples=3, generator=_gen(seed), output_type="pt")
+        torch.testing.assert_close(seg.scores[i], single.scores[0])
+        torch.testing.assert_close(seg.masks[i], single.masks[0])
+        torch.testing.assert_close(seg.uncertainty[i], single.uncertainty[0], atol=1e-5, rtol=0)
+
+
+def test_classify_batch_equals_single_calls(pixel_cls_pipe):
+    pipe = pixel_cls_pipe
+    images = _images(pipe, batch=2)
+    batch = pipe.classify(images, num_samples=2, generator=[_gen(4), _gen(5)])
+    for i, seed in enumerate((4, 5)):
+        single = pipe.classify(images[i], num_samples=2, generator=_gen(seed))
+        torch.testing.assert_close(batch.scores[i], single.scores[0], atol=1e-5, rtol=0)
+        assert batch.labels[i] == single.labels[0]
+
+
+def test_latents_argument_replaces_the_noise(pixel_seg_pipe):
+    pipe = pixel_seg_pipe
+    noise = torch.randn(1, pipe.num_image_channels, PIXEL_SIZE, PIXEL_SIZE, generator=_gen(0))
+    mask = _masks(pipe)
+    from_latents = pipe(mask=mask, num_inference_steps=2, latents=noise, output_type="pt").images
+    from_generator = pipe(mask=mask, num_inference_steps=2, generator=_gen(0), output_type="pt").images
+    torch.testing.assert_close(from_latents, from_generator)
+
+    label_noise = torch.randn(1, pipe.num_label_channels, PIXEL_SIZE, PIXEL_SIZE, generator=_gen(0))
+    image = _images(pipe)
+    seg_latents = pipe.segment(image, latents=label_noise, output_type="pt").scores
+    seg_generator = pipe.segment(image, generator=_gen(0), output_type="pt").scores
+    torch.testing.assert_close(seg_latents, seg_generator)
+
+
+def test_to_float64_matches_float32(pixel_seg_pipe):
+    pipe = pixel_seg_pipe
+    noise = torch.randn(1, pipe.num_image_channels, PIXEL_SIZE, PIXEL_SIZE, generator=_gen(0))
+    mask = _masks(pipe)
+    single = pipe(mask=mask, num_inference_steps=2, latents=noise, output_type="pt").images
+    pipe.to("cpu", torch.float64)
+    assert pipe.unet.dtype == torch.float64
+    double = pipe(mask=mask, num_inference_steps=2, latents=noise, output_type="pt").images
+    torch.testing.assert_close(double.float(), single, atol=1e-4, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Input formats
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_image_formats_agree(latent_seg_pipe, pixel_seg_pipe):
+    for pipe in (latent_seg_pipe, pixel_seg_pipe):
+        pixels = (_images(pipe) * 255).round().to(torch.uint8)  # [1, C, H, W]
+        as_hwc = pixels[0].permute(1, 2, 0).numpy()
+        pil = PIL.Image.fromarray(as_hwc[..., 0] if as_hwc.shape[-1] == 1 else as_hwc)
+        inputs = [
+            pil,
+            [pil],
+            as_hwc,
+            as_hwc[None].astype(np.float32) / 255,
+            pixels.float() / 255,
+            pixels.float() / 127.5 - 1,
+            pixels[0],
+        ]
+        reference = pipe.segment(pil, generator=_gen(0)).scores
+        for image in inputs[1:]:
+            np.testing.assert_allclose(pipe.segment(image, generator=_gen(0)).scores, reference, atol=1e-5)
+
+
+def test_rgb_pil_is_converted_for_a_grayscale_model(pixel_seg_pipe):
+    pipe = pixel_seg_pipe
+    rgb = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (PIXEL_SIZE, PIXEL_SIZE, 3), dtype=np.uint8))
+    from_rgb = pipe.segment(rgb, generator=_gen(0)).scores
+    from_gray = pipe.segment(rgb.convert("L"), generator=_gen(0)).scores
+    np.testing.assert_array_equal(from_rgb, from_gray)
+
+
+def test_mask_formats_agree(seg_pipe):
+    pipe = seg_pipe
+    ids = _masks(pipe)[0]
+    colors = np.asarray(pipe.config.palette, dtype=np.uint8)[ids]
+    palette_image = PIL.Image.fromarray(ids.astype(np.uint8))
+    palette_image.putpalette(np.asarray(pipe.config.palette, dtype=np.uint8).reshape(-1).tolist())
+    inputs = [
+        ids,
+        ids[None],
+        torch.from_numpy(ids),
+        torch.from_numpy(ids)[None, None],
+        PIL.Image.fromarray(ids.astype(np.uint8), mode="L"),
+        palette_image,
+        colors,
+        PIL.Image.fromarray(colors),
+        [ids],
+    ]
+    reference = pipe(mask=inputs[0], num_inference_steps=1, generator=_gen(0), output_type="np").images
+    for mask in inputs[1:]:
+        images = pipe(mask=mask, num_inference_steps=1, generator=_gen(0), output_type="np").images
+        np.testing.assert_array_equal(images, reference)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Save / load
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _assert_safetensors_only(directory, components):
+    for component in components:
+        files = os.listdir(os.path.join(directory, component))
+        assert any(f.endswith(".safetensors") for f in files), (component, files)
+        assert not any(f.endswith(".bin") for f in files), (component, files)
+
+
+def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
+    pipe = latent_seg_pipe
+    pipe.save_pretrained(tmp_path)
+    _assert_safetensors_only(tmp_path, ["unet", "vae"])
+    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path))
+    assert type(loaded.unet) is type(pipe.unet) and type(loaded.scheduler) is SymmFlowScheduler
+    for key in ("task", "label_encoding", "num_classes", "palette", "class_names", "ignore_index",
+                "default_generation_steps", "default_prediction_steps"):
+        assert loaded.config[key] == pipe.config[key], key
+    assert loaded.config.palette == LATENT_PALETTE and loaded.config.ignore_index == 0
+    assert loaded.config.default_generation_steps == 3 and loaded.config.default_prediction_steps == 2
+    torch.testing.assert_close(loaded.unet.empty_prompt_embeds, pipe.unet.empty_prompt_embeds)
+
+    mask, image = _masks(pipe), _images(pipe)
+    np.testing.assert_array_equal(
+        loaded(mask=mask, generator=_gen(0), output_type="np").images,
+        pipe(mask=mask, generator=_gen(0), output_type="np").images,
+    )
+    np.testing.assert_array_equal(
+        loaded.segment(image, generator=_gen(0)).scores, pipe.segment(image, generator=_gen(0)).scores
+    )
+
+
+def test_save_load_pixel_pipeline_without_vae(pixel_cls_pipe, tmp_path):
+    pipe = pixel_cls_pipe
+    pipe.save_pretrained(tmp_path)
+    _assert_safetensors_only(tmp_path, ["unet"])
+    assert not (tmp_path / "vae").exists()
+    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path))
+    assert loaded.vae is None and loaded.config.class_names == pipe.config.class_names
+    assert loaded.label_codec.num_channels == 1 and loaded.num_image_channels == 3
+    image = _images(pipe, batch=2)
+    torch.testing.assert_close(
+        loaded.classify(image, generator=_gen(0)).scores, pipe.classify(image, generator=_gen(0)).scores
+    )
+    np.testing.assert_array_equal(
+        loaded(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
+        pipe(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
+    )
+
+
+def test_replace_scheduler_at_load(pixel_seg_pipe, tmp_path):
+    pixel_seg_pipe.save_pretrained(tmp_path)
+    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path, scheduler=SymmFlowScheduler(solver="heun")))
+    assert loaded.scheduler.config.solver == "heun"
+    calls = []
+    loaded(mask=_masks(loaded), num_inference_steps=3, output_type="np",
+           callback_on_step_end=lambda pipe, i, t, kw: calls.append(i) or kw)
+    assert calls == list(range(6))  # Heun: two model calls per step
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sampling modes and callbacks
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_default_sampling_mode_follows_the_model(pixel_seg_pipe, pixel_cls_pipe, latent_seg_pipe, tiny_vae,
+                                                 tiny_latent_unet):
+    assert pixel_seg_pipe.supports_conditional_sampling and latent_seg_pipe.supports_conditional_sampling
+    assert not pixel_cls_pipe.supports_conditional_sampling
+    pixel_seg_pipe.segment(_images(pixel_seg_pipe))
+    assert pixel_seg_pipe.scheduler.mode == "conditional"
+    pixel_cls_pipe.classify(_images(pixel_cls_pipe))
+    assert pixel_cls_pipe.scheduler.mode == "joint"
+    no_label_time = _quiet(SymmFlowPipeline(
+        unet=tiny_latent_unet(label_time=False), scheduler=SymmFlowScheduler(), vae=tiny_vae(),
+        label_encoding="palette", num_classes=LATENT_CLASSES,
+    ))
+    assert not no_label_time.supports_conditional_sampling
+    no_label_time(mask=_masks(no_label_time), num_inference_steps=1)
+    assert no_label_time.scheduler.mode == "joint"
+    pixel_seg_pipe.segment(_images(pixel_seg_pipe), sampling_mode="joint")
+    assert pixel_seg_pipe.scheduler.mode == "joint"
+
+
+@pytest.mark.parametrize("call", ["generate", "classify"])
+def test_conditional_needs_a_label_time(pixel_cls_pipe, call):
+    pipe = pixel_cls_pipe
+    calls = _count_model_calls(pipe)
+    with pytest.raises(ValueError, match="trained without a label time input.*sampling_mode=\"joint\"|label_time mixed"):
+        if call == "generate":
+            pipe(class_labels=[1], sampling_mode="conditional")
+        else:
+            pipe.classify(_images(pipe), sampling_mode="conditional")
+    assert calls == []
+
+
+def test_conditional_generation_holds_the_label_clean(pixel_seg_pipe):
+    """In conditional mode the scheduler leaves the label side exactly at its clean code at every step."""
+    pipe = pixel_seg_pipe
+    mask = torch.from_numpy(_masks(pipe))
+    clean = pipe.encode_labels(mask, (PIXEL_SIZE, PIXEL_SIZE))
+    seen = []
+
+    def callback(pipe, i, t, kwargs):
+        seen.append(kwargs["latents"][:, pipe.num_image_channels :].clone())
+        return kwargs
+
+    pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="conditional",
+         callback_on_step_end=callback, output_type="np")
+    assert len(seen) == 4 and all(torch.equal(s, clean) for s in seen)
+    assert torch.all(pipe.scheduler.label_timesteps == 0)
+
+    seen.clear()
+    pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="joint",
+         callback_on_step_end=callback, output_type="np")
+    assert not torch.equal(seen[-1], clean)  # the paper's ODE turns the label into noise meanwhile
+
+
+def test_callback_on_step_end_reads_and_replaces_latents(pixel_seg_pipe):
+    pipe = pixel_seg_pipe
+    shapes = []
+
+    def callback(pipe, i, t, kwargs):
+        shapes.append((i, tuple(kwargs["latents"].shape), tuple(kwargs["pred_original_sample"].shape)))
+        if i == pipe.scheduler.timesteps.numel() - 1:
+            return {"latents": torch.zeros_like(kwargs["latents"])}
+        return {}
+
+    out = pipe(mask=_masks(pipe, batch=2), num_inference_steps=3, generator=_gen(0), output_type="np",
+               callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"])
+    state = (2, pipe.num_image_channels + pipe.num_label_channels, PIXEL_SIZE, PIXEL_SIZE)
+    assert shapes == [(i, state, state) for i in range(3)]
+    # The final state was replaced by zeros: the decoded images are mid-grey.
+    np.testing.assert_allclose(out.images, 0.5)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Majority vote and uncertainty
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_vote_of_identical_samples_is_the_single_mask(seg_pipe):
+    pipe, k = seg_pipe, 4
+    image = _images(pipe)
+    size = _size(pipe) // pipe.vae_scale_factor
+    noise = torch.randn(1, pipe.num_label_channels, size, size, generator=_gen(0))
+    single = pipe.segment(image, latents=noise)
+    voted = pipe.segment(image, latents=noise.repeat(k, 1, 1, 1), num_samples=k)
+    np.testing.assert_array_equal(voted.masks, single.masks)
+    np.testing.assert_array_equal(voted.uncertainty, np.zeros_like(voted.uncertainty))
+    np.testing.assert_array_equal(voted.scores, np.eye(pipe.config.num_classes)[single.masks].transpose(0, 3, 1, 2))
+
+
+def test_vote_and_uncertainty_match_the_individual_samples(seg_pipe):
+    pipe, k = seg_pipe, 5
+    image = _images(pipe)
+    size = _size(pipe) // pipe.vae_scale_factor
+    noise = torch.randn(k, pipe.num_label_channels, size, size, generator=_gen(0))
+    voted = pipe.segment(image, latents=noise, num_samples=k)
+    samples = np.concatenate([pipe.segment(image, latents=noise[j : j + 1]).masks for j in range(k)])
+    counts = np.stack([(samples == c).sum(axis=0) for c in range(pipe.config.num_classes)])  # [K, H, W]
+    np.testing.assert_array_equal(voted.masks[0], counts.argmax(axis=0))
+    np.testing.assert_allclose(voted.scores[0], counts / k, atol=1e-6)
+    unanimous = counts.max(axis=0) == k
+    assert not unanimous.all(), "random weights should make some samples disagree"
+    assert np.all(voted.uncertainty[0][unanimous] == 0)
+    assert np.all(voted.uncertainty[0][~unanimous] > 0)
+    assert voted.uncertainty.max() <= math.log(min(k, pipe.config.num_classes)) + 1e-6
+
+
+def test_classify_averages_the_sample_scores(pixel_cls_pipe):
+    pipe, k = pixel_cls_pipe, 3
+    image = _images(pipe)
+    noise = torch.randn(k, 1, PIXEL_SIZE, PIXEL_SIZE, generator=_gen(0))
+    averaged = pipe.classify(image, latents=noise, num_samples=k)
+    scores = torch.cat([pipe.classify(image, latents=noise[j : j + 1]).scores for j in range(k)])
+    torch.testing.assert_close(averaged.scores[0], scores.mean(dim=0))
+    assert averaged.labels[0] == scores.mean(dim=0).argmax()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Oracle: an exact velocity field proves the plumbing independent of training
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class OracleVelocity(ModelMixin, ConfigMixin):
+    """Returns the exact straight-line SymmFlow velocity toward a fixed clean pair `(image_target, label_target)`.
+
+    On the path `x = (1 - s_x) x* + s_x xi_x`, `y = (1 - s_y) y* + s_y xi_y` (sigma_min = 0) the velocities are
+    `v_x = x* - xi_x = (x* - x) / s_x` and `v_y = xi_y - y* = (y - y*) / s_y`; a side at noise level 0 gets 0 (the
+    scheduler never moves it by a finite amount there). Without a label time the label's noise level is the paper's
+    `1 - s_x`.
+    """
+
+    @register_to_config
+    def __init__(self, in_channels: int, num_image_channels: int, sample_size: int, class_embed_type=None):
+        super().__init__()
+        self.register_buffer("image_target", torch.zeros(1, num_image_channels, sample_size, sample_size))
+        self.register_buffer("label_target", torch.zeros(1, in_channels - num_image_channels, sample_size, sample_size))
+        self.out_channels = in_channels
+        self.register_to_config(out_channels=in_channels)
+        self.seen_label_timesteps = []
+
+    def forward(self, sample, timestep, class_labels=None):
+        c = self.config.num_image_channels
+        x, y = sample[:, :c], sample[:, c:]
+        s_x = (timestep / 1000).reshape(-1, 1, 1, 1)
+        s_y = (class_labels / 1000).reshape(-1, 1, 1, 1) if class_labels is not None else 1 - s_x
+        self.seen_label_timesteps.append(None if class_labels is None else class_labels.clone())
+        v_x = torch.where(s_x > 0, (self.image_target - x) / s_x.clamp_min(1e-12), torch.zeros_like(x))
+        v_y = torch.where(s_y > 0, (y - self.label_target) / s_y.clamp_min(1e-12), torch.zeros_like(y))
+        return torch.cat([v_x, v_y], dim=1)
+
+
+def _oracle_pipeline(encoding, label_time, task="segmentation", num_classes=5):
+    label_channels = LabelCodec(task=task, encoding=encoding, num_classes=num_classes).num_channels
+    oracle = OracleVelocity(
+        in_channels=1 + label_channels, num_image_channels=1, sample_size=PIXEL_SIZE,
+        class_embed_type="timestep" if label_time else None,
+    )
+    return _quiet(SymmFlowPipeline(unet=oracle, scheduler=SymmFlowScheduler(), task=task,
+                                   label_encoding=encoding, num_classes=num_classes))
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "palette"])
+@pytest.mark.parametrize("label_time", [True, False])
+def test_oracle_segmentation_returns_the_known_mask(encoding, label_time):
+    pipe = _oracle_pipeline(encoding, label_time)
+    target = torch.from_numpy(np.random.default_rng(1).integers(0, 5, (1, PIXEL_SIZE, PIXEL_SIZE)))
+    pipe.unet.label_target.copy_(pipe.encode_labels(target, (PIXEL_SIZE, PIXEL_SIZE)))
+    for steps in (1, 3):
+        out = pipe.segment(_images(pipe), num_inference_steps=steps, generator=_gen(steps), output_type="pt")
+        torch.testing.assert_close(out.masks, target, rtol=0, atol=0)
+    expected_mode = "conditional" if label_time else "joint"
+    assert pipe.scheduler.mode == expected_mode
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "scalar"])
+@pytest.mark.parametrize("label_time", [True, False])
+def test_oracle_classification_returns_the_known_class(encoding, label_time):
+    pipe = _oracle_pipeline(encoding, label_time, task="classification")
+    for target in (0, 3):
+        pipe.unet.label_target.copy_(pipe.encode_labels(torch.tensor([target]), (PIXEL_SIZE, PIXEL_SIZE)))
+        for steps in (1, 3):
+            out = pipe.classify(_images(pipe, batch=2), num_inference_steps=steps, generator=_gen(steps))
+            assert out.labels.tolist() == [target, target]
+
+
+@pytest.mark.parametrize("sampling_mode", ["joint", "conditional"])
+def test_oracle_generation_returns_the_known_image(sampling_mode):
+    pipe = _oracle_pipeline("onehot", label_time=True)
+    target = _images(pipe)
+    pipe.unet.image_target.copy_(target * 2 - 1)
+    mask = torch.from_numpy(np.random.default_rng(2).integers(0, 5, (1, PIXEL_SIZE, PIXEL_SIZE)))
+    images = pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode=sampling_mode, output_type="pt")
+    torch.testing.assert_close(images.images, target, atol=1e-5, rtol=0)
+    # The label side the model saw: clean (noise level 0) throughout in conditional mode, the paper's diagonal else.
+    expected = [0.0, 250.0, 500.0, 750.0] if sampling_mode == "joint" else [0.0] * 4
+    assert [float(t[0]) for t in pipe.unet.seen_label_timesteps] == expected
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Bad input: a ValueError naming the problem, before any model runs
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _bad_calls():
+    size = PIXEL_SIZE
+    return {
+        "mask colour not in palette": (
+            "latent",
+            lambda p: p(mask=np.full((16, 16, 3), 7, dtype=np.uint8)),
+            r"256 pixel\(s\) have colours not in the palette.*\(7, 7, 7\)",
+        ),
+        "class id too large (mask)": (
+            "pixel_seg", lambda p: p(mask=np.full((size, size), 3)), r"64 label value\(s\) outside \[0, 3\).*\[3\]",
+        ),
+        "class id too large (labels)": (
+            "pixel_cls", lambda p: p(class_labels=[1, 4]), r"1 label value\(s\) outside \[0, 4\).*\[4\]",
+        ),
+        "image size not a VAE multiple": (
+            "latent", lambda p: p.segment(torch.rand(1, 3, 15, 16)), r"15x16.*multiples of 2",
+        ),
+        "mask size not a VAE multiple": (
+            "latent", lambda p: p(mask=np.zeros((16, 9), dtype=np.int64)), r"16x9.*multiples of 2",
+        ),
+        "pixel image of the wrong size": (
+            "pixel_seg", lambda p: p.segment(torch.rand(1, 1, 16, 16)), r"16x16.*trained on 8x8",
+        ),
+        "pixel mask of the wrong size": ("pixel_seg", lambda p: p(mask=np.zeros((4, 4), dtype=np.int64)), r"4x4.*8x8"),
+        "wrong channel count (tensor)": (
+            "pixel_seg", lambda p: p.segment(torch.rand(1, 3, size, size)), r"\(1, 3, 8, 8\).*1-channel",
+        ),
+        "wrong channel count (array)": (
+            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 1), dtype=np.uint8)), r"\(8, 8, 1\).*3-channel",
+        ),
+        "generator list, generation": (
+            "pixel_seg", lambda p: p(mask=np.zeros((2, size, size), dtype=np.int64), generator=[_gen(0)] * 3),
+            r"3 generators for a batch of 2",
+        ),
+        "generator list, num_images_per_prompt": (
+            "pixel_cls", lambda p: p(class_labels=[0, 1], num_images_per_prompt=2, generator=[_gen(0)] * 2),
+            r"2 generators for a batch of 4",
+        ),
+        "generator list, segmentation": (
+            "latent", lambda p: p.segment(torch.rand(3, 3, 16, 16), num_samples=2, generator=[_gen(0)] * 2),
+            r"2 generators for a batch of 3",
+        ),
+        "classify on a segmentation model": ("pixel_seg", lambda p: p.classify(torch.rand(1, 1, size, size)),
+                                             r"`classify` needs a classification model.*use `segment`"),
+        "segment on a classification model": ("pixel_cls", lambda p: p.segment(torch.rand(1, 3, size, size)),
+                                              r"`segment` needs a segmentation model.*use `classify`"),
+        "mask and class_labels": ("pixel_seg", lambda p: p(mask=np.zeros((size, size), dtype=np.int64), class_labels=[0]),
+                                  r"either `mask`.*or `class_labels`.*not both"),
+        "neither mask nor class_labels": ("pixel_seg", lambda p: p(), r"Pass the labels"),
+        "mask to a classification model": ("pixel_cls", lambda p: p(mask=np.zeros((size, size), dtype=np.int64)),
+                                           r"classification model.*not from a `mask`"),
+        "latents of the wrong shape": (
+            "pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_samples=2,
+                                             latents=torch.randn(1, SEG_CLASSES, size, size)),
+            r"\(1, 3, 8, 8\).*\(2, 3, 8, 8\)",
+        ),
+        "unknown output_type": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latent"),
+                                r"output_type 'latent'"),
+        "float mask": ("pixel_seg", lambda p: p(mask=torch.zeros(size, size)), r"integer tensor"),
+        "image out of range": ("pixel_seg", lambda p: p.segment(torch.full((1, 1, size, size), 2.0)), r"\[2, 2\]"),
+        "unknown sampling mode": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), sampling_mode="ode"),
+                                  r"sampling_mode 'ode'"),
+        "zero steps": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_inference_steps=0),
+                       r"num_inference_steps.*0"),
+        "zero samples": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_samples=0),
+                         r"num_samples.*0"),
+        "unknown callback tensor": (
+            "pixel_seg", lambda p: p(mask=np.zeros((size, size), dtype=np.int64), callback_on_step_end=lambda *a: {},
+                                     callback_on_step_end_tensor_inputs=["noise"]), r"\['noise'\]",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_calls()))
+def test_bad_input_raises_before_any_model_runs(case, pixel_seg_pipe, pixel_cls_pipe, latent_seg_pipe):
+    which, call, match = _bad_calls()[case]
+    pipe = {"pixel_seg": pixel_seg_pipe, "pixel_cls": pixel_cls_pipe, "latent": latent_seg_pipe}[which]
+    calls = _count_model_calls(pipe)
+    with pytest.raises(ValueError, match=match):
+        call(pipe)
+    assert calls == [], f"models ran before the input was rejected: {calls}"
+
+
+def test_latent_backend_takes_palette_segmentation_only(tiny_vae, tiny_latent_unet):
+    unet, vae = tiny_latent_unet(), tiny_vae()
+    with pytest.raises(ValueError, match="task='segmentation' and label_encoding='palette'.*'classification'"):
+        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), vae=vae, task="classification",
+                         label_encoding="scalar", num_classes=4)
+    with pytest.raises(ValueError, match="label_encoding='onehot'"):
+        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), vae=vae, label_encoding="onehot", num_classes=4)
+
+
+def test_model_channels_must_fit_the_label_code(tiny_pixel_unet):
+    unet = tiny_pixel_unet(image_channels=1, label_channels=1)  # 2 input channels
+    with pytest.raises(ValueError, match="2 input channels.*3 channels of the 'onehot'"):
+        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), label_encoding="onehot", num_classes=3)

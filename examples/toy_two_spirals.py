@@ -382,7 +382,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--num_train_steps", type=int, default=3000, help="Optimizer steps per configuration.")
+    parser.add_argument("--num_train_steps", type=int, default=6000, help="Optimizer steps per configuration.")
     parser.add_argument("--batch_size", type=int, default=512)
     parser.add_argument("--hidden_dim", type=int, default=256)
     parser.add_argument("--num_layers", type=int, default=4)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The CPU-scale quality experiment of BENCHMARKS.md on the bundled MNIST digits (offline).
 #
-#   bash benchmarks/mnist_quality.sh train OUT   # 4 SymmFlow models + the discriminative baseline, 2 at a time
-#   bash benchmarks/mnist_quality.sh eval OUT    # evaluate the 4 models (results.json / results.md / plots)
+#   bash benchmarks/mnist_quality.sh train OUT   # 6 SymmFlow models + the discriminative baseline, 2 at a time
+#   bash benchmarks/mnist_quality.sh eval OUT    # evaluate the 6 models (results.json / results.md / plots)
 #   bash benchmarks/mnist_quality.sh bench OUT   # Diffusion Classifier protocol on the two classification models
 #
-# Diagonal models are evaluated in both requested modes; conditional is skipped with a note (no label time).
-# Budget: every model gets the same 6 epochs of the 4,500 training digits at batch 8 (3,375 optimizer steps), one
+# Models: one-hot and the paper's codes (scalar / palette) with the mixed label time, and one-hot with the paper's
+# diagonal label time; the diagonal ones have no label time, so their evaluation skips conditional with a note.
+# Budget: every model gets the same 6 epochs of the 4,500 training digits at batch 8 (3,378 optimizer steps), one
 # CPU thread each, two models side by side on a 2-core machine (about 10 minutes each). The validation split is
 # the bundled default's 500 held-out digits.
 set -euo pipefail

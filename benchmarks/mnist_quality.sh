@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/mnist_quality.sh train OUT   # 6 SymmFlow models + the discriminative baseline, 2 at a time
 #   bash benchmarks/mnist_quality.sh eval OUT    # evaluate the 6 models (results.json / results.md / plots)
-#   bash benchmarks/mnist_quality.sh bench OUT   # Diffusion Classifier protocol on the two classification models
+#   bash benchmarks/mnist_quality.sh bench OUT   # Diffusion Classifier protocol; classification by the segmentation models
 #
 # Models: one-hot and the paper's codes (scalar / palette) with the mixed label time, and one-hot with the paper's
 # diagonal label time; the diagonal ones have no label time, so their evaluation skips conditional with a note.
@@ -45,6 +45,10 @@ elif [ "$stage" = bench ]; then
   for name in cls_onehot cls_scalar; do
     OMP_NUM_THREADS=2 python benchmarks/bench_diffusion_classifier.py --pipeline "$out/$name" --task classification \
       --num_images 200 --trials 1 4 16 > "$out/diffusion_classifier_$name.json"
+  done
+  for name in seg_onehot seg_palette seg_onehot_diag; do
+    python benchmarks/classify_with_segmentation_model.py --pipeline "$out/$name" --background 10 \
+      > "$out/classify_with_$name.json"
   done
 else
   echo "unknown stage $stage: train, eval or bench" >&2; exit 2

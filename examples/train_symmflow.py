@@ -472,6 +472,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         palette=data.palette.tolist(),
         class_names=data.class_names,
         ignore_index=data.ignore_index,
+        background_class=data.background_class,
     )
     sampling_modes = ["joint", "conditional"] if pipe.supports_conditional_sampling else ["joint"]
     if args.use_lora:
@@ -618,7 +619,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             SymmFlowPipeline(
                 unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **{
                     key: pipe.config[key]
-                    for key in ("task", "label_encoding", "num_classes", "palette", "class_names", "ignore_index")
+                    for key in (
+                        "task", "label_encoding", "num_classes", "palette", "class_names", "ignore_index",
+                        "background_class",
+                    )
                 },
             ).save_pretrained(args.output_dir, safe_serialization=True)
         sample_image = None

@@ -217,6 +217,7 @@ def test_streaming_state_resumes_after_the_consumed_examples(tmp_path):
         (["--image_column", "image", "--mask_column", "label"], "--mask_column 'label' is not a column"),
         (["--num_classes", "2"], "outside [0, 2)"),
         (["--label_column", "mask"], "--label_column names class ids for --task classification"),
+        (["--background_class", "3"], "--background_class 3 needs --task segmentation and a class id in [0, 3)"),
         (["--validation_split", "1.5"], None),
     ],
 )

@@ -146,6 +146,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ignore_index", type=int, default=None,
                        help="Label id that metrics ignore (e.g. 255 for unlabelled pixels, or 0 for CelebAMask-HQ's "
                             "background).")
+    group.add_argument("--background_class", type=int, default=None,
+                       help="Segmentation: the class id of 'no object'. The saved pipeline then also classifies "
+                            "single-object images (the object class covering the most pixels). Default: 10 for the "
+                            "bundled digits, none otherwise.")
     group.add_argument("--class_names", type=str, default=None,
                        help="Class names: comma-separated, or a JSON file holding a list.")
     group.add_argument("--max_train_samples", type=int, default=None,
@@ -518,6 +522,7 @@ class SymmFlowData:
         ignore_index (`int` or `None`): the label id metrics ignore.
         dataset_description (`str`): one paragraph for the model card.
         num_train_examples, num_validation_examples (`int` or `None`): sizes (`None` when streaming).
+        background_class (`int` or `None`): segmentation: the class id of "no object" (see `--background_class`).
     """
 
     train: torch.utils.data.Dataset
@@ -532,6 +537,7 @@ class SymmFlowData:
     dataset_description: str
     num_train_examples: int | None = None
     num_validation_examples: int | None = None
+    background_class: int | None = None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -854,6 +860,13 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         f"{description} Images from column `{image_column}` ({image_channels} channel(s), {resolution}x{resolution}), "
         f"{label_kind} from column `{label_column}`, {num_classes} classes; validation: {validation_origin}; {sizes}."
     )
+    background_class = getattr(args, "background_class", None)
+    if background_class is None and bundled and task == "segmentation":
+        background_class = MNIST_NUM_DIGITS
+    if background_class is not None and (task != "segmentation" or not 0 <= background_class < num_classes):
+        raise ValueError(
+            f"--background_class {background_class} needs --task segmentation and a class id in [0, {num_classes})."
+        )
     return SymmFlowData(
         train=train,
         validation=validation,
@@ -867,4 +880,5 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         dataset_description=description,
         num_train_examples=num_train,
         num_validation_examples=num_validation,
+        background_class=background_class,
     )

@@ -86,6 +86,11 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     assert masks.shape == (1, 16, 16) and masks.max() <= 10
     generated = pipe(mask=masks, num_inference_steps=2, output_type="np").images
     assert generated.shape == (1, 16, 16, 1)
+    # The bundled digits have a background class, so the segmentation pipeline also classifies (one object each).
+    assert pipe.config.background_class == 10
+    classified = pipe.classify([image, image], generator=torch.Generator().manual_seed(0))
+    assert classified.labels.shape == (2,) and int(classified.labels.max()) < 10
+    torch.testing.assert_close(classified.scores.sum(dim=1), torch.ones(2))
 
     card = (output_dir / "README.md").read_text()
     assert "pipeline_tag: image-segmentation" in card and "`joint`, `conditional`" in card

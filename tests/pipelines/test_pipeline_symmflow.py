@@ -715,3 +715,51 @@ def test_model_channels_must_fit_the_label_code(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=1, label_channels=1)  # 2 input channels
     with pytest.raises(ValueError, match="2 input channels.*3 channels of the 'onehot'"):
         SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), label_encoding="onehot", num_classes=3)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Classifying with a segmentation model (single-object images, a background class)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _with_background(pipe: SymmFlowPipeline, background_class) -> SymmFlowPipeline:
+    return _quiet(SymmFlowPipeline(
+        unet=pipe.unet, scheduler=pipe.scheduler, task="segmentation", label_encoding="onehot",
+        num_classes=SEG_CLASSES, class_names=["bg", "a", "b"], background_class=background_class,
+    ))
+
+
+def test_a_segmentation_model_classifies_by_its_largest_object(pixel_seg_pipe):
+    pipe = _with_background(pixel_seg_pipe, 0)
+    masks = torch.zeros(2, PIXEL_SIZE, PIXEL_SIZE, dtype=torch.long)
+    masks[0, :5, 0], masks[0, :3, 1] = 1, 2  # 5 pixels of "a", 3 of "b"
+    pixel_scores = torch.zeros(2, SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)
+    pixel_scores[1, 0], pixel_scores[1, 2, 0, 0], pixel_scores[1, 0, 0, 0] = 1.0, 0.9, 0.1  # no object pixel
+    labels, scores = pipe._classify_from_masks(masks, pixel_scores, background=0)
+    assert labels.tolist() == [1, 2]
+    torch.testing.assert_close(scores[0], torch.tensor([0.0, 5 / 8, 3 / 8]))
+    torch.testing.assert_close(scores[1], torch.tensor([0.0, 0.0, 1.0]))
+
+    # End to end: the label is the largest non-background class of the mask `segment` returns.
+    images = _images(pipe, batch=3)
+    out = pipe.classify(images, generator=[_gen(i) for i in range(3)])
+    segmented = pipe.segment(images, generator=[_gen(i) for i in range(3)], output_type="pt")
+    expected, _ = pipe._classify_from_masks(segmented.masks, segmented.scores, background=0)
+    assert out.labels.tolist() == expected.tolist() and 0 not in out.labels.tolist()
+    assert out.class_names == [["bg", "a", "b"][i] for i in out.labels.tolist()]
+    torch.testing.assert_close(out.scores.sum(dim=1), torch.ones(3))
+
+    reloaded_config = dict(pipe.config)
+    assert reloaded_config["background_class"] == 0
+
+
+def test_background_class_is_checked(pixel_seg_pipe, pixel_cls_pipe):
+    with pytest.raises(ValueError, match="without one: use `segment`"):
+        pixel_seg_pipe.classify(_images(pixel_seg_pipe))
+    with pytest.raises(ValueError, match=r"`background_class` must be a class id in \[0, 3\), got 3"):
+        _with_background(pixel_seg_pipe, 3)
+    with pytest.raises(ValueError, match="applies to segmentation models only"):
+        SymmFlowPipeline(
+            unet=pixel_cls_pipe.unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
+            num_classes=4, background_class=0,
+        )

@@ -126,6 +126,9 @@ class SymmFlowPipeline(DiffusionPipeline):
             (the paper generates with 25 Euler steps).
         default_prediction_steps (`int`, defaults to 1): steps for `segment` / `classify` when `num_inference_steps`
             is `None` (the paper segments and classifies in one step).
+        background_class (`int`, *optional*): segmentation models only: the class id of "no object". With it, a
+            segmentation model also classifies images that show one object (the bundled MNIST digits: each stroke
+            pixel carries its digit's class): `classify` returns the object class covering the most pixels.
     """
 
     model_cpu_offload_seq = "vae->unet"
@@ -145,6 +148,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         ignore_index: int | None = None,
         default_generation_steps: int = 25,
         default_prediction_steps: int = 1,
+        background_class: int | None = None,
     ):
         super().__init__()
         label_codec = LabelCodec(
@@ -167,6 +171,15 @@ class SymmFlowPipeline(DiffusionPipeline):
         ):
             if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {steps!r}.")
+        if background_class is not None:
+            if task != "segmentation":
+                raise ValueError("`background_class` applies to segmentation models only; a classifier has no background.")
+            if isinstance(background_class, bool) or not isinstance(background_class, int) or not (
+                0 <= background_class < num_classes
+            ):
+                raise ValueError(
+                    f"`background_class` must be a class id in [0, {num_classes}), got {background_class!r}."
+                )
 
         self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
         self.register_to_config(
@@ -179,6 +192,7 @@ class SymmFlowPipeline(DiffusionPipeline):
             ignore_index=ignore_index,
             default_generation_steps=default_generation_steps,
             default_prediction_steps=default_prediction_steps,
+            background_class=background_class,
         )
         self.label_codec = label_codec
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
@@ -703,6 +717,11 @@ class SymmFlowPipeline(DiffusionPipeline):
     ) -> SymmFlowClassificationOutput | tuple:
         """Classify images in one pass of the reverse ODE (no loop over classes, unlike Diffusion Classifier).
 
+        Classification models decode their class code. A segmentation model with a `background_class` segments and
+        returns, per image, the object class covering the most pixels; its `scores` are the shares of the object
+        pixels per class (the background's entry is 0), or the mean per-pixel scores of the object classes when no
+        pixel is predicted as an object.
+
         Args:
             image: as for `segment`; pixel-space models take their trained size only.
             num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`
@@ -720,16 +739,26 @@ class SymmFlowPipeline(DiffusionPipeline):
         """
         if num_inference_steps is None:
             num_inference_steps = self.config.default_prediction_steps
-        if self.config.task != "classification":
+        background = self.config.get("background_class")
+        if self.config.task != "classification" and background is None:
             raise ValueError(
-                f"`classify` needs a classification model; this one was trained for {self.config.task}: use `segment`."
+                f"`classify` needs a classification model, or a segmentation model with a `background_class`; this "
+                f"one was trained for {self.config.task} without one: use `segment`."
             )
-        codes = self._predict_label_codes(image, num_inference_steps, num_samples, generator, latents, sampling_mode, None)
-        decoding = self.decode_labels(codes)
-        labels, scores = decoding.labels.long().cpu(), decoding.scores.float().cpu()
-        if num_samples > 1:
-            scores = scores.reshape(-1, num_samples, scores.shape[-1]).mean(dim=1)
-            labels = scores.argmax(dim=1)
+        if self.config.task == "segmentation":
+            masks = self.segment(
+                image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type="pt"
+            )
+            labels, scores = self._classify_from_masks(masks.masks, masks.scores, background)
+        else:
+            codes = self._predict_label_codes(
+                image, num_inference_steps, num_samples, generator, latents, sampling_mode, None
+            )
+            decoding = self.decode_labels(codes)
+            labels, scores = decoding.labels.long().cpu(), decoding.scores.float().cpu()
+            if num_samples > 1:
+                scores = scores.reshape(-1, num_samples, scores.shape[-1]).mean(dim=1)
+                labels = scores.argmax(dim=1)
         names = self.config.class_names
         class_names = [names[i] for i in labels.tolist()] if names is not None else None
         self.maybe_free_model_hooks()
@@ -737,3 +766,26 @@ class SymmFlowPipeline(DiffusionPipeline):
         if not return_dict:
             return (labels, scores, class_names)
         return SymmFlowClassificationOutput(labels=labels, scores=scores, class_names=class_names)
+
+    def _classify_from_masks(
+        self, masks: torch.Tensor, pixel_scores: torch.Tensor, background: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image labels `[B]` and scores `[B, K]` from predicted masks `[B, H, W]` and per-pixel scores `[B, K, H, W]`."""
+        num_classes = self.label_codec.num_classes
+        masks, pixel_scores = masks.long().cpu(), pixel_scores.float().cpu()
+        # Pixels of an ignore_index with its own code (e.g. 255) count for no class.
+        valid = (masks >= 0) & (masks < num_classes)
+        votes = torch.nn.functional.one_hot(torch.where(valid, masks, background), num_classes).flatten(1, 2)
+        counts = votes.sum(dim=1).float()  # [B, K]
+        counts[:, background] = 0.0
+        # Images with no object pixel fall back on the object classes' mean per-pixel scores.
+        fallback = pixel_scores.mean(dim=(2, 3))
+        fallback[:, background] = 0.0
+        has_object = counts.sum(dim=1, keepdim=True) > 0
+        scores = torch.where(has_object, counts, fallback)
+        # Nothing at all for any object class (e.g. every vote went to the background): uniform over the objects.
+        uniform = torch.ones_like(scores)
+        uniform[:, background] = 0.0
+        scores = torch.where(scores.sum(dim=1, keepdim=True) > 0, scores, uniform)
+        scores = scores / scores.sum(dim=1, keepdim=True)
+        return scores.argmax(dim=1), scores

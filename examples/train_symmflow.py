@@ -462,10 +462,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             palette=data.palette.tolist(), ignore_index=data.ignore_index,
         )
         unet = load_pixel_unet(args, data.image_channels, codec.num_channels, data.resolution)
-    pipe = SymmFlowPipeline(
-        unet=unet,
-        scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
-        vae=vae,
+    # The label settings of the pipeline that validates here and of the one saved (with other UNet weights) later.
+    pipeline_labels = dict(
         task=data.task,
         label_encoding=args.label_encoding,
         num_classes=data.num_classes,
@@ -473,6 +471,12 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         class_names=data.class_names,
         ignore_index=data.ignore_index,
         background_class=data.background_class,
+    )
+    pipe = SymmFlowPipeline(
+        unet=unet,
+        scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
+        vae=vae,
+        **pipeline_labels,
     )
     sampling_modes = ["joint", "conditional"] if pipe.supports_conditional_sampling else ["joint"]
     if args.use_lora:
@@ -617,13 +621,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         with ema_weights(ema, trainable):
             unet_to_save = unet_without_adapters(accelerator.unwrap_model(unet))
             SymmFlowPipeline(
-                unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **{
-                    key: pipe.config[key]
-                    for key in (
-                        "task", "label_encoding", "num_classes", "palette", "class_names", "ignore_index",
-                        "background_class",
-                    )
-                },
+                unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_labels
             ).save_pretrained(args.output_dir, safe_serialization=True)
         sample_image = None
         if grid is not None:

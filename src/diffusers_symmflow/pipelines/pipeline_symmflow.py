@@ -773,19 +773,16 @@ class SymmFlowPipeline(DiffusionPipeline):
         """Image labels `[B]` and scores `[B, K]` from predicted masks `[B, H, W]` and per-pixel scores `[B, K, H, W]`."""
         num_classes = self.label_codec.num_classes
         masks, pixel_scores = masks.long().cpu(), pixel_scores.float().cpu()
+        objects = torch.ones(num_classes)  # 1 for every class but the background
+        objects[background] = 0.0
         # Pixels of an ignore_index with its own code (e.g. 255) count for no class.
         valid = (masks >= 0) & (masks < num_classes)
         votes = torch.nn.functional.one_hot(torch.where(valid, masks, background), num_classes).flatten(1, 2)
-        counts = votes.sum(dim=1).float()  # [B, K]
-        counts[:, background] = 0.0
-        # Images with no object pixel fall back on the object classes' mean per-pixel scores.
-        fallback = pixel_scores.mean(dim=(2, 3))
-        fallback[:, background] = 0.0
-        has_object = counts.sum(dim=1, keepdim=True) > 0
-        scores = torch.where(has_object, counts, fallback)
-        # Nothing at all for any object class (e.g. every vote went to the background): uniform over the objects.
-        uniform = torch.ones_like(scores)
-        uniform[:, background] = 0.0
-        scores = torch.where(scores.sum(dim=1, keepdim=True) > 0, scores, uniform)
+        counts = votes.sum(dim=1).float() * objects  # [B, K]
+        # Images with no object pixel fall back on the object classes' mean per-pixel scores, and images without
+        # any object score at all (e.g. every vote went to the background) on a uniform choice among the objects.
+        fallback = pixel_scores.mean(dim=(2, 3)) * objects
+        scores = torch.where(counts.sum(dim=1, keepdim=True) > 0, counts, fallback)
+        scores = torch.where(scores.sum(dim=1, keepdim=True) > 0, scores, objects.expand_as(scores))
         scores = scores / scores.sum(dim=1, keepdim=True)
         return scores.argmax(dim=1), scores

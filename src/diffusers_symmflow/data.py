@@ -50,6 +50,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
+from .inputs import MASK_COLOR_MODES, check_finite, pil_mask_to_ids
 from .labels import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE, LabelCodec
 
 
@@ -217,6 +218,7 @@ def image_to_tensor(value: Any, num_channels: int, column: str = "image") -> tor
         array = array.astype(np.float32) / 255.0
     elif np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
+        check_finite(array, f"An image in column {column!r}")
         if array.size and (array.min() < 0.0 or array.max() > 1.0):
             raise ValueError(
                 f"Column {column!r} holds float images with values in [{array.min():.3g}, {array.max():.3g}]; float "
@@ -234,23 +236,36 @@ def image_to_tensor(value: Any, num_channels: int, column: str = "image") -> tor
     return (image * luma).sum(dim=0, keepdim=True)
 
 
+def _palette_error(column: str, error: ValueError) -> ValueError:
+    return ValueError(
+        f"Column {column!r} holds RGB masks, read as palette colours: {error} Pass the dataset's colours with "
+        "--palette (a name or a JSON file of [r, g, b]), or class-id masks."
+    )
+
+
 def mask_to_ids(value: Any, codec: LabelCodec, column: str = "mask") -> torch.Tensor:
     """One segmentation mask to int64 class ids `[H, W]`, checked against `codec` (ids in [0, K) or ignore_index).
 
     Args:
         value: class ids (`"L"`, `"I"`, `"I;16"`, `"1"` or `"P"` PIL images, the pixel values or palette indices
-            being the ids; 2-D integer arrays) or palette colours (`"RGB"` / `"RGBA"` PIL images or `[H, W, 3]`
-            arrays, mapped with `codec.rgb_to_labels`).
+            being the ids, by the rule of `inputs.pil_mask_to_ids` that the pipeline shares; 2-D integer arrays) or
+            palette colours (`"RGB"` / `"RGBA"` PIL images or `[H, W, 3]` arrays, mapped with
+            `codec.rgb_to_labels`).
         codec: holds the palette, `num_classes` and `ignore_index`.
         column: named in error messages.
     """
+    colours = ids = None
     if isinstance(value, PIL.Image.Image):
-        if value.mode in ("RGB", "RGBA"):
-            colours = np.asarray(value.convert("RGB"))
-        else:
-            colours, ids = None, np.asarray(value)
+        # The rule for PIL masks ("P" = ids, "RGB" = colours) is `inputs.pil_mask_to_ids`, shared with the pipeline.
+        try:
+            ids = pil_mask_to_ids(value, codec, f"Column {column!r}")
+        except ValueError as error:
+            if value.mode not in MASK_COLOR_MODES:
+                raise
+            raise _palette_error(column, error) from None
     else:
         array = _as_array(value, column)
+        check_finite(array, f"A mask in column {column!r}")
         if array.ndim == 3 and array.shape[-1] == 1:
             array = array[..., 0]
         elif array.ndim == 3 and array.shape[0] == 1:
@@ -268,10 +283,7 @@ def mask_to_ids(value: Any, codec: LabelCodec, column: str = "mask") -> torch.Te
         try:
             return codec.rgb_to_labels(colours)[0]
         except ValueError as error:
-            raise ValueError(
-                f"Column {column!r} holds RGB masks, read as palette colours: {error} Pass the dataset's colours "
-                "with --palette (a name or a JSON file of [r, g, b]), or class-id masks."
-            ) from None
+            raise _palette_error(column, error) from None
     try:
         return codec.check_labels(ids)[0]
     except ValueError as error:

@@ -7,6 +7,7 @@ velocity model, that a label really travels the right way through codec, channel
 
 import math
 import os
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -295,6 +296,7 @@ def test_to_float64_matches_float32(pixel_seg_pipe):
 # ----------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:.*taken as already in:FutureWarning")  # the [-1, 1] tensor, on purpose
 def test_image_formats_agree(latent_seg_pipe, pixel_seg_pipe):
     for pipe in (latent_seg_pipe, pixel_seg_pipe):
         pixels = (_images(pipe) * 255).round().to(torch.uint8)  # [1, C, H, W]
@@ -685,6 +687,21 @@ def _bad_calls():
                        r"num_inference_steps.*0"),
         "zero samples": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_samples=0),
                          r"num_samples.*0"),
+        "NaN pixel (tensor)": (
+            "pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size).index_put_((torch.tensor([0]),) * 4,
+                                                                                      torch.tensor(float("nan")))),
+            r"`image\[0\]` holds 1 NaN or infinite",
+        ),
+        "inf pixel (array)": (
+            "pixel_cls", lambda p: p.classify(np.full((size, size, 3), np.inf, dtype=np.float32)),
+            r"holds 192 NaN or infinite",
+        ),
+        "empty image batch": ("pixel_seg", lambda p: p.segment(np.zeros((0, size, size, 1))), r"holds no image"),
+        "empty image batch (tensor)": ("pixel_cls", lambda p: p.classify(torch.zeros(0, 3, size, size)),
+                                       r"holds no image"),
+        "empty mask batch": ("pixel_seg", lambda p: p(mask=np.zeros((0, size, size), dtype=np.int64)),
+                             r"holds no mask"),
+        "unknown class name": ("pixel_cls", lambda p: p(class_labels=["3"]), r"\['3'\] are not class names.*'zero'"),
         "unknown callback tensor": (
             "pixel_seg", lambda p: p(mask=np.zeros((size, size), dtype=np.int64), callback_on_step_end=lambda *a: {},
                                      callback_on_step_end_tensor_inputs=["noise"]), r"\['noise'\]",
@@ -702,6 +719,40 @@ def test_bad_input_raises_before_any_model_runs(case, pixel_seg_pipe, pixel_cls_
     assert calls == [], f"models ran before the input was rejected: {calls}"
 
 
+def test_class_names_need_a_model_with_names(tiny_pixel_unet):
+    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False)
+    pipe = _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
+                                   label_encoding="scalar", num_classes=CLS_CLASSES))
+    with pytest.raises(ValueError, match=r"holds strings \(\['3'\]\).*no `class_names`.*\[0, 4\)"):
+        pipe(class_labels=["3"])
+
+
+def test_class_names_generate_like_their_ids(pixel_cls_pipe):
+    by_name = pixel_cls_pipe(class_labels=["one", "three"], num_inference_steps=2, generator=_gen(0), output_type="np")
+    by_id = pixel_cls_pipe(class_labels=[1, 3], num_inference_steps=2, generator=_gen(0), output_type="np")
+    np.testing.assert_array_equal(by_name.images, by_id.images)
+    single = pixel_cls_pipe(class_labels="two", num_inference_steps=2, generator=_gen(0), output_type="np")
+    np.testing.assert_array_equal(
+        single.images, pixel_cls_pipe(class_labels=2, num_inference_steps=2, generator=_gen(0), output_type="np").images
+    )
+
+
+def test_float_tensor_range_rule(pixel_seg_pipe):
+    """Float tensors are [0, 1]; one with a negative value is taken as [-1, 1], with diffusers' FutureWarning."""
+    processor = pixel_seg_pipe.image_processor
+    unit = torch.rand(1, 1, PIXEL_SIZE, PIXEL_SIZE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_unit = processor.preprocess_images(unit, 1)
+    torch.testing.assert_close(from_unit, unit * 2 - 1)
+    with pytest.warns(FutureWarning, match=r"taken as already in \[-1, 1\]"):
+        from_signed = processor.preprocess_images(unit * 2 - 1, 1)
+    torch.testing.assert_close(from_signed, unit * 2 - 1)
+    # The documented ambiguity: a [-1, 1] tensor without a negative value reads as [0, 1].
+    bright = torch.full((1, 1, PIXEL_SIZE, PIXEL_SIZE), 0.5)
+    torch.testing.assert_close(processor.preprocess_images(bright, 1), torch.zeros_like(bright))
+
+
 def test_latent_backend_takes_palette_segmentation_only(tiny_vae, tiny_latent_unet):
     unet, vae = tiny_latent_unet(), tiny_vae()
     with pytest.raises(ValueError, match="task='segmentation' and label_encoding='palette'.*'classification'"):
@@ -715,6 +766,10 @@ def test_model_channels_must_fit_the_label_code(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=1, label_channels=1)  # 2 input channels
     with pytest.raises(ValueError, match="2 input channels.*3 channels of the 'onehot'"):
         SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), label_encoding="onehot", num_classes=3)
+    # A UNet built for another number of classes: 12 channels are neither 1 + 2 nor 3 + 2.
+    wide = tiny_pixel_unet(image_channels=1, label_channels=11)
+    with pytest.raises(ValueError, match=r"in_channels=12.*2 classes has 2 channel\(s\).*leaves 10.*needs 3 or 5"):
+        SymmFlowPipeline(unet=wide, scheduler=SymmFlowScheduler())
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -8,24 +8,32 @@ changed. Every check raises a `ValueError` naming the offending input before any
 Conventions (diffusers'):
 
 * images: `PIL.Image.Image`; `np.ndarray` `[H, W]`, `[H, W, C]` or `[B, H, W, C]`, uint8 in [0, 255] or float in
-  [0, 1]; `torch.Tensor` `[C, H, W]` or `[B, C, H, W]`, uint8 in [0, 255] or float in [0, 1] (or already in [-1, 1]:
-  a float tensor with any negative value is taken as [-1, 1], `VaeImageProcessor`'s rule); or a list of these.
+  [0, 1]; `torch.Tensor` `[C, H, W]` or `[B, C, H, W]`, uint8 in [0, 255] or float in [0, 1]; or a list of these.
+  **Float tensors should be in [0, 1].** For diffusers compatibility (`VaeImageProcessor`'s rule) a float tensor
+  holding any negative value is taken as already in [-1, 1] and used as is, with a `FutureWarning`, as diffusers
+  does. The rule cannot see the range a tensor was meant to have: a [-1, 1] tensor that happens to hold no negative
+  value (e.g. a bright image) is read as [0, 1]. Pass [0, 1] tensors (or uint8) to avoid the ambiguity. Arrays are
+  never taken as [-1, 1]: a negative value in a float array raises.
 * masks: class ids as integer arrays or tensors `[H, W]` / `[B, H, W]` (tensors also `[B, 1, H, W]`), palette
-  colours as uint8 arrays `[H, W, 3]` / `[B, H, W, 3]`, or PIL images: `"L"`, `"I"` and `"I;16"` images hold class
-  ids, `"RGB"`, `"RGBA"` and `"P"` images hold palette colours (a `"P"` image is read through its own palette, so a
-  mask drawn with any palette that uses the model's colours works); or a list of these.
+  colours as uint8 arrays `[H, W, 3]` / `[B, H, W, 3]`, or PIL images read by `inputs.pil_mask_to_ids`, the rule the
+  training data shares: `"1"`, `"L"`, `"P"`, `"I"` and `"I;16"` images hold class ids (a `"P"` image's palette
+  indices are the ids, the PASCAL VOC / ADE20K convention, whatever colours its palette shows), `"RGB"` and `"RGBA"`
+  images hold palette colours; or a list of these.
+* NaN / infinite pixel values and empty batches (no image or no mask) raise a `ValueError`.
 """
+
+import warnings
+
 
 import numpy as np
 import PIL.Image
 import torch
 from diffusers.image_processor import VaeImageProcessor
 
+from ..inputs import check_finite, pil_mask_to_ids
 from ..labels import LabelCodec
 
 
-_ID_MODES = ("L", "I", "I;16")
-_COLOR_MODES = ("RGB", "RGBA", "P")
 _PIL_MODE_FOR_CHANNELS = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
@@ -69,7 +77,10 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         sizes = {tuple(batch.shape[-2:]) for batch in batches}
         if len(sizes) > 1:
             raise ValueError(f"All images of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
-        return torch.cat(batches, dim=0)
+        images = torch.cat(batches, dim=0)
+        if images.shape[0] == 0:
+            raise ValueError(f"`image` holds no image (a batch of shape {tuple(images.shape)}); pass at least one.")
+        return images
 
     def _image_to_tensor(self, item, num_channels: int, index: int) -> torch.Tensor:
         if isinstance(item, PIL.Image.Image):
@@ -107,6 +118,7 @@ class SymmFlowImageProcessor(VaeImageProcessor):
 
     def _to_signed_range(self, tensor: torch.Tensor, index: int, signed_allowed: bool) -> torch.Tensor:
         """uint8 [0, 255] or float [0, 1] (or, for tensors, [-1, 1]) to float32 [-1, 1]."""
+        check_finite(tensor, f"`image[{index}]`")
         if tensor.dtype == torch.uint8:
             return self.normalize(tensor.float() / 255.0)
         if not torch.is_floating_point(tensor):
@@ -114,14 +126,24 @@ class SymmFlowImageProcessor(VaeImageProcessor):
                 f"`image[{index}]` has dtype {tensor.dtype}; pass uint8 images in [0, 255] or float images in [0, 1]."
             )
         tensor = tensor.float()
+        if tensor.numel() == 0:
+            return tensor  # an empty batch, reported by the caller
         low, high = tensor.min().item(), tensor.max().item()
         if low < (-1.0 if signed_allowed else 0.0) or high > 1.0:
             raise ValueError(
                 f"`image[{index}]` has values in [{low:.3g}, {high:.3g}]; float images must lie in [0, 1]"
                 + (" (or in [-1, 1])." if signed_allowed else ".")
             )
-        # VaeImageProcessor's rule: a tensor with a negative value is already in [-1, 1].
-        return tensor if low < 0.0 else self.normalize(tensor)
+        if low < 0.0:
+            # VaeImageProcessor's rule (and its warning): a tensor with a negative value is already in [-1, 1].
+            warnings.warn(
+                f"`image[{index}]` is a float tensor with negative values, taken as already in [-1, 1] (diffusers' "
+                "rule). Pass tensors in [0, 1]: a [-1, 1] tensor without a negative value would be read as [0, 1].",
+                FutureWarning,
+                stacklevel=4,
+            )
+            return tensor
+        return self.normalize(tensor)
 
     def preprocess_masks(self, mask, codec: LabelCodec) -> torch.Tensor:
         """Class ids `[B, H, W]` (int64) from the user's masks (see the module docstring for the formats).
@@ -137,19 +159,14 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         if len(sizes) > 1:
             raise ValueError(f"All masks of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
         ids = torch.cat(batches, dim=0)
+        if ids.shape[0] == 0:
+            raise ValueError(f"`mask` holds no mask (a batch of shape {tuple(ids.shape)}); pass at least one.")
         codec.check_labels(ids)
         return ids
 
     def _mask_to_ids(self, item, codec: LabelCodec, index: int) -> torch.Tensor:
         if isinstance(item, PIL.Image.Image):
-            if item.mode in _ID_MODES:
-                return torch.from_numpy(np.asarray(item).astype(np.int64))[None]
-            if item.mode in _COLOR_MODES:
-                return self._colors_to_ids(np.asarray(item.convert("RGB"))[None], codec)
-            raise ValueError(
-                f"`mask[{index}]` is a PIL image in mode {item.mode!r}; pass class ids as an 'L', 'I' or 'I;16' "
-                "image or palette colours as an 'RGB', 'RGBA' or 'P' image."
-            )
+            return pil_mask_to_ids(item, codec, f"`mask[{index}]`")[None]
         if isinstance(item, np.ndarray):
             if item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3:
                 return self._colors_to_ids(item if item.ndim == 4 else item[None], codec)
@@ -177,11 +194,24 @@ class SymmFlowImageProcessor(VaeImageProcessor):
 
     @staticmethod
     def preprocess_class_labels(class_labels, codec: LabelCodec) -> torch.Tensor:
-        """Class ids `[B]` (int64) from an int, a sequence of ints, or a 0-d / 1-d integer array or tensor."""
+        """Class ids `[B]` (int64) from an int, a sequence of ints, or a 0-d / 1-d integer array or tensor.
+
+        A model with `class_names` also takes names (a `str` or a sequence of them, e.g. `["cat", "dog"]`); a name
+        it does not know, or a string given to a model without names, raises a `ValueError` (a digit string such as
+        `"3"` is a name, not the id 3).
+        """
         if isinstance(class_labels, torch.Tensor):
             labels = class_labels.detach().cpu()
         else:
-            labels = torch.as_tensor(np.asarray(class_labels))
+            items = [class_labels] if isinstance(class_labels, str) else class_labels
+            if isinstance(items, (list, tuple, np.ndarray)) and any(isinstance(i, (str, np.str_)) for i in items):
+                items = SymmFlowImageProcessor._names_to_ids(list(items), codec)
+            try:
+                labels = torch.as_tensor(np.asarray(items))
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise ValueError(
+                    f"`class_labels` must be an int or a 1-d sequence of ints, got {class_labels!r}: {error}"
+                ) from None
         if torch.is_floating_point(labels) or labels.dtype == torch.bool or labels.ndim > 1:
             raise ValueError(
                 f"`class_labels` must be an int or a 1-d sequence of ints, got {class_labels!r} "
@@ -192,6 +222,23 @@ class SymmFlowImageProcessor(VaeImageProcessor):
             raise ValueError("`class_labels` is empty; pass at least one class id.")
         codec.check_labels(labels)
         return labels
+
+    @staticmethod
+    def _names_to_ids(items: list, codec: LabelCodec) -> list[int]:
+        names = codec.config.class_names
+        if names is None:
+            raise ValueError(
+                f"`class_labels` holds strings ({items!r}) but this model has no `class_names`; pass class ids, "
+                f"integers in [0, {codec.num_classes})."
+            )
+        index = {name: i for i, name in enumerate(names)}
+        unknown = [item for item in items if not isinstance(item, (str, np.str_)) or str(item) not in index]
+        if unknown:
+            raise ValueError(
+                f"`class_labels` {unknown!r} are not class names of this model (mix no ids with names); its classes are "
+                f"{list(names)}."
+            )
+        return [index[str(item)] for item in items]
 
     def postprocess_masks(
         self, labels: torch.Tensor, codec: LabelCodec, output_type: str = "np"

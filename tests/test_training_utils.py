@@ -112,6 +112,38 @@ def test_save_checkpoint_is_atomic_and_prunes_after_success(tmp_path, accelerato
     assert torch.all(model.weight == 7)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "deleted", "bad header"])
+def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, caplog, damage):
+    accelerator, model = accelerator
+    output_dir = str(tmp_path)
+    for step in (1, 2):
+        with torch.no_grad():
+            model.weight.fill_(step)
+        save_checkpoint(accelerator, output_dir, step)
+    weights = tmp_path / "checkpoint-2" / "model.safetensors"
+    assert weights.is_file()
+    if damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-10])
+    elif damage == "deleted":
+        weights.unlink()
+    else:
+        weights.write_bytes(b"\xff" * 8 + weights.read_bytes()[8:])
+
+    with caplog.at_level(logging.WARNING, logger="diffusers_symmflow.training_utils"):
+        path = resolve_resume_checkpoint("latest", output_dir)
+    assert path == str(tmp_path / "checkpoint-1")
+    warning = " ".join(record.getMessage() for record in caplog.records)
+    assert f"Not resuming from {tmp_path / 'checkpoint-2'}" in warning and str(weights) in warning
+    accelerator.load_state(path)
+    assert torch.all(model.weight == 1)
+
+    with pytest.raises(ValueError, match=f"checkpoint-2 is damaged: {weights}"):
+        resolve_resume_checkpoint("checkpoint-2", output_dir)
+    (tmp_path / "checkpoint-1" / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match="every complete checkpoint .* is damaged"):
+        resolve_resume_checkpoint("latest", output_dir)
+
+
 def test_confusion_matrix_counts_predicted_ignore_as_a_miss():
     target = torch.tensor([[0, 0, 1, 255]])
     pred = torch.tensor([[0, 255, 1, 1]])

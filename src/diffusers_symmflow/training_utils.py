@@ -12,6 +12,9 @@ Checkpoints are written so that a kill at any moment never leaves one that `late
    saves, deleted.
 
 `latest` considers only directories named exactly `checkpoint-N` that hold the marker, and warns about the others.
+The marker lists every file of the checkpoint with its size, so `resolve_resume_checkpoint` can also verify a
+complete checkpoint that was damaged afterwards (a file deleted or truncated, a safetensors header unreadable): `latest`
+falls back to the newest checkpoint that verifies, naming what is damaged; a checkpoint named explicitly raises.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 import os
 import re
 import shutil
+import struct
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -86,6 +90,66 @@ def list_checkpoints(output_dir: str, warn: bool = True) -> list[tuple[int, str]
     return sorted(complete)
 
 
+def _safetensors_problem(file: str) -> str | None:
+    """Why a safetensors file cannot be loaded (unreadable header, data cut short), or `None` if it looks whole."""
+    size = os.path.getsize(file)
+    try:
+        with open(file, "rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                return f"{file} is {size} bytes, too short for a safetensors header"
+            (header_length,) = struct.unpack("<Q", prefix)
+            if header_length > size - 8:
+                return f"{file} has an invalid safetensors header length ({header_length} bytes in a {size}-byte file)"
+            header = json.loads(handle.read(header_length))
+    except (OSError, ValueError) as error:
+        return f"{file} has an unreadable safetensors header ({error})"
+    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    expected = 8 + header_length + max(ends, default=0)
+    if size < expected:
+        return f"{file} is truncated: {size} bytes where its header describes {expected}"
+    return None
+
+
+def verify_checkpoint(path: str) -> list[str]:
+    """What is damaged in a complete checkpoint; an empty list when it looks loadable.
+
+    Checks that the completion marker parses, that every file it lists is present with the size it had when saved
+    (checkpoints from before the list was recorded skip this), and that every `*.safetensors` file's header is
+    readable and describes no more data than the file holds. Loading is not attempted (it would be as slow as a
+    resume).
+    """
+    try:
+        metadata = read_checkpoint_metadata(path)
+    except (OSError, ValueError) as error:
+        return [f"{os.path.join(path, CHECKPOINT_MARKER)} is unreadable ({error})"]
+    problems = []
+    for name, size in (metadata.get("files") or {}).items():
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            problems.append(f"{file} is missing")
+        elif os.path.getsize(file) != size:
+            problems.append(f"{file} is {os.path.getsize(file)} bytes, {size} when saved")
+    for directory, _, names in os.walk(path):
+        for name in sorted(names):
+            file = os.path.join(directory, name)
+            if name.endswith(".safetensors") and os.path.isfile(file):
+                problem = _safetensors_problem(file)
+                if problem is not None and not any(p.startswith(f"{file} ") for p in problems):
+                    problems.append(problem)
+    return problems
+
+
+def _checkpoint_files(path: str) -> dict[str, int]:
+    """Relative path -> size of every file under `path` (the marker records them, see `verify_checkpoint`)."""
+    files = {}
+    for directory, _, names in os.walk(path):
+        for name in names:
+            file = os.path.join(directory, name)
+            files[os.path.relpath(file, path)] = os.path.getsize(file)
+    return dict(sorted(files.items()))
+
+
 def latest_checkpoint(output_dir: str) -> str | None:
     """The complete checkpoint with the highest step in `output_dir`, or `None` (incomplete ones are skipped)."""
     checkpoints = list_checkpoints(output_dir)
@@ -96,15 +160,31 @@ def resolve_resume_checkpoint(resume_from_checkpoint: str, output_dir: str) -> s
     """The checkpoint directory `--resume_from_checkpoint` names.
 
     Args:
-        resume_from_checkpoint (`str`): `"latest"` (the newest complete checkpoint in `output_dir`, `None` if there is
-            none), or a path; a bare `checkpoint-N` is looked up in `output_dir`, as diffusers' scripts do.
+        resume_from_checkpoint (`str`): `"latest"` (the newest complete checkpoint in `output_dir` that passes
+            `verify_checkpoint`, with a warning naming what is damaged in each newer one; `None` if there is no
+            complete checkpoint), or a path; a bare `checkpoint-N` is looked up in `output_dir`, as diffusers'
+            scripts do.
         output_dir (`str`): the training output directory.
 
     Raises:
-        ValueError: if a named checkpoint does not exist or its save did not finish.
+        ValueError: if a named checkpoint does not exist, its save did not finish, or it is damaged (the message
+            names the files); with `"latest"`, if every complete checkpoint is damaged.
     """
     if resume_from_checkpoint == "latest":
-        return latest_checkpoint(output_dir)
+        checkpoints = list_checkpoints(output_dir)
+        damaged = []
+        for _, path in reversed(checkpoints):
+            problems = verify_checkpoint(path)
+            if not problems:
+                return path
+            damaged.append(path)
+            logger.warning(f"Not resuming from {path}, which is damaged: {'; '.join(problems)}. Trying an older one.")
+        if damaged:
+            raise ValueError(
+                f"--resume_from_checkpoint latest: every complete checkpoint in {output_dir} is damaged ({damaged}; "
+                "the warnings above name the files). Start a new run or repair one."
+            )
+        return None
     path = resume_from_checkpoint
     if not os.path.isdir(path) and os.path.isdir(os.path.join(output_dir, os.path.basename(path))):
         path = os.path.join(output_dir, os.path.basename(path))
@@ -114,6 +194,12 @@ def resolve_resume_checkpoint(resume_from_checkpoint: str, output_dir: str) -> s
         raise ValueError(
             f"--resume_from_checkpoint {resume_from_checkpoint!r}: {path} is not a complete checkpoint (its save was "
             f"interrupted, or it lacks {CHECKPOINT_MARKER}); use 'latest' or another checkpoint."
+        )
+    problems = verify_checkpoint(path)
+    if problems:
+        raise ValueError(
+            f"--resume_from_checkpoint {resume_from_checkpoint!r}: {path} is damaged: {'; '.join(problems)}. Use "
+            "'latest' (it falls back to the newest checkpoint that is whole) or another checkpoint."
         )
     return path
 
@@ -220,6 +306,7 @@ def save_checkpoint(
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "num_processes": accelerator.num_processes,
             **(metadata or {}),
+            "files": _checkpoint_files(temporary),
         }
         with open(os.path.join(temporary, CHECKPOINT_MARKER), "w", encoding="utf-8") as file:
             json.dump(marker, file, indent=2)

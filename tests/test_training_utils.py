@@ -216,6 +216,27 @@ def test_model_card_states_modes_metrics_and_hyperparameters():
     assert "`joint` (the paper's ODE) only" in joint_only and "No validation was run." in joint_only
 
 
+def test_model_card_loading_code_runs_through_plain_diffusers(tmp_path, tiny_pixel_unet):
+    """The card's first code block, pointed at a saved pipeline, loads it with `DiffusionPipeline`."""
+    import re
+
+    from diffusers_symmflow import SymmFlowPipeline, SymmFlowScheduler
+
+    SymmFlowPipeline(
+        unet=tiny_pixel_unet(image_channels=1, label_channels=3), scheduler=SymmFlowScheduler(), num_classes=3
+    ).save_pretrained(tmp_path / "pipe")
+    card = str(make_model_card(
+        task="segmentation", dataset_description="stripes", label_encoding="onehot", num_classes=3, class_names=None,
+        sampling_modes=["joint", "conditional"], hyperparameters={}, training={}, repo_id="me/model",
+    ))
+    first_block = re.search(r"```python\n(.*?)```", card, flags=re.DOTALL).group(1)
+    assert 'DiffusionPipeline.from_pretrained("me/model", trust_remote_code=True)' in first_block
+    loading = "\n".join(line for line in first_block.splitlines() if not line.startswith(("out =", "generated =")))
+    namespace = {}
+    exec(loading.replace("me/model", str(tmp_path / "pipe")), namespace)
+    assert type(namespace["pipe"]) is SymmFlowPipeline
+
+
 def test_push_to_hub_uploads_the_pipeline_without_checkpoints(tmp_path, monkeypatch):
     import huggingface_hub
 

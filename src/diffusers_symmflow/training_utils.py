@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from .evaluation.metrics import accuracy_from_confusion_matrix, confusion_matrix, iou_from_confusion_matrix
+from .pipelines.pipeline_symmflow import CUSTOM_PIPELINE_MODULE
 
 
 logger = logging.getLogger(__name__)
@@ -518,12 +519,24 @@ def make_model_card(
         "",
         "## Usage",
         "",
+        "Install diffusers-symmflow (`pip install diffusers-symmflow`, or `pip install -e .` in its repository), then "
+        "load the pipeline with diffusers:",
+        "",
         "```python",
-        "import diffusers_symmflow  # registers the SymmFlow components with the diffusers loader",
+        "from diffusers import DiffusionPipeline",
+        "",
+        f'pipe = DiffusionPipeline.from_pretrained("{location}", trust_remote_code=True)',
+        usage,
+        "```",
+        "",
+        f"`trust_remote_code=True` lets diffusers run `{CUSTOM_PIPELINE_MODULE}.py`, saved beside `model_index.json`, "
+        "which only imports `SymmFlowPipeline` from the installed package (read it before trusting it). Without "
+        "remote code, load it through the package itself:",
+        "",
+        "```python",
         "from diffusers_symmflow import SymmFlowPipeline",
         "",
         f'pipe = SymmFlowPipeline.from_pretrained("{location}")',
-        usage,
         "```",
         "",
         "## Validation",

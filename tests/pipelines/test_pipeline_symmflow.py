@@ -5,6 +5,7 @@ determinism, batching, save/load, the sampling modes, input validation before an
 velocity model, that a label really travels the right way through codec, channel split and solver.
 """
 
+import json
 import math
 import os
 import warnings
@@ -403,6 +404,44 @@ def test_save_load_pixel_pipeline_without_vae(pixel_cls_pipe, tmp_path):
         loaded(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
         pipe(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
     )
+
+
+def test_plain_diffusers_loads_a_saved_pipeline_with_trust_remote_code(latent_seg_pipe, tmp_path):
+    from diffusers import DiffusionPipeline
+
+    from diffusers_symmflow.pipelines.pipeline_symmflow import CUSTOM_PIPELINE_MODULE
+
+    pipe = latent_seg_pipe
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    assert index["_class_name"] == [CUSTOM_PIPELINE_MODULE, "SymmFlowPipeline"]
+    assert (tmp_path / f"{CUSTOM_PIPELINE_MODULE}.py").is_file()
+
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        DiffusionPipeline.from_pretrained(tmp_path)
+    loaded = _quiet(DiffusionPipeline.from_pretrained(tmp_path, trust_remote_code=True))
+    assert type(loaded) is SymmFlowPipeline and type(loaded.scheduler) is SymmFlowScheduler
+    assert loaded.config.palette == LATENT_PALETTE and loaded.config.class_names == LATENT_NAMES
+    image = _images(pipe)
+    np.testing.assert_array_equal(
+        loaded.segment(image, generator=_gen(0)).scores, pipe.segment(image, generator=_gen(0)).scores
+    )
+    # Saving again keeps the format; the class loads its own saves without remote code, and old saves too.
+    loaded.save_pretrained(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "model_index.json").read_text())["_class_name"][1] == "SymmFlowPipeline"
+    index["_class_name"] = "SymmFlowPipeline"
+    (tmp_path / "model_index.json").write_text(json.dumps(index))
+    assert type(SymmFlowPipeline.from_pretrained(tmp_path)) is SymmFlowPipeline
+
+
+def test_the_loader_module_names_the_missing_package(tmp_path, monkeypatch):
+    import sys
+
+    from diffusers_symmflow.pipelines.pipeline_symmflow import _CUSTOM_PIPELINE_CODE
+
+    monkeypatch.setitem(sys.modules, "diffusers_symmflow", None)  # as if the package were not installed
+    with pytest.raises(ImportError, match="needs the diffusers-symmflow package"):
+        exec(compile(_CUSTOM_PIPELINE_CODE, "pipeline_symmflow.py", "exec"), {})
 
 
 def test_replace_scheduler_at_load(pixel_seg_pipe, tmp_path):

@@ -15,7 +15,9 @@ Two back-ends share this pipeline:
   channels. Only palette-encoded segmentation runs here.
 """
 
+import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,6 +37,25 @@ from .image_processor_symmflow import SymmFlowImageProcessor
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 SAMPLING_MODES = ("joint", "conditional")
+CUSTOM_PIPELINE_MODULE = "pipeline_symmflow"
+"""The module `save_pretrained` writes beside `model_index.json`, which names the class as `[module, class]`, so that
+`diffusers.DiffusionPipeline.from_pretrained(path, trust_remote_code=True)` finds `SymmFlowPipeline` through diffusers'
+custom-pipeline mechanism."""
+_CUSTOM_PIPELINE_CODE = '''"""Loads SymmFlowPipeline for `DiffusionPipeline.from_pretrained(..., trust_remote_code=True)`.
+
+diffusers runs this file because model_index.json names the pipeline class as ["pipeline_symmflow",
+"SymmFlowPipeline"]. It only imports the pipeline (and, with it, the SymmFlow scheduler and UNet classes that the
+components name) from the installed diffusers-symmflow package; it holds no code of its own.
+"""
+
+try:
+    from diffusers_symmflow import SymmFlowPipeline  # noqa: F401
+except ImportError as error:
+    raise ImportError(
+        "This pipeline is a SymmFlowPipeline, which needs the diffusers-symmflow package: install it (`pip install "
+        "diffusers-symmflow`, or `pip install -e .` in its repository), then load again."
+    ) from error
+'''
 PIXEL_IMAGE_CHANNELS = (1, 3)
 """Image channels of a pixel-space model: grayscale or RGB (what the training data and PIL images hold)."""
 
@@ -200,6 +221,39 @@ class SymmFlowPipeline(DiffusionPipeline):
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
         self.image_processor = SymmFlowImageProcessor(vae_scale_factor=self.vae_scale_factor)
         self._check_channels()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Saving and loading through plain diffusers
+    # ------------------------------------------------------------------------------------------------------------
+
+    def save_config(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """Write `model_index.json` naming this class `[CUSTOM_PIPELINE_MODULE, class name]`, and that module beside it.
+
+        `save_pretrained` calls this, so a saved (or pushed) pipeline loads both with `SymmFlowPipeline.from_pretrained
+        (path)` and with `diffusers.DiffusionPipeline.from_pretrained(path, trust_remote_code=True)` (diffusers'
+        custom-pipeline mechanism; the module only imports this class from the installed package).
+        """
+        if kwargs.get("push_to_hub"):
+            raise ValueError("Push a SymmFlowPipeline with `save_pretrained(..., push_to_hub=True)`.")
+        super().save_config(save_directory, **kwargs)
+        config_file = os.path.join(save_directory, self.config_name)
+        with open(config_file, encoding="utf-8") as file:
+            config = json.load(file)
+        config["_class_name"] = [CUSTOM_PIPELINE_MODULE, self.__class__.__name__]
+        with open(config_file, "w", encoding="utf-8") as file:
+            file.write(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        with open(os.path.join(save_directory, f"{CUSTOM_PIPELINE_MODULE}.py"), "w", encoding="utf-8") as file:
+            file.write(_CUSTOM_PIPELINE_CODE)
+
+    @classmethod
+    def _dict_from_json_file(cls, json_file: str | os.PathLike) -> dict:
+        # Loading through this class needs no remote code: read `[module, "SymmFlowPipeline"]` as this class's own
+        # name, or diffusers would insist on running the module beside model_index.json (trust_remote_code=True).
+        config = super()._dict_from_json_file(json_file)
+        name = config.get("_class_name")
+        if isinstance(name, (list, tuple)) and len(name) == 2 and name[0] == CUSTOM_PIPELINE_MODULE:
+            config["_class_name"] = name[1]
+        return config
 
     # ------------------------------------------------------------------------------------------------------------
     # Model-space layout

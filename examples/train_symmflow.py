@@ -62,7 +62,6 @@ from diffusers_symmflow.training_utils import (
     CHECKPOINT_PREFIX,
     ema_weights,
     is_complete_checkpoint,
-    label_confusion_matrix,
     load_process_state,
     make_model_card,
     push_to_hub,
@@ -70,7 +69,6 @@ from diffusers_symmflow.training_utils import (
     resolve_resume_checkpoint,
     save_checkpoint,
     unet_without_adapters,
-    validation_metrics,
 )
 
 
@@ -345,7 +343,7 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
     every global RNG as it found it, so validating never changes the training run.
 
     Returns:
-        `(metrics, grid)`: the scores of `validation_metrics` and a uint8 `[H, W, 3]` grid (or `None`).
+        `(metrics, grid)`: the scores of `LabelCodec.scores` and a uint8 `[H, W, 3]` grid (or `None`).
     """
     unet = pipe.unet
     was_training = unet.training
@@ -366,13 +364,13 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
                 predicted = pipe.classify(
                     images, num_inference_steps=args.validation_prediction_steps, generator=generator
                 ).labels
-            batch_confusion = label_confusion_matrix(predicted, batch["labels"], data.num_classes, data.ignore_index)
+            batch_confusion = pipe.label_codec.confusion_matrix(predicted, batch["labels"])
             confusion = batch_confusion if confusion is None else confusion + batch_confusion
             if len(examples) < args.num_validation_images:
                 examples += list(batch["labels"][: args.num_validation_images - len(examples)])
         if confusion is None:
             raise ValueError("The validation set is empty; check --max_eval_samples / --validation_split.")
-        metrics = validation_metrics(confusion, data.task, data.num_classes, data.ignore_index)
+        metrics = pipe.label_codec.scores(confusion)
 
         grid = None
         if examples:
@@ -480,7 +478,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         vae=vae,
         **pipeline_labels,
     )
-    sampling_modes = ["joint", "conditional"] if pipe.supports_conditional_sampling else ["joint"]
+    sampling_modes = pipe.sampling_modes
     if args.use_lora:
         add_lora(unet, args)
     if args.gradient_checkpointing:

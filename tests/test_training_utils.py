@@ -12,7 +12,6 @@ from diffusers_symmflow import training_utils
 from diffusers_symmflow.training_utils import (
     CHECKPOINT_MARKER,
     ema_weights,
-    label_confusion_matrix,
     latest_checkpoint,
     list_checkpoints,
     load_process_state,
@@ -21,7 +20,6 @@ from diffusers_symmflow.training_utils import (
     resolve_resume_checkpoint,
     save_checkpoint,
     unet_without_adapters,
-    validation_metrics,
 )
 
 
@@ -142,22 +140,6 @@ def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, capl
     (tmp_path / "checkpoint-1" / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="every complete checkpoint .* is damaged"):
         resolve_resume_checkpoint("latest", output_dir)
-
-
-def test_confusion_matrix_counts_predicted_ignore_as_a_miss():
-    target = torch.tensor([[0, 0, 1, 255]])
-    pred = torch.tensor([[0, 255, 1, 1]])
-    confusion = label_confusion_matrix(pred, target, num_classes=2, ignore_index=255)
-    assert confusion.shape == (3, 3)
-    scores = validation_metrics(confusion, "segmentation", 2, 255)
-    # Class 0: TP 1, FN 1 (predicted unlabelled) -> 1/2. Class 1: TP 1 -> 1. The pixel with target 255 is not counted.
-    assert scores["mean_iou"] == pytest.approx(0.75)
-    assert scores["pixel_accuracy"] == pytest.approx(2 / 3)
-    # ignore_index inside [0, K): the ordinary torchmetrics semantics.
-    inside = label_confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 2, ignore_index=0)
-    assert validation_metrics(inside, "segmentation", 2, 0)["mean_iou"] == pytest.approx(1.0)
-    labels = label_confusion_matrix(torch.tensor([1, 2, 0, 2]), torch.tensor([1, 2, 2, 2]), 3)
-    assert validation_metrics(labels, "classification", 3) == {"accuracy": pytest.approx(0.75)}
 
 
 def test_ema_weights_swaps_in_and_restores():

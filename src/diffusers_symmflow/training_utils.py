@@ -1,5 +1,5 @@
 # Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
-"""Training-state helpers for `examples/train_symmflow.py`: atomic checkpoints, resume, metrics, model cards, Hub.
+"""Training-state helpers for `examples/train_symmflow.py`: atomic checkpoints, resume, model cards, Hub.
 
 Checkpoints are written so that a kill at any moment never leaves one that `latest` would pick but cannot load:
 
@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 
-from .evaluation.metrics import accuracy_from_confusion_matrix, confusion_matrix, iou_from_confusion_matrix
 from .pipelines.pipeline_symmflow import CUSTOM_PIPELINE_MODULE
 
 
@@ -367,55 +366,6 @@ def unet_without_adapters(unet: torch.nn.Module) -> torch.nn.Module:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Validation metrics
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _extra_ignore_code(num_classes: int, ignore_index: int | None) -> bool:
-    return ignore_index is not None and not 0 <= ignore_index < num_classes
-
-
-def label_confusion_matrix(
-    pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int | None = None
-) -> torch.Tensor:
-    """Confusion matrix of predicted vs. true class ids that tolerates predictions of `ignore_index`.
-
-    A segmentation model whose `ignore_index` lies outside [0, K) (e.g. 255) has a code for it and may predict it.
-    Such predictions go to an extra column K (a miss for the true class, no false positive for another), so the
-    matrix is `(K + 1, K + 1)` in that case and `(K, K)` otherwise. Targets equal to `ignore_index` are not counted.
-
-    Args:
-        pred, target (`torch.Tensor`, same shape, integers): class ids (masks `[B, H, W]` or labels `[B]`).
-        num_classes (`int`): K.
-        ignore_index (`int`, *optional*): the id metrics ignore.
-
-    Returns:
-        `torch.Tensor` int64, rows targets, columns predictions; sum over batches, then call `validation_metrics`.
-    """
-    pred, target = torch.as_tensor(pred).long().cpu(), torch.as_tensor(target).long().cpu()
-    if _extra_ignore_code(num_classes, ignore_index):
-        pred = torch.where(pred == ignore_index, num_classes, pred)
-        return confusion_matrix(pred, target, num_classes + 1, ignore_index=ignore_index)
-    return confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
-
-
-def validation_metrics(
-    confusion: torch.Tensor, task: str, num_classes: int, ignore_index: int | None = None
-) -> dict[str, float]:
-    """Scores of an accumulated `label_confusion_matrix`.
-
-    Returns:
-        Segmentation: `{"mean_iou", "pixel_accuracy"}` (torchmetrics' macro mIoU, ignoring `ignore_index`);
-        classification: `{"accuracy"}`. All in [0, 1].
-    """
-    if task == "classification":
-        return {"accuracy": accuracy_from_confusion_matrix(confusion)}
-    metric_ignore = num_classes if _extra_ignore_code(num_classes, ignore_index) else ignore_index
-    scores = iou_from_confusion_matrix(confusion, ignore_index=metric_ignore)
-    return {"mean_iou": scores.mean_iou, "pixel_accuracy": scores.pixel_accuracy}
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Model card and Hub
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -456,7 +406,7 @@ def make_model_card(
             for a model with a label time input).
         hyperparameters (`dict`): flag -> value, shown as a table.
         training (`dict`): facts about the run (steps, epochs, wall time, processes, ...), shown as a table.
-        metrics (`dict`, *optional*): validation scores in [0, 1] (`validation_metrics`), at `metrics_step` with
+        metrics (`dict`, *optional*): validation scores in [0, 1] (`LabelCodec.scores`), at `metrics_step` with
             `prediction_steps` solver steps.
         dataset_id (`str`, *optional*): a Hub dataset id for the card's metadata.
         base_model (`str`, *optional*): the Stable Diffusion model fine-tuned, for the metadata.

@@ -33,8 +33,6 @@ from diffusers_symmflow.evaluation.evaluate import (
     evaluate_segmentation,
     make_generators,
     resolve_sampling_modes,
-    segmentation_confusion_matrix,
-    segmentation_scores,
 )
 from diffusers_symmflow.labels import LabelCodec
 from diffusers_symmflow.pipelines import SymmFlowPipeline
@@ -170,9 +168,9 @@ def test_a_predicted_unlabelled_pixel_is_a_miss_but_no_false_positive():
     pipe = oracle_pipeline(num_classes=2, ignore_index=255)
     target = torch.tensor([[[0, 0], [1, 255]]])
     pred = torch.tensor([[[0, 255], [1, 1]]])
-    confusion = segmentation_confusion_matrix(pred, target, pipe)
+    confusion = pipe.label_codec.confusion_matrix(pred, target)
     assert confusion.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
-    scores = segmentation_scores(confusion, pipe)
+    scores = pipe.label_codec.scores(confusion, per_class=True)
     # Class 0: TP 1, FN 1 (the 255 prediction) -> 1/2; class 1: TP 1, nothing else (the ignored pixel's 1 is dropped).
     assert scores == {"mean_iou": 0.75, "pixel_accuracy": pytest.approx(2 / 3), "per_class_iou": [0.5, 1.0]}
 

@@ -472,6 +472,10 @@ def test_default_sampling_mode_follows_the_model(pixel_seg_pipe, pixel_cls_pipe,
         label_encoding="palette", num_classes=LATENT_CLASSES,
     ))
     assert not no_label_time.supports_conditional_sampling
+    # One resolver: what a model supports and what None means (evaluation and training read the same).
+    assert no_label_time.sampling_modes == ["joint"] and no_label_time.default_sampling_mode == "joint"
+    assert pixel_seg_pipe.sampling_modes == ["joint", "conditional"]
+    assert pixel_seg_pipe.default_sampling_mode == "conditional"
     no_label_time(mask=_masks(no_label_time), num_inference_steps=1)
     assert no_label_time.scheduler.mode == "joint"
     pixel_seg_pipe.segment(_images(pixel_seg_pipe), sampling_mode="joint")

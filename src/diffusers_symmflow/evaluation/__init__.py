@@ -11,8 +11,6 @@ from .evaluate import (
     evaluate_segmentation,
     make_generators,
     resolve_sampling_modes,
-    segmentation_confusion_matrix,
-    segmentation_scores,
 )
 from .fid import (
     FeatureClassifier,

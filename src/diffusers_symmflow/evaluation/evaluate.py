@@ -53,7 +53,7 @@ from .fid import (
     load_feature_extractor,
     train_feature_classifier,
 )
-from .metrics import accuracy_from_confusion_matrix, confusion_matrix, iou_from_confusion_matrix, mask_majority_class
+from .metrics import mask_majority_class
 
 
 DEFAULT_STEPS = (1, 2, 5, 10, 20, 25)
@@ -339,8 +339,8 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
         if mode is not None and mode not in SAMPLING_MODES:
             raise ValueError(f"Unknown sampling mode {mode!r}; choose from {SAMPLING_MODES} or None.")
         if mode is None:
-            mode = "conditional" if pipe.supports_conditional_sampling else "joint"
-        if mode == "conditional" and not pipe.supports_conditional_sampling:
+            mode = pipe.default_sampling_mode
+        if mode not in pipe.sampling_modes:
             notes.append(
                 "Skipped sampling_mode='conditional': this model has no label time input (its config has no "
                 "class_embed_type='timestep'), so it cannot hold one side clean; only the paper's joint ODE runs."
@@ -479,47 +479,6 @@ def _check_common(pipe, task: str | None, batch_size: int) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _has_ignore_code(pipe) -> bool:
-    ignore_index, num_classes = pipe.config.ignore_index, pipe.config.num_classes
-    return pipe.config.task == "segmentation" and ignore_index is not None and not 0 <= ignore_index < num_classes
-
-
-def segmentation_confusion_matrix(pred: torch.Tensor, target: torch.Tensor, pipe) -> torch.Tensor:
-    """Confusion matrix of predicted masks in the pipeline's label space, ready for `segmentation_scores`.
-
-    An `ignore_index` outside `[0, K)` (e.g. 255) has a code of its own, so the model may *predict* it. Such a
-    prediction on a labelled pixel misses the true class (a false negative) without being a false positive of any
-    class, so it is counted in an extra column `K` (the matrix is then `(K + 1, K + 1)`, its last row empty).
-
-    Args:
-        pred (`torch.Tensor` of shape `(B, H, W)`, int64): predicted masks.
-        target (`torch.Tensor` of shape `(B, H, W)`, int64): true masks, with `ignore_index` where unlabelled.
-        pipe (`SymmFlowPipeline`): gives K and `ignore_index`.
-
-    Returns:
-        `torch.Tensor`, int64, `(K, K)` or `(K + 1, K + 1)`, on the CPU.
-    """
-    num_classes, ignore_index = pipe.config.num_classes, pipe.config.ignore_index
-    pred, target = pred.cpu(), target.cpu()
-    if _has_ignore_code(pipe):
-        pred = torch.where(pred == ignore_index, num_classes, pred)
-        return confusion_matrix(pred, target, num_classes + 1, ignore_index=ignore_index)
-    return confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
-
-
-def segmentation_scores(confusion: torch.Tensor, pipe) -> dict[str, Any]:
-    """mIoU, pixel accuracy and per-class IoU (K entries, `None` where undefined) of a summed
-    `segmentation_confusion_matrix`."""
-    num_classes = pipe.config.num_classes
-    ignore = num_classes if _has_ignore_code(pipe) else pipe.config.ignore_index
-    scores = iou_from_confusion_matrix(confusion, ignore_index=ignore)
-    return {
-        "mean_iou": _finite_or_none(scores.mean_iou),
-        "pixel_accuracy": _finite_or_none(scores.pixel_accuracy),
-        "per_class_iou": [_finite_or_none(v) for v in scores.per_class_iou[:num_classes].tolist()],
-    }
-
-
 def _predict(pipe, batch: _Batch, steps: int, mode: str, generators: list[torch.Generator]) -> torch.Tensor:
     if pipe.config.task == "segmentation":
         out = pipe.segment(batch.images, num_inference_steps=steps, generator=generators, sampling_mode=mode,
@@ -547,10 +506,7 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
                     start = time.perf_counter()
                     pred = _predict(pipe, batch, s, mode, make_generators(seed, indices, "prediction"))
                     seconds[mode, s] += time.perf_counter() - start
-                    if task == "segmentation":
-                        counts = segmentation_confusion_matrix(pred, batch.labels, pipe)
-                    else:
-                        counts = confusion_matrix(pred, batch.labels, num_classes, pipe.config.ignore_index)
+                    counts = pipe.label_codec.confusion_matrix(pred, batch.labels)
                     previous = confusions[mode, s]
                     confusions[mode, s] = counts if previous is None else previous + counts
     if num_images == 0:
@@ -558,11 +514,12 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
 
     prediction = {mode: {} for mode in modes}
     for (mode, s), counts in confusions.items():
-        if task == "segmentation":
-            scores = segmentation_scores(counts, pipe)
-        else:
-            scores = {"accuracy": _finite_or_none(accuracy_from_confusion_matrix(counts)),
-                      "confusion_matrix": counts.tolist()}
+        scores = {
+            name: [_finite_or_none(v) for v in value] if isinstance(value, list) else _finite_or_none(value)
+            for name, value in pipe.label_codec.scores(counts, per_class=True).items()
+        }
+        if task == "classification":
+            scores["confusion_matrix"] = counts.tolist()
         scores.update(num_images=num_images, seconds_per_image=seconds[mode, s] / num_images)
         prediction[mode][s] = scores
     return EvaluationResults(
@@ -887,10 +844,7 @@ def evaluate_generation(
                     consistent[config][1] += int(counted.sum())
                 pred = _predict(pipe, _Batch(start, images, labels), round_trip_steps, mode,
                                 make_generators(seed, indices, "round_trip"))
-                if task == "segmentation":
-                    counts = segmentation_confusion_matrix(pred, labels, pipe)
-                else:
-                    counts = confusion_matrix(pred, labels, num_classes)
+                counts = pipe.label_codec.confusion_matrix(pred, labels)
                 round_trip[config] = counts if round_trip[config] is None else round_trip[config] + counts
                 paired = [i for i in indices if i < lpips_pairs]
                 if lpips_model is not None and paired:
@@ -906,11 +860,8 @@ def evaluate_generation(
         scores = {"fid": frechet_distance_from_stats(real, fake[config]), "kid_mean": kid.mean, "kid_std": kid.std}
         matches, counted = consistent[config]
         scores["class_consistency"] = matches / counted if classifier is not None and counted else None
-        if task == "segmentation":
-            trip = segmentation_scores(round_trip[config], pipe)
-            scores.update(round_trip_mean_iou=trip["mean_iou"], round_trip_pixel_accuracy=trip["pixel_accuracy"])
-        else:
-            scores["round_trip_accuracy"] = _finite_or_none(accuracy_from_confusion_matrix(round_trip[config]))
+        trip = pipe.label_codec.scores(round_trip[config])
+        scores.update({f"round_trip_{name}": _finite_or_none(value) for name, value in trip.items()})
         total, pairs = lpips_sums[config]
         scores["lpips_diversity"] = total / pairs if pairs else None
         scores.update(num_images=num_generated, seconds_per_image=seconds[config] / num_generated)

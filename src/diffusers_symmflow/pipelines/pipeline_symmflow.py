@@ -318,9 +318,20 @@ class SymmFlowPipeline(DiffusionPipeline):
                 "`num_classes`, `label_encoding` and `ignore_index` against the ones the UNet was trained with."
             )
 
+    @property
+    def sampling_modes(self) -> list[str]:
+        """The sampling modes this model supports: `["joint", "conditional"]` with a label time input, else `["joint"]`."""
+        return list(SAMPLING_MODES) if self.supports_conditional_sampling else ["joint"]
+
+    @property
+    def default_sampling_mode(self) -> str:
+        """What `sampling_mode=None` means: `"conditional"` when the model supports it, else `"joint"`."""
+        return "conditional" if "conditional" in self.sampling_modes else "joint"
+
     def _resolve_sampling_mode(self, sampling_mode: str | None) -> str:
+        """The one place a call's `sampling_mode` is checked against the model and its default applied."""
         if sampling_mode is None:
-            return "conditional" if self.supports_conditional_sampling else "joint"
+            return self.default_sampling_mode
         if sampling_mode not in SAMPLING_MODES:
             raise ValueError(f"Unknown sampling_mode {sampling_mode!r}; choose one of {SAMPLING_MODES} or None.")
         if sampling_mode == "conditional" and not self.supports_conditional_sampling:
@@ -762,13 +773,13 @@ class SymmFlowPipeline(DiffusionPipeline):
         codec = self.label_codec
         num_classes, num_codes = codec.num_classes, codec.num_codes
         # An ignore_index with a code of its own (e.g. 255) votes as code K, after the K classes.
-        codes = labels if num_codes == num_classes else torch.where(labels == codec.ignore_index, num_classes, labels)
+        codes = torch.where(labels == codec.ignore_index, num_classes, labels) if codec.has_ignore_code else labels
         votes = codes.reshape(-1, num_samples, *codes.shape[1:])
         counts = torch.nn.functional.one_hot(votes, num_codes).sum(dim=1).permute(0, 3, 1, 2)  # [B, K(+1), H, W]
         frequencies = counts.float() / num_samples
         # argmax returns the first maximum: ties go to the lowest class id, deterministically.
         majority = frequencies.argmax(dim=1)
-        if num_codes != num_classes:
+        if codec.has_ignore_code:
             majority = torch.where(majority == num_classes, codec.ignore_index, majority)
         entropy = -(frequencies * torch.log(frequencies.clamp_min(1e-12))).sum(dim=1)
         return majority, frequencies[:, :num_classes], entropy

@@ -543,7 +543,7 @@ def evaluate_segmentation(
     """mIoU, per-class IoU and pixel accuracy of a segmentation pipeline, for each step count and sampling mode.
 
     Scores are read off one confusion matrix per (mode, step count) summed over the whole set, with torchmetrics'
-    `ignore_index` semantics (see `metrics.py` and `segmentation_confusion_matrix`).
+    `ignore_index` semantics (see `metrics.py` and `LabelCodec.confusion_matrix`).
 
     Args:
         pipe (`SymmFlowPipeline`): a segmentation pipeline, on the device to run on.

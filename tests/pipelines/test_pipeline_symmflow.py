@@ -534,6 +534,41 @@ def test_callback_on_step_end_reads_and_replaces_latents(pixel_seg_pipe):
     np.testing.assert_allclose(out.images, 0.5)
 
 
+def test_segment_and_classify_take_callbacks_interrupt_and_report_num_timesteps(pixel_seg_pipe, pixel_cls_pipe):
+    seg_calls = []
+
+    def record(pipe, i, t, kwargs):
+        seg_calls.append((i, tuple(kwargs["latents"].shape)))
+        return {}
+
+    out = pixel_seg_pipe.segment(_images(pixel_seg_pipe, batch=2), num_inference_steps=3, num_samples=2,
+                                 generator=_gen(0), callback_on_step_end=record)
+    state = (4, 1 + SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)  # 2 images x 2 samples
+    assert seg_calls == [(i, state) for i in range(3)] and pixel_seg_pipe.num_timesteps == 3
+    assert out.masks.shape == (2, PIXEL_SIZE, PIXEL_SIZE)
+
+    # Interrupting after the first step: the model runs once, and the label reached so far is decoded.
+    model_calls = _count_model_calls(pixel_cls_pipe)
+
+    def stop(pipe, i, t, kwargs):
+        pipe._interrupt = True
+        return {}
+
+    pixel_cls_pipe.classify(_images(pixel_cls_pipe), num_inference_steps=4, callback_on_step_end=stop,
+                            generator=_gen(0))
+    assert len(model_calls) == 1 and pixel_cls_pipe.num_timesteps == 4 and pixel_cls_pipe.interrupt
+    # The next call starts afresh.
+    model_calls.clear()
+    pixel_cls_pipe.classify(_images(pixel_cls_pipe), num_inference_steps=2, generator=_gen(0))
+    assert len(model_calls) == 2 and not pixel_cls_pipe.interrupt
+
+    with pytest.raises(ValueError, match=r"\['noise'\]"):
+        pixel_seg_pipe.segment(_images(pixel_seg_pipe), callback_on_step_end=record,
+                               callback_on_step_end_tensor_inputs=["noise"])
+    with pytest.raises(ValueError, match="Pass the `image`"):
+        pixel_seg_pipe.segment(None)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Majority vote and uncertainty
 # ----------------------------------------------------------------------------------------------------------------

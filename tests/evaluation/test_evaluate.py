@@ -479,3 +479,17 @@ def test_script_refuses_data_labelled_unlike_the_model(evaluate_script, saved_pi
     with pytest.raises(ValueError, match=message):
         evaluate_script.main(argv + flags)  # argparse: the last occurrence of a flag wins
     assert not (tmp_path / "out").exists()
+
+
+def test_excluded_classes_follow_the_models_background_class():
+    """One rule for 'which class is not an object': the pipeline's background_class, else a class named background."""
+    from diffusers_symmflow.evaluation import default_excluded_classes
+
+    named = oracle_pipeline(class_names=["background", "cat", "dog"])
+    assert default_excluded_classes(named) == [0]
+    keyed = oracle_pipeline(class_names=["cat", "sky", "dog"])
+    keyed.register_to_config(background_class=1)
+    assert default_excluded_classes(keyed) == [1]
+    inside = oracle_pipeline(ignore_index=0, class_names=["void", "sky", "dog"])
+    inside.register_to_config(background_class=1)
+    assert default_excluded_classes(inside) == [0, 1]

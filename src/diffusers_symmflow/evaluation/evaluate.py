@@ -593,10 +593,15 @@ def evaluate_classification(
 
 
 def default_excluded_classes(pipe) -> list[int]:
-    """Classes that do not name what a mask shows: `ignore_index` when it is a class, and classes named
-    "background" (any case). `mask_majority_class` skips them when it gives a mask one class."""
-    num_classes, ignore_index = pipe.config.num_classes, pipe.config.ignore_index
-    excluded = [ignore_index] if ignore_index is not None and 0 <= ignore_index < num_classes else []
+    """Classes that do not name what a mask shows: `ignore_index` when it is a class, and the model's
+    `background_class` (the class `pipe.classify` leaves out of a segmentation's majority), or, for a model without
+    one, classes named "background" (any case). `mask_majority_class` skips them when it gives a mask one class."""
+    codec = pipe.label_codec
+    ignore_index = codec.ignore_index
+    excluded = [ignore_index] if ignore_index is not None and 0 <= ignore_index < codec.num_classes else []
+    background = pipe.config.get("background_class")
+    if background is not None:
+        return excluded + [background] if background not in excluded else excluded
     names = pipe.config.class_names or []
     excluded += [i for i, name in enumerate(names) if str(name).strip().lower() == "background" and i not in excluded]
     return excluded

@@ -275,6 +275,6 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         palette = np.asarray(codec.palette_array, dtype=np.uint8)
         num_classes = min(codec.num_classes, 256)
         colours[:num_classes] = palette[:num_classes]
-        if len(palette) > codec.num_classes and codec.ignore_index is not None and 0 <= codec.ignore_index < 256:
+        if codec.has_ignore_code and 0 <= codec.ignore_index < 256:
             colours[codec.ignore_index] = palette[codec.num_classes]
         return colours.reshape(-1).tolist()

@@ -408,7 +408,8 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
 
 
 def main(args: argparse.Namespace | list[str] | None = None) -> dict:
-    """Train, validate and save; returns `{"output_dir", "global_step", "metrics", "losses"}` on every process.
+    """Train, validate and save; returns `{"output_dir", "global_step", "metrics", "losses", "skipped_examples"}` on
+    every process (`skipped_examples`: bad examples this process dropped with --skip_bad_examples).
 
     `metrics` are the last validation scores (main process; `None` elsewhere), `losses` the mean loss of each
     optimisation step run in this call, keyed by step.
@@ -688,8 +689,12 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             column=error.column,
         )
 
+    num_skipped = 0
+
     def batches(dataloader):
-        """The dataloader's batches; a bad example stops training through `stop_on_bad_example`."""
+        """The dataloader's batches; a bad example stops training through `stop_on_bad_example`, or, with
+        --skip_bad_examples, is dropped by `collate_fn` and counted here."""
+        nonlocal num_skipped
         iterator = iter(dataloader)
         while True:
             try:
@@ -698,6 +703,15 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                 return
             except DataExampleError as error:
                 raise stop_on_bad_example(error) from error
+            num_skipped += batch.get("num_skipped", 0)
+            if batch["pixel_values"].shape[0] == 0:
+                if accelerator.num_processes > 1:
+                    # The other processes would wait for this one in the next collective call.
+                    raise ValueError(
+                        "Every example of a batch was bad (see the warnings); with several processes such a batch "
+                        "cannot be skipped. Fix or remove the examples, or raise --train_batch_size."
+                    )
+                continue
             yield batch
 
     # 6. Train.
@@ -713,7 +727,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         resume_batches, resume_examples, train_loss, num_batches = 0, 0, 0.0, 0
         for batch in batches(active_dataloader):
             num_batches += 1
-            examples_in_epoch += batch["pixel_values"].shape[0] * accelerator.num_processes
+            examples_in_epoch += (batch["pixel_values"].shape[0] + batch["num_skipped"]) * accelerator.num_processes
             with accelerator.accumulate(unet):
                 with torch.no_grad(), accelerator.autocast():
                     images = pipe.encode_images(batch["pixel_values"], generator=generator, sample=True).float()
@@ -747,6 +761,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                 "train/label_loss": loss.label_loss.item(),
                 "train/lr": lr_scheduler.get_last_lr()[0],
             }
+            if args.skip_bad_examples:
+                logs["train/skipped_examples"] = num_skipped
             accelerator.log(logs, step=global_step)
             progress_bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{logs['train/lr']:.2e}")
             train_loss = 0.0
@@ -772,6 +788,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             raise ValueError(f"Epoch {epoch} yielded no training batch; the training data is empty.")
         epoch += 1
     progress_bar.close()
+    if args.skip_bad_examples:
+        logger.info(f"Skipped {num_skipped} bad training example(s) in this run (--skip_bad_examples).")
 
     # 7. Final validation, pipeline, model card, Hub.
     if metrics_step != global_step:
@@ -791,7 +809,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         )
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return {"output_dir": args.output_dir, "global_step": global_step, "metrics": metrics, "losses": losses}
+    return {
+        "output_dir": args.output_dir, "global_step": global_step, "metrics": metrics, "losses": losses,
+        "skipped_examples": num_skipped,
+    }
 
 
 if __name__ == "__main__":

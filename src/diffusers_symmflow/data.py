@@ -134,6 +134,14 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                             "shorter side of the first training image.")
     group.add_argument("--center_crop", action="store_true",
                        help="Crop training images at the centre (validation images always are) instead of randomly.")
+    group.add_argument(
+        "--skip_bad_examples", action="store_true",
+        help=(
+            "Skip training examples that fail to decode (each logged with its row and column, and counted in the "
+            "training log) instead of stopping training with a checkpoint. The first few examples are still checked "
+            "before training starts."
+        ),
+    )
     group.add_argument("--random_flip", action="store_true",
                        help="Flip training images horizontally at random, together with their masks.")
     group.add_argument("--task", type=str, default="segmentation", choices=TASKS,
@@ -471,10 +479,18 @@ class SymmFlowDataset(torch.utils.data.Dataset):
         rows (`np.ndarray`, *optional*): the row number in the source split of each example, named by the
             `DataExampleError` a bad example raises; defaults to the index itself.
         source (`str`, defaults to `"train"`): the source split's name, for the same message.
+        skip_bad_examples (`bool`, defaults to `False`): return `None` for an example that fails to decode (logging
+            the error) instead of raising; `collate_fn` drops and counts such items.
     """
 
     def __init__(
-        self, examples, transform: SymmFlowExampleTransform, seed: int = 0, rows=None, source: str = "train"
+        self,
+        examples,
+        transform: SymmFlowExampleTransform,
+        seed: int = 0,
+        rows=None,
+        source: str = "train",
+        skip_bad_examples: bool = False,
     ):
         self.examples = examples
         self.transform = transform
@@ -482,6 +498,7 @@ class SymmFlowDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.rows = rows
         self.source = source
+        self.skip_bad_examples = skip_bad_examples
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose augmentations `__getitem__` draws (the training script calls it every epoch)."""
@@ -498,7 +515,11 @@ class SymmFlowDataset(torch.utils.data.Dataset):
             return self.transform(_read_example(self.examples, int(index)), generator)
         except Exception as error:
             row = int(self.rows[index]) if self.rows is not None else int(index)
-            raise _example_error(error, row, f"Row {row} of split {self.source!r}") from error
+            bad = _example_error(error, row, f"Row {row} of split {self.source!r}")
+            if self.skip_bad_examples:
+                logger.warning(f"Skipping a bad example (--skip_bad_examples). {bad}")
+                return None
+            raise bad from error
 
 
 class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
@@ -514,12 +535,17 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
         examples (`datasets.IterableDataset`): the raw stream.
         transform (`SymmFlowExampleTransform`): decodes one example.
         seed (`int`, defaults to 0): seeds the augmentation with the epoch and the position in the stream.
+        skip_bad_examples (`bool`, defaults to `False`): yield `None` for an example that fails to decode (logging
+            the error) instead of raising; `collate_fn` drops and counts such items.
     """
 
-    def __init__(self, examples, transform: SymmFlowExampleTransform, seed: int = 0):
+    def __init__(
+        self, examples, transform: SymmFlowExampleTransform, seed: int = 0, skip_bad_examples: bool = False
+    ):
         self.examples = examples
         self.transform = transform
         self.seed = seed
+        self.skip_bad_examples = skip_bad_examples
         self.epoch = 0
         self._start_position = 0
         self._history: dict[int, dict] = {}
@@ -554,9 +580,11 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
             try:
                 item = self.transform(example, generator)
             except Exception as error:
-                raise _example_error(
-                    error, position, f"Streamed example {position} (1-based position in this pass)"
-                ) from error
+                bad = _example_error(error, position, f"Streamed example {position} (1-based position in this pass)")
+                if not self.skip_bad_examples:
+                    raise bad from error
+                logger.warning(f"Skipping a bad example (--skip_bad_examples). {bad}")
+                item = None  # still yielded, so the stream position and the consumed-example count agree
             if record:
                 state = {"position": position, "epoch": self.epoch, "examples": self.examples.state_dict()}
                 self._history[position] = state
@@ -579,11 +607,23 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
         self._start_position = state["position"]
 
 
-def collate_fn(examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack items into `{"pixel_values": float32 [B, C, H, W], "labels": int64 [B, H, W] or [B]}`."""
-    pixel_values = torch.stack([example["pixel_values"] for example in examples])
-    labels = torch.stack([example["labels"] for example in examples])
-    return {"pixel_values": pixel_values.contiguous(memory_format=torch.contiguous_format).float(), "labels": labels}
+def collate_fn(examples: list[dict[str, torch.Tensor] | None]) -> dict[str, Any]:
+    """Stack items into `{"pixel_values": float32 [B, C, H, W], "labels": int64 [B, H, W] or [B], "num_skipped": int}`.
+
+    `None` items (examples skipped with `skip_bad_examples`) are dropped and counted in `num_skipped`; a batch of only
+    skipped items has `pixel_values` and `labels` with `B = 0`.
+    """
+    kept = [example for example in examples if example is not None]
+    num_skipped = len(examples) - len(kept)
+    if not kept:
+        return {"pixel_values": torch.empty(0), "labels": torch.empty(0, dtype=torch.long), "num_skipped": num_skipped}
+    pixel_values = torch.stack([example["pixel_values"] for example in kept])
+    labels = torch.stack([example["labels"] for example in kept])
+    return {
+        "pixel_values": pixel_values.contiguous(memory_format=torch.contiguous_format).float(),
+        "labels": labels,
+        "num_skipped": num_skipped,
+    }
 
 
 @dataclass
@@ -947,12 +987,15 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
             center_crop=args.center_crop, random_flip=args.random_flip,
         )
 
+    skip_bad_examples = getattr(args, "skip_bad_examples", False)
     if streaming:
-        train = SymmFlowIterableDataset(train_raw, transform(True), seed=augmentation_seed)
+        train = SymmFlowIterableDataset(
+            train_raw, transform(True), seed=augmentation_seed, skip_bad_examples=skip_bad_examples
+        )
         validation = SymmFlowIterableDataset(validation_raw, transform(False), seed=augmentation_seed)
     else:
         train = SymmFlowDataset(train_raw, transform(True), seed=augmentation_seed, rows=train_rows,
-                                source=train_source)
+                                source=train_source, skip_bad_examples=skip_bad_examples)
         validation = SymmFlowDataset(validation_raw, transform(False), seed=augmentation_seed, rows=validation_rows,
                                      source=validation_source)
 

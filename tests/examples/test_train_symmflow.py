@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import logging
 import os
 
 import numpy as np
@@ -269,7 +270,12 @@ def test_bad_data_fails_before_training(train, tmp_path):
     assert not (tmp_path / "out" / "unet").exists()
 
 
-def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_path):
+def fresh_accelerate_state_reset():
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_path, caplog):
     """Row 60 of 80 holds a mask id out of range: past the rows checked at load time, so it fails mid-run."""
     import datasets
 
@@ -281,15 +287,22 @@ def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_pa
     ).save_to_disk(str(tmp_path / "data"))
     output_dir = tmp_path / "out"
     flags = [
-        *TINY, "--dataset_name", str(tmp_path / "data"), "--num_classes", "3", "--output_dir", str(output_dir),
+        *TINY, "--dataset_name", str(tmp_path / "data"), "--num_classes", "3",
         "--max_train_samples", "80", "--train_batch_size", "8", "--max_train_steps", "20", "--checkpointing_steps",
         "100", "--validation_steps", "100",
     ]
     with pytest.raises(train.DataExampleError, match=r"Row 60 of split 'train': Column 'mask'.*\[9\]") as caught:
-        train.main(flags)
+        train.main([*flags, "--output_dir", str(output_dir)])
     assert (caught.value.index, caught.value.column) == (60, "mask")
     # The shuffled epoch reached row 60 after some steps: their training state is on disk, and the message says where.
     checkpoints = [name for name in os.listdir(output_dir) if name.startswith("checkpoint-")]
     assert len(checkpoints) == 1 and (output_dir / checkpoints[0] / "symmflow_checkpoint.json").is_file()
     step = int(checkpoints[0].split("-")[1])
     assert 0 < step < 10 and f"saved in {output_dir / checkpoints[0]}" in str(caught.value)
+
+    # Opting in to skipping: the run finishes, and the bad row is logged and counted each time an epoch reaches it.
+    fresh_accelerate_state_reset()
+    with caplog.at_level(logging.WARNING):
+        result = train.main([*flags, "--output_dir", str(tmp_path / "skipping"), "--skip_bad_examples"])
+    assert result["global_step"] == 20 and result["skipped_examples"] == 2  # 2 epochs of 10 batches
+    assert "Skipping a bad example (--skip_bad_examples). Row 60 of split 'train': Column 'mask'" in caplog.text

@@ -320,3 +320,16 @@ def test_a_bad_example_names_its_index_and_column(tmp_path, bad):
     with pytest.raises(DataExampleError, match=match) as caught:
         data.train[position]
     assert (caught.value.index, caught.value.column) == (10, column)
+
+
+def test_a_bad_example_keeps_its_row_and_column_through_a_dataloader_worker():
+    from torch._utils import ExceptionWrapper
+
+    message = "Row 7 of split 'train': Column 'image': UnidentifiedImageError: cannot identify image file"
+    try:
+        raise DataExampleError(message, index=7, column="image")
+    except DataExampleError:
+        wrapper = ExceptionWrapper(where="in DataLoader worker process 0")  # what a worker sends back
+    with pytest.raises(DataExampleError) as caught:
+        wrapper.reraise()
+    assert str(caught.value) == message and (caught.value.index, caught.value.column) == (7, "image")

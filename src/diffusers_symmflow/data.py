@@ -42,6 +42,7 @@ import glob
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,7 +191,15 @@ class DataExampleError(ValueError):
     """
 
     def __init__(self, message: str, index: int | None = None, column: str | None = None):
-        # One positional string, so torch's DataLoader can re-raise it from a worker process.
+        # torch's DataLoader re-raises a worker's exception as `type(error)(text)`, the text holding the worker's
+        # traceback: keep only the original message and read the index and column back from it.
+        marker = f"{type(self).__name__}: "
+        if message.startswith("Caught ") and marker in message:
+            message = message[message.rindex(marker) + len(marker) :].strip()
+            found = re.match(r"(?:Row|Streamed example|\w+ example) (\d+)", message)
+            index = int(found.group(1)) if found else None
+            found = re.search(r"Column '([^']+)'", message)
+            column = found.group(1) if found else None
         super().__init__(message)
         self.index = index
         self.column = column

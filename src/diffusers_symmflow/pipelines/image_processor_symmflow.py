@@ -24,7 +24,6 @@ Conventions (diffusers'):
 
 import warnings
 
-
 import numpy as np
 import PIL.Image
 import torch

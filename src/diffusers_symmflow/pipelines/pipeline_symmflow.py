@@ -559,8 +559,8 @@ class SymmFlowPipeline(DiffusionPipeline):
 
     @property
     def num_timesteps(self) -> int:
-        """Model calls of the last (or current) call's solver loop (`2 * num_inference_steps` for Heun)."""
-        return self._num_timesteps
+        """Model calls of the last (or current) call's solver loop (`2 * num_inference_steps` for Heun); 0 before any."""
+        return getattr(self, "_num_timesteps", 0)
 
     @property
     def interrupt(self) -> bool:

@@ -212,8 +212,9 @@ def _column_error(column: str, error: Exception) -> DataExampleError:
     text = str(error)
     named = f"column {column!r}" in text.lower()
     prefix = "" if named else f"Column {column!r}: "
-    return DataExampleError(f"{prefix}{type(error).__name__ + ': ' if not isinstance(error, ValueError) else ''}{text}",
-                            column=column)
+    # A non-ValueError (e.g. PIL's UnidentifiedImageError for corrupt bytes) keeps its type's name in the message.
+    kind = "" if isinstance(error, ValueError) else f"{type(error).__name__}: "
+    return DataExampleError(f"{prefix}{kind}{text}", column=column)
 
 
 def _example_error(error: Exception, index: int, where: str) -> DataExampleError:

@@ -428,6 +428,16 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     )
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     logger.info(accelerator.state, main_process_only=False)
+    launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if accelerator.num_processes == 1 and launched_processes > 1:
+        # Without a distributed backend (e.g. `torchrun` on a CPU machine without ACCELERATE_USE_CPU=true) every
+        # launched process would train alone on all the data and write the same --output_dir.
+        raise RuntimeError(
+            f"Launched as one of {launched_processes} processes (WORLD_SIZE={launched_processes}), but accelerate "
+            "set up a single-process run, so each process would train independently and overwrite the others' "
+            "output. On CPUs launch with `accelerate launch --cpu --num_processes N ...` or set "
+            "ACCELERATE_USE_CPU=true for torchrun; on GPUs check that CUDA is visible to every process."
+        )
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     set_seed(args.seed)
@@ -542,6 +552,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     unet, optimizer, train_dataloader, lr_scheduler = accelerator.prepare(
         unet, optimizer, train_dataloader, lr_scheduler
     )
+    # The model itself, for everything that reads its config or weights (`pipe.unet` is the same module): a DDP /
+    # FSDP wrapper has no config, and only the forward of the training step must go through the wrapper.
+    unwrapped_unet = accelerator.unwrap_model(unet)
     if not args.streaming:
         # The prepared loader's length is what the resume position counts in (the estimate above should equal it).
         num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
@@ -590,11 +603,12 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             if args.streaming:
                 first_epoch = metadata["epoch"]
                 stream_state = process_state.get("stream") if process_state else None
-                if stream_state is None:
-                    logger.warning("The checkpoint has no stream position; the stream restarts its current pass.")
-                else:
+                if stream_state is not None:
                     train_dataset.load_state_dict(stream_state)
                     resume_examples = metadata["examples_in_epoch"]
+                elif accelerator.is_main_process:
+                    # accelerate dispatches streamed batches from the main process: only its stream has a position.
+                    logger.warning("The checkpoint has no stream position; the stream restarts its current pass.")
             else:
                 first_epoch = global_step // num_update_steps_per_epoch
                 resume_batches = (global_step % num_update_steps_per_epoch) * args.gradient_accumulation_steps
@@ -619,7 +633,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         if not accelerator.is_main_process:
             return
         with ema_weights(ema, trainable):
-            unet_to_save = unet_without_adapters(accelerator.unwrap_model(unet))
+            unet_to_save = unet_without_adapters(unwrapped_unet)
             SymmFlowPipeline(
                 unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_labels
             ).save_pretrained(args.output_dir, safe_serialization=True)
@@ -667,7 +681,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
         # Examples of this pass consumed by all processes: the stream position a checkpoint records.
         examples_in_epoch = resume_examples
-        resume_batches, resume_examples, train_loss, num_batches = 0, 0, 0.0, 0
+        resume_batches, resume_examples, train_losses, num_batches = 0, 0, None, 0
         for batch in active_dataloader:
             num_batches += 1
             examples_in_epoch += batch["pixel_values"].shape[0] * accelerator.num_processes
@@ -678,11 +692,14 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                         batch["labels"], batch["pixel_values"].shape[-2:], beta=args.beta, generator=generator
                     ).float()
                 inputs = objective.prepare(images, labels, generator=generator)
-                model_output = predict_velocity(unet, inputs.sample, inputs.timestep, inputs.label_timestep)
-                loss = objective.loss(model_output, inputs.target, num_image_channels=pipe.num_image_channels)
-                train_loss += accelerator.gather(loss.loss.detach().reshape(1)).mean().item() / (
-                    args.gradient_accumulation_steps
+                model_output = predict_velocity(
+                    unet, inputs.sample, inputs.timestep, inputs.label_timestep, unwrapped_model=unwrapped_unet
                 )
+                loss = objective.loss(model_output, inputs.target, num_image_channels=pipe.num_image_channels)
+                # Logged losses are means over all processes (each one sees a different shard of the batch).
+                step_losses = torch.stack([loss.loss, loss.image_loss, loss.label_loss]).detach().float()
+                step_losses = accelerator.gather(step_losses[None]).mean(dim=0) / args.gradient_accumulation_steps
+                train_losses = step_losses if train_losses is None else train_losses + step_losses
                 accelerator.backward(loss.loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(trainable, args.max_grad_norm)
@@ -696,16 +713,17 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                 ema.step(trainable)
             global_step += 1
             progress_bar.update(1)
+            train_loss, image_loss, label_loss = train_losses.tolist()
+            train_losses = None
             losses[global_step] = train_loss
             logs = {
                 "train/loss": train_loss,
-                "train/image_loss": loss.image_loss.item(),
-                "train/label_loss": loss.label_loss.item(),
+                "train/image_loss": image_loss,
+                "train/label_loss": label_loss,
                 "train/lr": lr_scheduler.get_last_lr()[0],
             }
             accelerator.log(logs, step=global_step)
             progress_bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{logs['train/lr']:.2e}")
-            train_loss = 0.0
 
             if global_step % args.validation_steps == 0:
                 validate()

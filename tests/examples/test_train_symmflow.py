@@ -98,6 +98,14 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     assert (output_dir / "samples.png").is_file()
 
 
+def test_refuses_a_multi_process_launch_without_a_distributed_backend(train, tmp_path, monkeypatch):
+    # What `torchrun --nproc_per_node 2` on a CPU machine without ACCELERATE_USE_CPU=true gives each process.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="ACCELERATE_USE_CPU=true"):
+        train.main([*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "1"])
+    assert not (tmp_path / "out").exists()
+
+
 def test_classification_on_a_local_parquet_dataset(train, tmp_path):
     import datasets
 

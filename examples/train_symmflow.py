@@ -105,10 +105,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             "fast on a CPU) or a JSON file of UNet2DModel arguments overriding the 'small' preset.")
     model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
                        help="How class ids become the label channels: 'onehot' (default, pixel back-end), 'scalar' "
-                            "(the paper's classification code) or 'palette' (RGB colours; the latent back-end's).")
+                            "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent back-end's).")
     model.add_argument("--beta", type=float, default=4.0,
                        help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
-                            "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff.")
+                            "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "
+                            "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
+                            "(0: codes +-1, no noise).")
     model.add_argument("--image_loss_weight", type=float, default=None,
                        help=f"Weight w of the image side of the loss. Default: {PIXEL_IMAGE_LOSS_WEIGHT} (pixel), "
                             f"{LATENT_IMAGE_LOSS_WEIGHT} (latent), the authors' values.")
@@ -481,6 +483,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         class_names=data.class_names,
         ignore_index=data.ignore_index,
         background_class=data.background_class,
+        beta=args.beta if args.beta > 0 else None,
     )
     pipe = SymmFlowPipeline(
         unet=unet,

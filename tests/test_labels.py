@@ -174,3 +174,42 @@ def test_dequantize_width_units_and_determinism():
     torch.testing.assert_close(dequantize(code, beta=0.0), code)
     with pytest.raises(ValueError, match="beta"):
         dequantize(code, beta=-1.0)
+
+
+def test_scalar_code_is_the_authors_for_k10_beta4():
+    """The authors' code: class k at (beta/2) (2k/(K-1) - 1), noise of total width (beta/2)/(K-1), decode / (beta/2)."""
+    codec = LabelCodec(task="classification", encoding="scalar", num_classes=10, beta=4.0)
+    code = codec.encode(list(range(10)), spatial_size=(4, 4))
+    assert codec.scalar_amplitude == 2.0
+    torch.testing.assert_close(code[:, 0, 0, 0], 2.0 * (torch.arange(10) * 2.0 / 9.0 - 1.0))
+    assert float(code[0].max()) == -2.0 and float(code[9].min()) == 2.0
+    noisy = codec.dequantize(code, beta=4.0, generator=torch.Generator().manual_seed(0))
+    noise = noisy - code
+    half_width = (4.0 / 2.0) / 9.0 / 2.0  # 0.111
+    assert float(noise.abs().max()) <= half_width + 1e-6 and float(noise.abs().max()) > 0.9 * half_width
+    # Every class decodes back, with and without its dequantization noise (half a class spacing at most).
+    torch.testing.assert_close(codec.decode(code).labels, torch.arange(10))
+    torch.testing.assert_close(codec.decode(noisy).labels, torch.arange(10))
+    assert codec.dequantize(code, beta=0.0).equal(code)
+    # Per pixel too: worst-case noise on each pixel still rounds to the right class.
+    edges = code + torch.where(torch.arange(10)[:, None, None, None] % 2 == 0, 1.0, -1.0) * 0.999 * half_width
+    torch.testing.assert_close(codec.decode(edges).labels, torch.arange(10))
+
+
+def test_scalar_beta_round_trips_through_the_config(tmp_path):
+    codec = LabelCodec(task="classification", encoding="scalar", num_classes=4, beta=10.0)
+    codec.save_config(tmp_path)
+    loaded = LabelCodec.from_config(LabelCodec.load_config(tmp_path))
+    assert loaded.scalar_amplitude == 5.0
+    torch.testing.assert_close(loaded.encode([0, 3]), codec.encode([0, 3]))
+    with pytest.raises(ValueError, match="beta"):
+        LabelCodec(task="classification", encoding="scalar", num_classes=4, beta=0.0)
+
+
+def test_other_encodings_keep_the_8bit_dequantization():
+    codec = LabelCodec(task="segmentation", encoding="onehot", num_classes=3, beta=4.0)
+    code = codec.encode(torch.zeros(1, 4, 4, dtype=torch.long))
+    torch.testing.assert_close(
+        codec.dequantize(code, 4.0, generator=torch.Generator().manual_seed(1)),
+        dequantize(code, 4.0, generator=torch.Generator().manual_seed(1)),
+    )

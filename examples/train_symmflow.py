@@ -55,6 +55,7 @@ from diffusers_symmflow.models import (
     predict_velocity,
     symmflow_unet2d_config,
 )
+from diffusers_symmflow.models.unets.unet_symmflow_2d_condition import CONV_IN_INITS
 from diffusers_symmflow.objective import LABEL_TIMES, TIME_SAMPLINGS, SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
@@ -82,9 +83,9 @@ LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
 # Flags listed in the model card's hyper-parameter table.
 CARD_HYPERPARAMETERS = (
-    "pretrained_model_name_or_path", "unet_config", "use_lora", "lora_rank", "task", "label_encoding", "resolution",
+    "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank", "task", "label_encoding", "resolution",
     "beta", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
-    "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
+    "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps", "lr_warmup_epochs",
     "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
 )
@@ -98,6 +99,13 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--pretrained_model_name_or_path", type=str, default=None,
                        help="A Stable Diffusion repo or directory (vae/, unet/, optionally text_encoder/ and "
                             "tokenizer/) for the latent back-end. Default: a pixel-space UNet trained from scratch.")
+    model.add_argument("--vae_name_or_path", type=str, default=None,
+                       help="Latent back-end: a VAE repo or directory to use instead of the Stable Diffusion repo's "
+                            "vae/ (the paper: stabilityai/sd-vae-ft-mse with the SD 2.1 UNet).")
+    model.add_argument("--conv_in_init", type=str, default="halve", choices=CONV_IN_INITS,
+                       help="Latent back-end: how conv_in is widened to the label channels: 'halve' (duplicate the "
+                            "pretrained kernels, all scaled by 1/2, Marigold's choice) or 'duplicate' (plain "
+                            "duplication, the authors' choice).")
     model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
     model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
     model.add_argument("--unet_config", type=str, default=None,
@@ -153,11 +161,15 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                           help='"cosine" (the paper\'s, with warm-up), "linear", "cosine_with_restarts", '
                                '"polynomial", "constant" or "constant_with_warmup".')
     training.add_argument("--lr_warmup_steps", type=int, default=50, help="Warm-up steps of the LR scheduler.")
+    training.add_argument("--lr_warmup_epochs", type=float, default=None,
+                          help="Warm-up in epochs (the authors' unit), converted to steps; overrides "
+                               "--lr_warmup_steps. Not with --streaming.")
     training.add_argument("--adam_beta1", type=float, default=0.9)
     training.add_argument("--adam_beta2", type=float, default=0.999)
     training.add_argument("--adam_weight_decay", type=float, default=1e-2)
     training.add_argument("--adam_epsilon", type=float, default=1e-8)
-    training.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
+    training.add_argument("--max_grad_norm", type=float, default=1.0,
+                          help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing).")
     training.add_argument("--use_ema", action="store_true",
                           help="Keep an exponential moving average of the weights; the saved pipeline gets it.")
     training.add_argument("--ema_decay", type=float, default=0.999,
@@ -220,6 +232,10 @@ def check_args(args: argparse.Namespace) -> None:
             f"it needs --task segmentation and --label_encoding palette, got --task {args.task} and "
             f"--label_encoding {args.label_encoding}."
         )
+    if args.max_grad_norm < 0:
+        raise ValueError(f"--max_grad_norm must be >= 0 (0: no clipping), got {args.max_grad_norm}.")
+    if args.vae_name_or_path is not None and not latent:
+        raise ValueError("--vae_name_or_path is for the latent back-end; it needs --pretrained_model_name_or_path.")
     if latent and args.unet_config is not None:
         raise ValueError("Pass either --pretrained_model_name_or_path (latent) or --unet_config (pixel), not both.")
     if not latent and args.unet_config is None:
@@ -228,6 +244,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
     if args.image_loss_weight is None:
         args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
+    if args.lr_warmup_epochs is not None and (args.streaming or args.lr_warmup_epochs < 0):
+        raise ValueError(
+            f"--lr_warmup_epochs {args.lr_warmup_epochs} needs map-style data (no --streaming) and a value >= 0."
+        )
     if args.streaming and args.max_train_steps is None:
         raise ValueError("--streaming has no epoch length to derive the number of steps from: pass --max_train_steps.")
     for flag in (
@@ -286,6 +306,14 @@ def load_pixel_unet(
     config = symmflow_unet2d_config(
         image_channels, label_channels, resolution, label_time=label_time, preset=preset, **overrides
     )
+    factor = 2 ** (len(config["block_out_channels"]) - 1)
+    if resolution % factor:
+        # Otherwise UNet2DModel fails mid-forward with a skip-connection shape mismatch (e.g. 28x28 MNIST).
+        raise ValueError(
+            f"--unet_config {args.unet_config!r} downsamples {len(config['block_out_channels']) - 1} times, so the "
+            f"resolution must be a multiple of {factor}; got {resolution}. Pass --resolution "
+            f"{math.ceil(resolution / factor) * factor} (28x28 MNIST: 32, which the authors resize it to)."
+        )
     return UNet2DModel(**config)
 
 
@@ -294,7 +322,10 @@ def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlo
     from transformers import AutoTokenizer, CLIPTextModel
 
     source, revision, variant = args.pretrained_model_name_or_path, args.revision, args.variant
-    vae = AutoencoderKL.from_pretrained(source, subfolder="vae", revision=revision, variant=variant)
+    if args.vae_name_or_path is not None:
+        vae = AutoencoderKL.from_pretrained(args.vae_name_or_path)
+    else:
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", revision=revision, variant=variant)
     sd_unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", revision=revision, variant=variant)
     text_encoder = tokenizer = None
     local = os.path.isdir(source)
@@ -308,7 +339,8 @@ def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlo
     else:
         logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
     unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        sd_unet, label_time=args.label_time != "diagonal", text_encoder=text_encoder, tokenizer=tokenizer
+        sd_unet, label_time=args.label_time != "diagonal", text_encoder=text_encoder, tokenizer=tokenizer,
+        conv_in_init=args.conv_in_init,
     )
     return vae, unet
 
@@ -545,6 +577,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         if args.max_train_steps is None:
             args.max_train_steps = args.num_train_epochs * num_update_steps_per_epoch
         args.num_train_epochs = math.ceil(args.max_train_steps / num_update_steps_per_epoch)
+        if args.lr_warmup_epochs is not None:
+            args.lr_warmup_steps = round(args.lr_warmup_epochs * num_update_steps_per_epoch)
     lr_scheduler = get_scheduler(
         args.lr_scheduler,
         optimizer=optimizer,
@@ -704,7 +738,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                 step_losses = accelerator.gather(step_losses[None]).mean(dim=0) / args.gradient_accumulation_steps
                 train_losses = step_losses if train_losses is None else train_losses + step_losses
                 accelerator.backward(loss.loss)
-                if accelerator.sync_gradients:
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(trainable, args.max_grad_norm)
                 optimizer.step()
                 lr_scheduler.step()

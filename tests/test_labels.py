@@ -213,3 +213,23 @@ def test_other_encodings_keep_the_8bit_dequantization():
         codec.dequantize(code, 4.0, generator=torch.Generator().manual_seed(1)),
         dequantize(code, 4.0, generator=torch.Generator().manual_seed(1)),
     )
+
+
+def test_coco_stuff_id_map_and_palette_are_the_authors():
+    from diffusers_symmflow.labels import COCO_STUFF_PALETTE, COCO_STUFF_UNUSED_IDS, coco_stuff_id_map
+
+    table = coco_stuff_id_map()
+    assert table.shape == (256,) and table[0] == 0 and table[10] == 10 and table[12] == 11 and table[181] == 170
+    assert table[26] == 24 and table[30] == 26 and table[91] == 80 and table[255] == 255
+    assert all(table[raw] == 255 for raw in COCO_STUFF_UNUSED_IDS)
+    used = sorted(set(table[:182].tolist()) - {255})
+    assert used == list(range(171))
+    assert len(COCO_STUFF_PALETTE) == 172 and COCO_STUFF_PALETTE[1] == (0, 0, 50)
+    assert COCO_STUFF_PALETTE[36] == (50, 0, 0) and COCO_STUFF_PALETTE[-1] == (250, 250, 250)
+    # 171 classes with ignore_index 255: unlabelled pixels take the extra colour and decode back to 255.
+    codec = LabelCodec(task="segmentation", encoding="palette", num_classes=171, palette="coco-stuff",
+                       ignore_index=255)
+    mask = torch.tensor([[[0, 170, 255]]])
+    code = codec.encode(mask)
+    torch.testing.assert_close((code[0, :, 0, 2] + 1) * 127.5, torch.tensor([250.0, 250.0, 250.0]))
+    torch.testing.assert_close(codec.decode(code).labels, mask)

@@ -39,9 +39,38 @@ CELEBAMASK_HQ_PALETTE: list[tuple[int, int, int]] = [
     (255, 51, 153), (0, 204, 204), (0, 51, 0), (255, 153, 51), (0, 204, 0),
 ]  # fmt: skip
 
+COCO_STUFF_UNUSED_IDS: tuple[int, ...] = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
+"""The 11 of COCO-Stuff's 182 raw ids (0-based, as in its `stuffthingmaps` PNGs) that no pixel carries: COCO thing
+classes dropped before release (street sign, hat, shoe, eye glasses, plate, mirror, window, desk, door, blender, hair
+brush). The other 171 are the paper's classes."""
+
+
+def coco_stuff_id_map() -> np.ndarray:
+    """Lookup table `[256]` (uint8) from COCO-Stuff's raw mask values to the 171 contiguous class ids.
+
+    Raw ids 0..181 minus `COCO_STUFF_UNUSED_IDS` become 0..170 in order (the authors' remap); the unused ids and 255
+    (unlabelled) become 255, to be used with `ignore_index=255`. Apply it as `coco_stuff_id_map()[raw_mask]`.
+    """
+    table = np.full(256, 255, dtype=np.uint8)
+    used = [raw for raw in range(182) if raw not in COCO_STUFF_UNUSED_IDS]
+    table[used] = np.arange(len(used), dtype=np.uint8)
+    return table
+
+
+def _coco_stuff_palette() -> list[tuple[int, int, int]]:
+    # The authors' colours: a 6x6x6 grid with step 50 in (r, g, b) order, the first 171 for the classes and the
+    # grid's last colour (250, 250, 250) for unlabelled pixels (the codec's extra colour with ignore_index=255).
+    levels = range(0, 251, 50)
+    grid = [(r, g, b) for r in levels for g in levels for b in levels]
+    return grid[:171] + grid[-1:]
+
+
+COCO_STUFF_PALETTE: list[tuple[int, int, int]] = _coco_stuff_palette()
+
 _NAMED_PALETTES: dict[str, list[tuple[int, int, int]] | None] = {
     "generated": None,
     "celebamask-hq": CELEBAMASK_HQ_PALETTE,
+    "coco-stuff": COCO_STUFF_PALETTE,
 }
 
 # Palette decoding materialises a [pixels, colours] distance matrix; this bounds it to ~16 MiB of float32.
@@ -164,6 +193,7 @@ def resolve_palette(palette: str | os.PathLike | Sequence | np.ndarray | None, n
         palette: One of
             - `None` or `"generated"`: `generate_palette(num_colors)`;
             - `"celebamask-hq"`: `CELEBAMASK_HQ_PALETTE` (19 colours);
+            - `"coco-stuff"`: `COCO_STUFF_PALETTE` (171 class colours and the unlabelled colour, the authors');
             - a path to a JSON file holding a list of `[r, g, b]`;
             - a list or array of `[r, g, b]` colours, shape `[M, 3]`, integers in 0..255.
         num_colors: Number of colours needed; the first `num_colors` of a longer palette are used.

@@ -125,7 +125,9 @@ class SymmFlowPipeline(DiffusionPipeline):
         default_generation_steps (`int`, defaults to 25): steps for `__call__` when `num_inference_steps` is `None`
             (the paper generates with 25 Euler steps).
         default_prediction_steps (`int`, defaults to 1): steps for `segment` / `classify` when `num_inference_steps`
-            is `None` (the paper segments and classifies in one step).
+            is `None`. The paper reports both ends: one step classifies best on MNIST (99.3%, 25 steps 99.6%) and
+            about as well as 25 on CIFAR-10 (88.2% vs 90.6%, Table 6); segmentation gains from a few steps (Table 5:
+            CelebAMask-HQ 65.3 mIoU at 1 step, 69.3 at 25; COCO-Stuff 29.3 and 39.6), and its figures use 25.
         background_class (`int`, *optional*): segmentation models only: the class id of "no object". With it, a
             segmentation model also classifies images that show one object (the bundled MNIST digits: each stroke
             pixel carries its digit's class): `classify` returns the object class covering the most pixels.

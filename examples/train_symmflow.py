@@ -83,10 +83,11 @@ LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
 # Flags listed in the model card's hyper-parameter table.
 CARD_HYPERPARAMETERS = (
-    "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank", "task", "label_encoding", "resolution",
+    "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
+    "task", "label_encoding", "resolution",
     "beta", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
-    "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps", "lr_warmup_epochs",
-    "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
+    "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
+    "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
 )
 
@@ -113,7 +114,8 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             "fast on a CPU) or a JSON file of UNet2DModel arguments overriding the 'small' preset.")
     model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
                        help="How class ids become the label channels: 'onehot' (default, pixel back-end), 'scalar' "
-                            "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent back-end's).")
+                            "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
+                            "back-end's).")
     model.add_argument("--beta", type=float, default=4.0,
                        help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
                             "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "

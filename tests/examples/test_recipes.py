@@ -108,8 +108,7 @@ def test_classification_recipe_starts(train, tmp_path, recipe, column, channels,
 
 def test_mnist_preset_rejects_28x28_with_the_fix(train, tmp_path):
     classification_parquet(tmp_path / "train.parquet", "image", 1, 28)
-    flags = [f for f in recipe_flags("mnist.sh")]
-    flags = swap(flags, dataset_name=str(tmp_path / "train.parquet"), resolution="28", output_dir=str(tmp_path / "o"))
+    flags = swap(recipe_flags("mnist.sh"), dataset_name=str(tmp_path / "train.parquet"), resolution="28", output_dir=str(tmp_path / "o"))
     with pytest.raises(ValueError, match="multiple of 8.*--resolution 32"):
         train.main([*flags, *SMALL, "--validation_split", "4"])
 

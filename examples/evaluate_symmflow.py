@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation.add_argument("--round_trip_steps", type=int, default=1,
                             help="Steps with which each generated image is segmented / classified again.")
     evaluation.add_argument("--lpips_pairs", type=int, default=100,
-                            help="Labels sampled twice for LPIPS diversity (needs `lpips` and its weights on disk).")
+                            help="Labels scored by LPIPS: to their real image (the authors' protocol, `lpips_to_real`) "
+                                 "and between two samples (`lpips_diversity`); needs `lpips` and its weights on disk.")
     evaluation.add_argument("--batch_size", type=int, default=16, help="Images per model call.")
     evaluation.add_argument("--device", type=str, default=None, help="Default: cuda when available, else cpu.")
     evaluation.add_argument("--seed", type=int, default=0, help="Seed of every noise draw (one generator per image).")

@@ -55,6 +55,7 @@ from diffusers_symmflow.models import (
     predict_velocity,
     symmflow_unet2d_config,
 )
+from diffusers_symmflow.models.unets.unet_symmflow_2d_condition import CONV_IN_INITS
 from diffusers_symmflow.objective import LABEL_TIMES, TIME_SAMPLINGS, SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
@@ -82,10 +83,11 @@ LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
 # Flags listed in the model card's hyper-parameter table.
 CARD_HYPERPARAMETERS = (
-    "pretrained_model_name_or_path", "unet_config", "use_lora", "lora_rank", "task", "label_encoding", "resolution",
+    "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
+    "task", "label_encoding", "resolution",
     "beta", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
-    "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
+    "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
 )
 
@@ -98,6 +100,13 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--pretrained_model_name_or_path", type=str, default=None,
                        help="A Stable Diffusion repo or directory (vae/, unet/, optionally text_encoder/ and "
                             "tokenizer/) for the latent back-end. Default: a pixel-space UNet trained from scratch.")
+    model.add_argument("--vae_name_or_path", type=str, default=None,
+                       help="Latent back-end: a VAE repo or directory to use instead of the Stable Diffusion repo's "
+                            "vae/ (the paper: stabilityai/sd-vae-ft-mse with the SD 2.1 UNet).")
+    model.add_argument("--conv_in_init", type=str, default="halve", choices=CONV_IN_INITS,
+                       help="Latent back-end: how conv_in is widened to the label channels: 'halve' (duplicate the "
+                            "pretrained kernels, all scaled by 1/2, Marigold's choice) or 'duplicate' (plain "
+                            "duplication, the authors' choice).")
     model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
     model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
     model.add_argument("--unet_config", type=str, default=None,
@@ -105,10 +114,13 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             "fast on a CPU) or a JSON file of UNet2DModel arguments overriding the 'small' preset.")
     model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
                        help="How class ids become the label channels: 'onehot' (default, pixel back-end), 'scalar' "
-                            "(the paper's classification code) or 'palette' (RGB colours; the latent back-end's).")
+                            "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
+                            "back-end's).")
     model.add_argument("--beta", type=float, default=4.0,
                        help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
-                            "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff.")
+                            "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "
+                            "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
+                            "(0: codes +-1, no noise).")
     model.add_argument("--image_loss_weight", type=float, default=None,
                        help=f"Weight w of the image side of the loss. Default: {PIXEL_IMAGE_LOSS_WEIGHT} (pixel), "
                             f"{LATENT_IMAGE_LOSS_WEIGHT} (latent), the authors' values.")
@@ -151,11 +163,15 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                           help='"cosine" (the paper\'s, with warm-up), "linear", "cosine_with_restarts", '
                                '"polynomial", "constant" or "constant_with_warmup".')
     training.add_argument("--lr_warmup_steps", type=int, default=50, help="Warm-up steps of the LR scheduler.")
+    training.add_argument("--lr_warmup_epochs", type=float, default=None,
+                          help="Warm-up in epochs (the authors' unit), converted to steps; overrides "
+                               "--lr_warmup_steps. Not with --streaming.")
     training.add_argument("--adam_beta1", type=float, default=0.9)
     training.add_argument("--adam_beta2", type=float, default=0.999)
     training.add_argument("--adam_weight_decay", type=float, default=1e-2)
     training.add_argument("--adam_epsilon", type=float, default=1e-8)
-    training.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
+    training.add_argument("--max_grad_norm", type=float, default=1.0,
+                          help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing).")
     training.add_argument("--use_ema", action="store_true",
                           help="Keep an exponential moving average of the weights; the saved pipeline gets it.")
     training.add_argument("--ema_decay", type=float, default=0.999,
@@ -218,6 +234,10 @@ def check_args(args: argparse.Namespace) -> None:
             f"it needs --task segmentation and --label_encoding palette, got --task {args.task} and "
             f"--label_encoding {args.label_encoding}."
         )
+    if args.max_grad_norm < 0:
+        raise ValueError(f"--max_grad_norm must be >= 0 (0: no clipping), got {args.max_grad_norm}.")
+    if args.vae_name_or_path is not None and not latent:
+        raise ValueError("--vae_name_or_path is for the latent back-end; it needs --pretrained_model_name_or_path.")
     if latent and args.unet_config is not None:
         raise ValueError("Pass either --pretrained_model_name_or_path (latent) or --unet_config (pixel), not both.")
     if not latent and args.unet_config is None:
@@ -226,6 +246,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
     if args.image_loss_weight is None:
         args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
+    if args.lr_warmup_epochs is not None and (args.streaming or args.lr_warmup_epochs < 0):
+        raise ValueError(
+            f"--lr_warmup_epochs {args.lr_warmup_epochs} needs map-style data (no --streaming) and a value >= 0."
+        )
     if args.streaming and args.max_train_steps is None:
         raise ValueError("--streaming has no epoch length to derive the number of steps from: pass --max_train_steps.")
     for flag in (
@@ -284,6 +308,14 @@ def load_pixel_unet(
     config = symmflow_unet2d_config(
         image_channels, label_channels, resolution, label_time=label_time, preset=preset, **overrides
     )
+    factor = 2 ** (len(config["block_out_channels"]) - 1)
+    if resolution % factor:
+        # Otherwise UNet2DModel fails mid-forward with a skip-connection shape mismatch (e.g. 28x28 MNIST).
+        raise ValueError(
+            f"--unet_config {args.unet_config!r} downsamples {len(config['block_out_channels']) - 1} times, so the "
+            f"resolution must be a multiple of {factor}; got {resolution}. Pass --resolution "
+            f"{math.ceil(resolution / factor) * factor} (28x28 MNIST: 32, which the authors resize it to)."
+        )
     return UNet2DModel(**config)
 
 
@@ -292,7 +324,10 @@ def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlo
     from transformers import AutoTokenizer, CLIPTextModel
 
     source, revision, variant = args.pretrained_model_name_or_path, args.revision, args.variant
-    vae = AutoencoderKL.from_pretrained(source, subfolder="vae", revision=revision, variant=variant)
+    if args.vae_name_or_path is not None:
+        vae = AutoencoderKL.from_pretrained(args.vae_name_or_path)
+    else:
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", revision=revision, variant=variant)
     sd_unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", revision=revision, variant=variant)
     text_encoder = tokenizer = None
     local = os.path.isdir(source)
@@ -306,7 +341,8 @@ def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlo
     else:
         logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
     unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        sd_unet, label_time=args.label_time != "diagonal", text_encoder=text_encoder, tokenizer=tokenizer
+        sd_unet, label_time=args.label_time != "diagonal", text_encoder=text_encoder, tokenizer=tokenizer,
+        conv_in_init=args.conv_in_init,
     )
     return vae, unet
 
@@ -429,6 +465,16 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     )
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     logger.info(accelerator.state, main_process_only=False)
+    launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if accelerator.num_processes == 1 and launched_processes > 1:
+        # Without a distributed backend (e.g. `torchrun` on a CPU machine without ACCELERATE_USE_CPU=true) every
+        # launched process would train alone on all the data and write the same --output_dir.
+        raise RuntimeError(
+            f"Launched as one of {launched_processes} processes (WORLD_SIZE={launched_processes}), but accelerate "
+            "set up a single-process run, so each process would train independently and overwrite the others' "
+            "output. On CPUs launch with `accelerate launch --cpu --num_processes N ...` or set "
+            "ACCELERATE_USE_CPU=true for torchrun; on GPUs check that CUDA is visible to every process."
+        )
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     set_seed(args.seed)
@@ -472,6 +518,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         class_names=data.class_names,
         ignore_index=data.ignore_index,
         background_class=data.background_class,
+        beta=args.beta if args.beta > 0 else None,
     )
     pipe = SymmFlowPipeline(
         unet=unet,
@@ -533,6 +580,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         if args.max_train_steps is None:
             args.max_train_steps = args.num_train_epochs * num_update_steps_per_epoch
         args.num_train_epochs = math.ceil(args.max_train_steps / num_update_steps_per_epoch)
+        if args.lr_warmup_epochs is not None:
+            args.lr_warmup_steps = round(args.lr_warmup_epochs * num_update_steps_per_epoch)
     lr_scheduler = get_scheduler(
         args.lr_scheduler,
         optimizer=optimizer,
@@ -543,6 +592,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     unet, optimizer, train_dataloader, lr_scheduler = accelerator.prepare(
         unet, optimizer, train_dataloader, lr_scheduler
     )
+    # The model itself, for everything that reads its config or weights (`pipe.unet` is the same module): a DDP /
+    # FSDP wrapper has no config, and only the forward of the training step must go through the wrapper.
+    unwrapped_unet = accelerator.unwrap_model(unet)
     if not args.streaming:
         # The prepared loader's length is what the resume position counts in (the estimate above should equal it).
         num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
@@ -591,11 +643,12 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             if args.streaming:
                 first_epoch = metadata["epoch"]
                 stream_state = process_state.get("stream") if process_state else None
-                if stream_state is None:
-                    logger.warning("The checkpoint has no stream position; the stream restarts its current pass.")
-                else:
+                if stream_state is not None:
                     train_dataset.load_state_dict(stream_state)
                     resume_examples = metadata["examples_in_epoch"]
+                elif accelerator.is_main_process:
+                    # accelerate dispatches streamed batches from the main process: only its stream has a position.
+                    logger.warning("The checkpoint has no stream position; the stream restarts its current pass.")
             else:
                 first_epoch = global_step // num_update_steps_per_epoch
                 resume_batches = (global_step % num_update_steps_per_epoch) * args.gradient_accumulation_steps
@@ -620,7 +673,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         if not accelerator.is_main_process:
             return
         with ema_weights(ema, trainable):
-            unet_to_save = unet_without_adapters(accelerator.unwrap_model(unet))
+            unet_to_save = unet_without_adapters(unwrapped_unet)
             SymmFlowPipeline(
                 unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_labels
             ).save_pretrained(args.output_dir, safe_serialization=True)
@@ -724,7 +777,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
         # Examples of this pass consumed by all processes: the stream position a checkpoint records.
         examples_in_epoch = examples_at_step = resume_examples
-        resume_batches, resume_examples, train_loss, num_batches = 0, 0, 0.0, 0
+        resume_batches, resume_examples, train_losses, num_batches = 0, 0, None, 0
         for batch in batches(active_dataloader):
             num_batches += 1
             examples_in_epoch += (batch["pixel_values"].shape[0] + batch["num_skipped"]) * accelerator.num_processes
@@ -735,13 +788,16 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                         batch["labels"], batch["pixel_values"].shape[-2:], beta=args.beta, generator=generator
                     ).float()
                 inputs = objective.prepare(images, labels, generator=generator)
-                model_output = predict_velocity(unet, inputs.sample, inputs.timestep, inputs.label_timestep)
-                loss = objective.loss(model_output, inputs.target, num_image_channels=pipe.num_image_channels)
-                train_loss += accelerator.gather(loss.loss.detach().reshape(1)).mean().item() / (
-                    args.gradient_accumulation_steps
+                model_output = predict_velocity(
+                    unet, inputs.sample, inputs.timestep, inputs.label_timestep, unwrapped_model=unwrapped_unet
                 )
+                loss = objective.loss(model_output, inputs.target, num_image_channels=pipe.num_image_channels)
+                # Logged losses are means over all processes (each one sees a different shard of the batch).
+                step_losses = torch.stack([loss.loss, loss.image_loss, loss.label_loss]).detach().float()
+                step_losses = accelerator.gather(step_losses[None]).mean(dim=0) / args.gradient_accumulation_steps
+                train_losses = step_losses if train_losses is None else train_losses + step_losses
                 accelerator.backward(loss.loss)
-                if accelerator.sync_gradients:
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(trainable, args.max_grad_norm)
                 optimizer.step()
                 lr_scheduler.step()
@@ -754,18 +810,19 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             global_step += 1
             examples_at_step = examples_in_epoch
             progress_bar.update(1)
+            train_loss, image_loss, label_loss = train_losses.tolist()
+            train_losses = None
             losses[global_step] = train_loss
             logs = {
                 "train/loss": train_loss,
-                "train/image_loss": loss.image_loss.item(),
-                "train/label_loss": loss.label_loss.item(),
+                "train/image_loss": image_loss,
+                "train/label_loss": label_loss,
                 "train/lr": lr_scheduler.get_last_lr()[0],
             }
             if args.skip_bad_examples:
                 logs["train/skipped_examples"] = num_skipped
             accelerator.log(logs, step=global_step)
             progress_bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{logs['train/lr']:.2e}")
-            train_loss = 0.0
 
             if global_step % args.validation_steps == 0:
                 validate()

@@ -197,3 +197,62 @@ def test_codec_owns_the_ignore_code_and_the_scores():
     classifier = LabelCodec(task="classification", num_classes=3)
     counts = classifier.confusion_matrix(torch.tensor([1, 2, 0, 2]), torch.tensor([1, 2, 2, 2]))
     assert classifier.scores(counts) == {"accuracy": pytest.approx(0.75)}
+
+
+def test_scalar_code_is_the_authors_for_k10_beta4():
+    """The authors' code: class k at (beta/2) (2k/(K-1) - 1), noise of total width (beta/2)/(K-1), decode / (beta/2)."""
+    codec = LabelCodec(task="classification", encoding="scalar", num_classes=10, beta=4.0)
+    code = codec.encode(list(range(10)), spatial_size=(4, 4))
+    assert codec.scalar_amplitude == 2.0
+    torch.testing.assert_close(code[:, 0, 0, 0], 2.0 * (torch.arange(10) * 2.0 / 9.0 - 1.0))
+    assert float(code[0].max()) == -2.0 and float(code[9].min()) == 2.0
+    noisy = codec.dequantize(code, beta=4.0, generator=torch.Generator().manual_seed(0))
+    noise = noisy - code
+    half_width = (4.0 / 2.0) / 9.0 / 2.0  # 0.111
+    assert float(noise.abs().max()) <= half_width + 1e-6 and float(noise.abs().max()) > 0.9 * half_width
+    # Every class decodes back, with and without its dequantization noise (half a class spacing at most).
+    torch.testing.assert_close(codec.decode(code).labels, torch.arange(10))
+    torch.testing.assert_close(codec.decode(noisy).labels, torch.arange(10))
+    assert codec.dequantize(code, beta=0.0).equal(code)
+    # Per pixel too: worst-case noise on each pixel still rounds to the right class.
+    edges = code + torch.where(torch.arange(10)[:, None, None, None] % 2 == 0, 1.0, -1.0) * 0.999 * half_width
+    torch.testing.assert_close(codec.decode(edges).labels, torch.arange(10))
+
+
+def test_scalar_beta_round_trips_through_the_config(tmp_path):
+    codec = LabelCodec(task="classification", encoding="scalar", num_classes=4, beta=10.0)
+    codec.save_config(tmp_path)
+    loaded = LabelCodec.from_config(LabelCodec.load_config(tmp_path))
+    assert loaded.scalar_amplitude == 5.0
+    torch.testing.assert_close(loaded.encode([0, 3]), codec.encode([0, 3]))
+    with pytest.raises(ValueError, match="beta"):
+        LabelCodec(task="classification", encoding="scalar", num_classes=4, beta=0.0)
+
+
+def test_other_encodings_keep_the_8bit_dequantization():
+    codec = LabelCodec(task="segmentation", encoding="onehot", num_classes=3, beta=4.0)
+    code = codec.encode(torch.zeros(1, 4, 4, dtype=torch.long))
+    torch.testing.assert_close(
+        codec.dequantize(code, 4.0, generator=torch.Generator().manual_seed(1)),
+        dequantize(code, 4.0, generator=torch.Generator().manual_seed(1)),
+    )
+
+
+def test_coco_stuff_id_map_and_palette_are_the_authors():
+    from diffusers_symmflow.labels import COCO_STUFF_PALETTE, COCO_STUFF_UNUSED_IDS, coco_stuff_id_map
+
+    table = coco_stuff_id_map()
+    assert table.shape == (256,) and table[0] == 0 and table[10] == 10 and table[12] == 11 and table[181] == 170
+    assert table[26] == 24 and table[30] == 26 and table[91] == 80 and table[255] == 255
+    assert all(table[raw] == 255 for raw in COCO_STUFF_UNUSED_IDS)
+    used = sorted(set(table[:182].tolist()) - {255})
+    assert used == list(range(171))
+    assert len(COCO_STUFF_PALETTE) == 172 and COCO_STUFF_PALETTE[1] == (0, 0, 50)
+    assert COCO_STUFF_PALETTE[36] == (50, 0, 0) and COCO_STUFF_PALETTE[-1] == (250, 250, 250)
+    # 171 classes with ignore_index 255: unlabelled pixels take the extra colour and decode back to 255.
+    codec = LabelCodec(task="segmentation", encoding="palette", num_classes=171, palette="coco-stuff",
+                       ignore_index=255)
+    mask = torch.tensor([[[0, 170, 255]]])
+    code = codec.encode(mask)
+    torch.testing.assert_close((code[0, :, 0, 2] + 1) * 127.5, torch.tensor([250.0, 250.0, 250.0]))
+    torch.testing.assert_close(codec.decode(code).labels, mask)

@@ -19,9 +19,12 @@ from .evaluation import (
 from .labels import (
     CELEBAMASK_HQ_CLASSES,
     CELEBAMASK_HQ_PALETTE,
+    COCO_STUFF_PALETTE,
+    COCO_STUFF_UNUSED_IDS,
     LABEL_ENCODINGS,
     LabelCodec,
     LabelDecoding,
+    coco_stuff_id_map,
     dequantize,
     generate_palette,
     resolve_palette,

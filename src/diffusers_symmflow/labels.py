@@ -39,9 +39,38 @@ CELEBAMASK_HQ_PALETTE: list[tuple[int, int, int]] = [
     (255, 51, 153), (0, 204, 204), (0, 51, 0), (255, 153, 51), (0, 204, 0),
 ]  # fmt: skip
 
+COCO_STUFF_UNUSED_IDS: tuple[int, ...] = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
+"""The 11 of COCO-Stuff's 182 raw ids (0-based, as in its `stuffthingmaps` PNGs) that no pixel carries: COCO thing
+classes dropped before release (street sign, hat, shoe, eye glasses, plate, mirror, window, desk, door, blender, hair
+brush). The other 171 are the paper's classes."""
+
+
+def coco_stuff_id_map() -> np.ndarray:
+    """Lookup table `[256]` (uint8) from COCO-Stuff's raw mask values to the 171 contiguous class ids.
+
+    Raw ids 0..181 minus `COCO_STUFF_UNUSED_IDS` become 0..170 in order (the authors' remap); the unused ids and 255
+    (unlabelled) become 255, to be used with `ignore_index=255`. Apply it as `coco_stuff_id_map()[raw_mask]`.
+    """
+    table = np.full(256, 255, dtype=np.uint8)
+    used = [raw for raw in range(182) if raw not in COCO_STUFF_UNUSED_IDS]
+    table[used] = np.arange(len(used), dtype=np.uint8)
+    return table
+
+
+def _coco_stuff_palette() -> list[tuple[int, int, int]]:
+    # The authors' colours: a 6x6x6 grid with step 50 in (r, g, b) order, the first 171 for the classes and the
+    # grid's last colour (250, 250, 250) for unlabelled pixels (the codec's extra colour with ignore_index=255).
+    levels = range(0, 251, 50)
+    grid = [(r, g, b) for r in levels for g in levels for b in levels]
+    return grid[:171] + grid[-1:]
+
+
+COCO_STUFF_PALETTE: list[tuple[int, int, int]] = _coco_stuff_palette()
+
 _NAMED_PALETTES: dict[str, list[tuple[int, int, int]] | None] = {
     "generated": None,
     "celebamask-hq": CELEBAMASK_HQ_PALETTE,
+    "coco-stuff": COCO_STUFF_PALETTE,
 }
 
 # Palette decoding materialises a [pixels, colours] distance matrix; this bounds it to ~16 MiB of float32.
@@ -164,6 +193,7 @@ def resolve_palette(palette: str | os.PathLike | Sequence | np.ndarray | None, n
         palette: One of
             - `None` or `"generated"`: `generate_palette(num_colors)`;
             - `"celebamask-hq"`: `CELEBAMASK_HQ_PALETTE` (19 colours);
+            - `"coco-stuff"`: `COCO_STUFF_PALETTE` (171 class colours and the unlabelled colour, the authors');
             - a path to a JSON file holding a list of `[r, g, b]`;
             - a list or array of `[r, g, b]` colours, shape `[M, 3]`, integers in 0..255.
         num_colors: Number of colours needed; the first `num_colors` of a longer palette are used.
@@ -288,9 +318,11 @@ class LabelCodec(ConfigMixin):
     Encodings (`LABEL_ENCODINGS`):
         - classification, `"onehot"` (default here): K channels, +1 at the class and -1 elsewhere. Decoding the
           mean of a one-step prediction recovers the class probabilities.
-        - classification, `"scalar"` (the paper's): one channel holding `index / (K - 1) * 2 - 1`. A one-step
-          prediction is the posterior mean of the code, so a model torn between classes 0 and 6 decodes to
-          class 3; this is why onehot is the default.
+        - classification, `"scalar"` (the authors' code): one channel holding `(beta / 2) * (2 * index / (K - 1) - 1)`,
+          so +-2 for beta = 4 (+-1 when `beta` is `None`); `dequantize` adds uniform noise of total width
+          `(beta / 2) / (K - 1)`, half a class spacing. The paper's text writes the code and the noise otherwise;
+          we follow the authors' code. A one-step prediction is the posterior mean of the code, so a model torn
+          between classes 0 and 6 decodes to class 3; this is why onehot is the default.
         - segmentation, `"palette"` (the paper's): an RGB image of palette colours, `colour / 127.5 - 1`; the
           only encoding that can pass through a Stable Diffusion VAE.
         - segmentation, `"onehot"`: K channels of +-1 per pixel.
@@ -309,6 +341,9 @@ class LabelCodec(ConfigMixin):
             codec does not depend on the file.
         ignore_index: Optional label id that metrics ignore; see above.
         class_names: Optional K class names.
+        beta: Optional dequantization width the model is trained with (8-bit units, paper eq. 9; 4 for MNIST and
+            CIFAR-10). Only the scalar code depends on it: its amplitude is `beta / 2`, as in the authors' code.
+            `None` keeps the scalar code in [-1, 1].
     """
 
     config_name = "label_codec.json"
@@ -322,6 +357,7 @@ class LabelCodec(ConfigMixin):
         palette: str | list | None = None,
         ignore_index: int | None = None,
         class_names: list[str] | None = None,
+        beta: float | None = None,
     ):
         super().__init__()
         if task not in LABEL_ENCODINGS:
@@ -334,6 +370,8 @@ class LabelCodec(ConfigMixin):
             raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
         if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
             raise ValueError(f"`ignore_index` must be an integer or None, got {ignore_index!r}.")
+        if beta is not None and (isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0):
+            raise ValueError(f"`beta` must be a number > 0 or None, got {beta!r}.")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"`class_names` has {len(class_names)} names but `num_classes` is {num_classes}."
@@ -383,6 +421,12 @@ class LabelCodec(ConfigMixin):
         if encoding == "palette":
             return 3
         return self.num_codes
+
+    @property
+    def scalar_amplitude(self) -> float:
+        """The scalar code's largest value: `beta / 2` (the authors' code), 1 when the codec has no `beta`."""
+        beta = self.config.get("beta")
+        return 1.0 if beta is None else beta / 2.0
 
     @property
     def palette_array(self) -> np.ndarray:
@@ -470,8 +514,8 @@ class LabelCodec(ConfigMixin):
 
         Returns:
             Classification: `[B, C]`, or `[B, C, H, W]` with `spatial_size`. Segmentation: `[B, C, H, W]`.
-            C is `num_channels`. Scalar: `index / (K - 1) * 2 - 1`. Onehot: +1 at the class channel, -1
-            elsewhere. Palette: `colour / 127.5 - 1`. On the labels' device.
+            C is `num_channels`. Scalar: `scalar_amplitude * (index / (K - 1) * 2 - 1)` (+-beta / 2). Onehot: +1
+            at the class channel, -1 elsewhere. Palette: `colour / 127.5 - 1`. On the labels' device.
         """
         ids = self.check_labels(labels)
         encoding = self.config.encoding
@@ -489,13 +533,36 @@ class LabelCodec(ConfigMixin):
             return onehot.permute(0, 3, 1, 2).contiguous()
 
         if encoding == "scalar":
-            code = (ids.float() / (self.num_classes - 1) * 2.0 - 1.0).unsqueeze(1)
+            code = self.scalar_amplitude * (ids.float() / (self.num_classes - 1) * 2.0 - 1.0).unsqueeze(1)
         else:
             code = torch.nn.functional.one_hot(ids, self.num_classes).float() * 2.0 - 1.0
         if spatial_size is None:
             return code
         height, width = spatial_size
         return code[:, :, None, None].expand(-1, -1, height, width).contiguous()
+
+    def dequantize(self, code: torch.Tensor, beta: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Add this encoding's dequantization noise (paper eq. 9) to a code from `encode`.
+
+        Scalar codes get the authors' uniform noise of total width `(beta / 2) / (K - 1)` (half a class spacing
+        when `beta` is the codec's); every other encoding the 8-bit rule of the module-level `dequantize`.
+
+        Args:
+            code: From `encode`, any shape.
+            beta: Width parameter in 8-bit units, >= 0 (0: no noise).
+            generator: Optional random generator; the noise is drawn on its device.
+
+        Returns:
+            Tensor of `code`'s shape, dtype and device.
+        """
+        if self.config.encoding != "scalar":
+            return dequantize(code, beta, generator=generator)
+        if beta < 0:
+            raise ValueError(f"`beta` must be >= 0, got {beta}.")
+        device = generator.device if generator is not None else code.device
+        uniform = torch.rand(code.shape, generator=generator, device=device, dtype=torch.float32).to(code.device)
+        width = (beta / 2.0) / (self.num_classes - 1)
+        return (code.float() + width * (uniform - 0.5)).to(code.dtype)
 
     def _check_code(self, code: torch.Tensor) -> torch.Tensor:
         if not isinstance(code, torch.Tensor):
@@ -516,8 +583,9 @@ class LabelCodec(ConfigMixin):
 
         Classification codes are first averaged over all trailing dims, since a one-step prediction is the
         posterior mean of the code. Then:
-            - scalar: the nearest class code `c_k = k / (K - 1) * 2 - 1`; scores are a Gaussian around each class
-              code with std half the class spacing, `softmax(-(m - c_k)^2 / (2 * (1 / (K - 1))^2))`.
+            - scalar: divided by `scalar_amplitude` (the authors' `beta / 2`), the nearest class code
+              `c_k = k / (K - 1) * 2 - 1`, i.e. rounded to [0, K - 1]; scores are a Gaussian around each class code
+              with std half the class spacing, `softmax(-(m - c_k)^2 / (2 * (1 / (K - 1))^2))`.
             - onehot: the argmax of the channel means; the mean of a +-1 channel is 2p - 1, so the scores are
               `clamp((m + 1) / 2, min=0)` normalised to sum 1 (a softmax of the means where all are <= -1).
         Segmentation, per pixel:
@@ -543,6 +611,7 @@ class LabelCodec(ConfigMixin):
         if self.config.task == "classification":
             means = code.flatten(2).mean(dim=2) if code.ndim > 2 else code
             if encoding == "scalar":
+                means = means / self.scalar_amplitude
                 centres = torch.linspace(-1.0, 1.0, num_classes, device=code.device)
                 squared = (means - centres[None, :]) ** 2
                 sigma = 1.0 / (num_classes - 1)

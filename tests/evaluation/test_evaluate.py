@@ -288,8 +288,8 @@ def test_oracle_generation_reproduces_the_real_images_with_the_default_feature_c
             assert scores["round_trip_mean_iou"] == 1.0 and scores["round_trip_pixel_accuracy"] == 1.0
             # The classifier judges the generated images exactly as it judged the real ones after training.
             assert scores["class_consistency"] == pytest.approx(info["train_accuracy"], abs=1e-12)
-            assert scores["lpips_diversity"] is None and scores["num_images"] == 6
-    assert any("LPIPS diversity not requested" in note for note in results.notes)
+            assert scores["lpips_diversity"] is None and scores["lpips_to_real"] is None and scores["num_images"] == 6
+    assert any("LPIPS not requested" in note for note in results.notes)
 
 
 def test_generation_with_a_user_feature_extractor_detects_a_shift_and_skips_class_consistency():
@@ -316,6 +316,19 @@ def test_generation_with_a_user_feature_extractor_detects_a_shift_and_skips_clas
     real, fake = pipe.unet.levels[labels].numpy() / 2 + 0.5, pipe.unet.levels[labels[:4]].numpy() / 2 + 0.5
     expected = (real.mean() - fake.mean()) ** 2 + (real.std(ddof=1) - fake.std(ddof=1)) ** 2
     assert shifted["fid"] == pytest.approx(expected, rel=1e-6) and shifted["fid"] > 1e-3
+
+
+def test_lpips_to_real_takes_the_real_image_first():
+    from diffusers_symmflow.evaluation.evaluate import lpips_to_real
+
+    class Signed(nn.Module):  # asymmetric on purpose: its sign shows the argument order
+        def forward(self, a, b):
+            return (a - b).mean((1, 2, 3), keepdim=True)
+
+    real, generated = torch.full((2, 1, 4, 4), 0.75), torch.full((2, 1, 4, 4), 0.25)
+    # [0, 1] images become LPIPS' [-1, 1] input: 0.5 - (-0.5) = 1 with the real image first.
+    torch.testing.assert_close(lpips_to_real(Signed(), real, generated, "cpu"), torch.ones(2))
+    torch.testing.assert_close(lpips_to_real(Signed(), real, real, "cpu"), torch.zeros(2))
 
 
 def test_lpips_diversity_runs_when_the_package_and_weights_are_on_disk(monkeypatch, tmp_path):
@@ -345,7 +358,9 @@ def test_lpips_diversity_runs_when_the_package_and_weights_are_on_disk(monkeypat
     results = evaluate_generation(pipe, items, **kwargs)
     # The oracle ignores the noise, so two samples of one mask are identical: diversity 0 (up to round-off), 3 pairs.
     assert results.generation["conditional"][1]["lpips_diversity"] == pytest.approx(0.0, abs=1e-6)
-    assert [shape[0] for shape, _, _ in calls] == [2, 1] and all(shape[1] == 3 for shape, _, _ in calls)
+    # The oracle's samples show their masks exactly, as the real images do: LPIPS to the real image 0 too.
+    assert results.generation["conditional"][1]["lpips_to_real"] == pytest.approx(0.0, abs=1e-6)
+    assert [shape[0] for shape, _, _ in calls] == [2, 2, 1, 1] and all(shape[1] == 3 for shape, _, _ in calls)
     assert min(low for _, low, _ in calls) >= -1 and max(high for _, _, high in calls) <= 1
 
 

@@ -99,6 +99,37 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     assert (output_dir / "samples.png").is_file()
 
 
+def test_refuses_a_multi_process_launch_without_a_distributed_backend(train, tmp_path, monkeypatch):
+    # What `torchrun --nproc_per_node 2` on a CPU machine without ACCELERATE_USE_CPU=true gives each process.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="ACCELERATE_USE_CPU=true"):
+        train.main([*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "1"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_clipping_at_max_grad_norm_0_and_warmup_in_epochs(train, tmp_path, monkeypatch):
+    from accelerate import Accelerator
+
+    clipped = []
+    real_clip = Accelerator.clip_grad_norm_
+    def recording_clip(self, *args, **kwargs):
+        clipped.append(args)
+        return real_clip(self, *args, **kwargs)
+
+    monkeypatch.setattr(Accelerator, "clip_grad_norm_", recording_clip)
+    args = train.parse_args([*TINY, "--output_dir", str(tmp_path / "a"), "--max_train_steps", "2",
+                             "--max_grad_norm", "0", "--lr_warmup_epochs", "0.5", "--validation_steps", "100"])
+    train.main(args)
+    # 64 examples in batches of 16: 4 steps per epoch, so half an epoch of warm-up is 2 steps.
+    assert clipped == [] and args.lr_warmup_steps == 2
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    train.main([*TINY, "--output_dir", str(tmp_path / "b"), "--max_train_steps", "1", "--validation_steps", "100"])
+    assert len(clipped) == 1 and clipped[0][1] == 1.0  # the default clips at 1.0
+    with pytest.raises(ValueError, match="--max_grad_norm"):
+        train.parse_args(["--max_grad_norm", "-1"])
+
+
 def test_classification_on_a_local_parquet_dataset(train, tmp_path):
     import datasets
 

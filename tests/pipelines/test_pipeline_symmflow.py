@@ -386,6 +386,20 @@ def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
     assert loaded.scheduler.mode == "conditional"
 
 
+def test_scalar_pipeline_uses_the_authors_code_and_keeps_beta(tiny_pixel_unet, tmp_path):
+    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
+    pipe = _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
+                                   label_encoding="scalar", num_classes=CLS_CLASSES, beta=4.0))
+    code = pipe.encode_labels(torch.tensor([0, CLS_CLASSES - 1]), (PIXEL_SIZE, PIXEL_SIZE))
+    assert code[0].eq(-2.0).all() and code[1].eq(2.0).all()
+    noisy = pipe.encode_labels(torch.tensor([0]), (PIXEL_SIZE, PIXEL_SIZE), beta=4.0, generator=_gen(0))
+    assert float((noisy + 2.0).abs().max()) <= 2.0 / (CLS_CLASSES - 1) / 2.0 + 1e-6
+    assert pipe.decode_labels(code).labels.tolist() == [0, CLS_CLASSES - 1]
+    pipe.save_pretrained(tmp_path)
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path)
+    assert loaded.config.beta == 4.0 and loaded.label_codec.scalar_amplitude == 2.0
+
+
 def test_save_load_pixel_pipeline_without_vae(pixel_cls_pipe, tmp_path):
     pipe = pixel_cls_pipe
     pipe.save_pretrained(tmp_path)

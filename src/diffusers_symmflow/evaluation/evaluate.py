@@ -8,8 +8,9 @@ What it measures (paper Tables 4-6, plus the checks FID cannot make):
 * classification models (`evaluate_classification`): accuracy and the confusion matrix, for each step count;
 * generation (`evaluate_generation`): images generated from the evaluation set's own masks / class ids (t: 0 -> 1)
   for each step count, scored by FID and KID against the real images, by class consistency (the feature
-  classifier's prediction on a generated image against the class it was generated for), by LPIPS diversity when the
-  `lpips` package and its AlexNet weights are on disk, and by round-trip scores: each generated image is segmented
+  classifier's prediction on a generated image against the class it was generated for), by LPIPS when the `lpips`
+  package and its AlexNet weights are on disk (to the real image of the same label, the authors' protocol, and
+  between two samples of one label, the diversity), and by round-trip scores: each generated image is segmented
   (or classified) by the same model (in one step by default) and compared with the mask (class) it was generated
   from, which checks that the image follows its mask, as FID cannot;
 * every score in each requested sampling mode (`"joint"`, the paper's ODE, and `"conditional"`, which needs a model
@@ -74,6 +75,7 @@ METRIC_DISPLAY = {
     "round_trip_mean_iou": ("Round-trip mIoU (%)", "percent"),
     "round_trip_pixel_accuracy": ("Round-trip pixel accuracy (%)", "percent"),
     "round_trip_accuracy": ("Round-trip accuracy (%)", "percent"),
+    "lpips_to_real": ("LPIPS to the real image (the authors')", "plain"),
     "lpips_diversity": ("LPIPS diversity", "plain"),
     "seconds_per_image": ("Seconds per image (model calls)", "plain"),
 }
@@ -101,7 +103,8 @@ class EvaluationResults:
             `num_images`, `seconds_per_image`) of the reverse ODE with `steps` solver steps. Fractions lie in [0, 1].
         generation (`dict[str, dict[int, dict]]`): `generation[mode][steps]` holds `fid`, `kid_mean`, `kid_std`,
             `class_consistency`, `round_trip_mean_iou` and `round_trip_pixel_accuracy` (segmentation) or
-            `round_trip_accuracy` (classification), `lpips_diversity` (or `None` when not measured), `num_images`
+            `round_trip_accuracy` (classification), `lpips_to_real` and `lpips_diversity` (or `None` when not
+            measured), `num_images`
             and `seconds_per_image` of images generated with `steps` solver steps.
         settings (`dict`): how the run was made (step counts, seed, batch size, feature extractor, ...).
         notes (`list[str]`): what was skipped and why, and caveats of the numbers.
@@ -681,10 +684,10 @@ def _load_lpips(device) -> tuple[Any, str | None]:
     try:
         lpips = importlib.import_module("lpips")
     except ImportError as error:
-        return None, f"LPIPS diversity not measured: the `lpips` package cannot be imported ({error})."
+        return None, f"LPIPS not measured: the `lpips` package cannot be imported ({error})."
     if not os.path.isfile(lpips_weights_path()):
         return None, (
-            f"LPIPS diversity not measured: the AlexNet weights are not on disk at {lpips_weights_path()} "
+            f"LPIPS not measured: the AlexNet weights are not on disk at {lpips_weights_path()} "
             "(the runner does not download them)."
         )
     return lpips.LPIPS(net="alex", verbose=False).to(device).eval(), None
@@ -703,15 +706,29 @@ def _generate(pipe, labels: torch.Tensor, steps: int, mode: str, generators: lis
     return out.images.float()
 
 
-def _label_batches(dataset, count: int, batch_size: int, task: str) -> Iterator[tuple[int, torch.Tensor]]:
-    """`(index in the generated set, labels)` batches of the first `count` items' labels, cycling through the set."""
+def lpips_to_real(lpips_model, real: torch.Tensor, generated: torch.Tensor, device) -> torch.Tensor:
+    """LPIPS distance `[B]` between real images and the images generated from their labels (the authors' protocol).
+
+    Args:
+        lpips_model: an `lpips.LPIPS` network (or any module with its `(image_0, image_1)` signature).
+        real, generated: images `[B, C, H, W]` in [0, 1], pair `i` made from the same label; the real image is the
+            first argument, as in the authors' evaluation.
+    """
+    return lpips_model(_lpips_input(real, device), _lpips_input(generated, device)).flatten()
+
+
+def _label_batches(
+    dataset, count: int, batch_size: int, task: str
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """`(index in the generated set, labels, real images)` batches of the first `count` items, cycling through the
+    set."""
     produced = 0
     while produced < count:
         passed = 0
         for batch in _batches(dataset, batch_size, task):
             passed += 1
             take = min(count - produced, batch.labels.shape[0])
-            yield produced, batch.labels[:take]
+            yield produced, batch.labels[:take], batch.images[:take]
             produced += take
             if produced >= count:
                 return
@@ -747,8 +764,10 @@ def evaluate_generation(
       user-supplied feature extractor, whose outputs are features, not classes;
     * round trip: the same model segments (classifies) each generated image with `round_trip_steps` steps in the same
       sampling mode; mIoU and pixel accuracy (accuracy) against the mask (class) it was generated from;
-    * LPIPS diversity (when `lpips` and its AlexNet weights are on disk): mean LPIPS distance between two images
-      generated from the same label with different noise, over the first `lpips_pairs` labels.
+    * LPIPS (when `lpips` and its AlexNet weights are on disk), over the first `lpips_pairs` labels:
+      `lpips_to_real`, the mean LPIPS distance between the real image of a label and the image generated from it
+      (the authors' protocol, the paper's LPIPS column), and `lpips_diversity`, the mean distance between two images
+      generated from the same label with different noise (sample diversity).
 
     Args:
         pipe (`SymmFlowPipeline`): the pipeline, on the device to run on.
@@ -767,7 +786,8 @@ def evaluate_generation(
         exclude_classes (sequence of `int`, *optional*): classes a mask's majority class skips; defaults to
             `default_excluded_classes(pipe)`.
         round_trip_steps (`int`, defaults to 1): steps of the round-trip segmentation / classification.
-        lpips_pairs (`int`, defaults to 100): labels with a second sample for LPIPS diversity.
+        lpips_pairs (`int`, defaults to 100): labels scored by LPIPS (to the real image, and with a second sample
+            for diversity).
         kid_subsets (`int`, defaults to 100): KID subsets (of `min(1000, sizes)` images each).
         batch_size (`int`, defaults to 16), seed (`int`, defaults to 0), progress (`bool`, defaults to `True`).
 
@@ -813,7 +833,7 @@ def evaluate_generation(
     if isinstance(num_generated, bool) or not isinstance(num_generated, int) or num_generated < 2:
         raise ValueError(f"`num_generated` must be an integer >= 2 (FID needs two images), got {num_generated!r}.")
 
-    lpips_model, lpips_note = _load_lpips(device) if lpips_pairs > 0 else (None, "LPIPS diversity not requested.")
+    lpips_model, lpips_note = _load_lpips(device) if lpips_pairs > 0 else (None, "LPIPS not requested.")
     if lpips_note:
         notes.append(lpips_note)
     if num_generated < 1000:
@@ -828,12 +848,13 @@ def evaluate_generation(
     consistent = {c: [0, 0] for c in configs}  # [matches, counted]
     round_trip = {c: None for c in configs}
     lpips_sums = {c: [0.0, 0] for c in configs}
+    lpips_real_sums = {c: 0.0 for c in configs}
     seconds = {c: 0.0 for c in configs}
     with _quiet(pipe), torch.no_grad():
         batches = tqdm(_label_batches(dataset, num_generated, batch_size, task),
                        total=math.ceil(num_generated / batch_size),
                        desc=f"generation ({len(modes)} mode(s) x {len(steps)} step counts)", disable=not progress)
-        for start, labels in batches:
+        for start, labels, real_images in batches:
             indices = range(start, start + labels.shape[0])
             targets = _image_classes(labels, pipe, exclude)
             for config in configs:
@@ -857,6 +878,9 @@ def evaluate_generation(
                     distance = lpips_model(_lpips_input(images[: len(paired)], device), _lpips_input(second, device))
                     lpips_sums[config][0] += float(distance.sum())
                     lpips_sums[config][1] += len(paired)
+                    lpips_real_sums[config] += float(
+                        lpips_to_real(lpips_model, real_images[: len(paired)], images[: len(paired)], device).sum()
+                    )
 
     generation = {mode: {} for mode in modes}
     for config in configs:
@@ -868,6 +892,7 @@ def evaluate_generation(
         trip = pipe.label_codec.scores(round_trip[config])
         scores.update({f"round_trip_{name}": _finite_or_none(value) for name, value in trip.items()})
         total, pairs = lpips_sums[config]
+        scores["lpips_to_real"] = lpips_real_sums[config] / pairs if pairs else None
         scores["lpips_diversity"] = total / pairs if pairs else None
         scores.update(num_images=num_generated, seconds_per_image=seconds[config] / num_generated)
         generation[mode][s] = scores

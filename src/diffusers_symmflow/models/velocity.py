@@ -39,20 +39,27 @@ def predict_velocity(
     sample: torch.Tensor,
     timestep: torch.Tensor | float,
     label_timestep: torch.Tensor | float | None = None,
+    *,
+    unwrapped_model: torch.nn.Module | None = None,
 ) -> torch.Tensor:
     """Velocity `[v_x | v_y]` for the joint state `sample` (`(B, C_x + C_y, ...)`).
 
     Args:
         model: a `UNet2DModel`, a `SymmFlowUNet2DConditionModel` (its empty prompt fills `encoder_hidden_states`),
-            or any module with the same `forward(sample, timestep, class_labels=None)` signature.
+            or any module with the same `forward(sample, timestep, class_labels=None)` signature; may be wrapped
+            (DDP, FSDP, `torch.compile`), in which case pass `unwrapped_model` too.
         timestep: the image's noise level times `num_train_timesteps`, a scalar or shape `(B,)`.
         label_timestep: the label's; required by, and only given to, models that `supports_label_time`.
+        unwrapped_model: the model inside the wrapper `model` (`accelerator.unwrap_model(model)`). A wrapper has no
+            `config`, so whether the model takes the label time is read from this one, while the forward still goes
+            through `model` (DDP synchronises gradients only through its wrapper). Defaults to `model`.
     """
-    _cast_label_time_embedding_input(model)
+    unwrapped_model = model if unwrapped_model is None else unwrapped_model
+    _cast_label_time_embedding_input(unwrapped_model)
     batch = sample.shape[0]
     timestep = torch.as_tensor(timestep, device=sample.device, dtype=torch.float32).expand(batch)
     kwargs = {}
-    if supports_label_time(model):
+    if supports_label_time(unwrapped_model):
         if label_timestep is None:
             raise ValueError("This model takes the label's noise level as a second time input; pass `label_timestep`.")
         kwargs["class_labels"] = torch.as_tensor(label_timestep, device=sample.device, dtype=torch.float32).expand(batch)

@@ -14,6 +14,15 @@ PIXEL_UNET_PRESETS = {
         "attention_head_dim": 64,
         "dropout": 0.0,
     },
+    # Paper, Table 8 (CIFAR-10 column): the MNIST layout with 256 base channels (256, 512, 512, 512).
+    "cifar10": {
+        "block_out_channels": (256, 512, 512, 512),
+        "layers_per_block": 2,
+        "down_block_types": ("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
+        "up_block_types": ("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        "attention_head_dim": 64,
+        "dropout": 0.0,
+    },
     # Small enough to train on a 2-core laptop CPU in minutes (the bundled quickstart).
     "small": {
         "block_out_channels": (32, 64, 64),
@@ -51,7 +60,9 @@ def symmflow_unet2d_config(
         sample_size (`int`): image side in pixels.
         label_time (`bool`, defaults to `True`): add the label's noise level as a second time input
             (`class_embed_type="timestep"`), which enables conditional sampling.
-        preset (`str`, defaults to `"small"`): `"mnist"` (paper Table 8), `"small"` (CPU quickstart) or `"tiny"`.
+        preset (`str`, defaults to `"small"`): `"mnist"` / `"cifar10"` (paper Table 8; both downsample 3 times, so
+            `sample_size` must be a multiple of 8: 32 for MNIST's 28x28 digits padded or resized), `"small"` (CPU
+            quickstart) or `"tiny"`.
         **overrides: any other `UNet2DModel` argument.
 
     Returns:

@@ -34,6 +34,10 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # The Gradio demo (examples/demo_app.py).
+        "demo": ["gradio>=5"],
+        # The demo's tests drive it through gradio_client and, in headless Chromium (a Debian package, installed by
+        # .ci/run), through selenium.
+        "test": ["pytest>=7", "gradio>=5", "selenium>=4.10"],
     },
 )

@@ -41,12 +41,18 @@ setup(
         "tensorboard",
     ],
     extras_require={
+        # The Gradio demo (examples/demo_app.py).
+        "demo": ["gradio>=5"],
         "test": [
             "pytest>=7",
             # tests/evaluation/test_fid.py checks the Frechet distance against scipy.linalg.sqrtm.
             "scipy",
             # tests/examples/test_train_symmflow.py reads saved UNet weights (diffusers installs it anyway).
             "safetensors>=0.4",
+            # The demo's tests drive it through gradio_client and, in headless Chromium (a Debian package, installed
+            # by .ci/run), through selenium.
+            "gradio>=5",
+            "selenium>=4.10",
         ],
     },
 )

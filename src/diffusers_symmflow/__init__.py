@@ -39,7 +39,9 @@ from .models import (
 from .objective import SymmFlowLoss, SymmFlowObjective, SymmFlowTrainingInputs
 from .pipelines import (
     SymmFlowClassificationOutput,
+    SymmFlowEditOutput,
     SymmFlowGenerationOutput,
+    SymmFlowInversionOutput,
     SymmFlowImageProcessor,
     SymmFlowPipeline,
     SymmFlowSegmentationOutput,

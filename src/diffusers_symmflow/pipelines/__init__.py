@@ -4,7 +4,9 @@ from diffusers import DiffusionPipeline, ModelMixin, SchedulerMixin  # noqa: F40
 from .image_processor_symmflow import SymmFlowImageProcessor
 from .pipeline_symmflow import (
     SymmFlowClassificationOutput,
+    SymmFlowEditOutput,
     SymmFlowGenerationOutput,
+    SymmFlowInversionOutput,
     SymmFlowPipeline,
     SymmFlowSegmentationOutput,
 )

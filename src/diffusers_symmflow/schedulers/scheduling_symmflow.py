@@ -30,6 +30,9 @@ Directions and modes
 * ``mode="joint"`` is the paper's ODE: both sides move together with the same ``dt``.
 * ``mode="conditional"`` (beyond the paper, needs a model with a label time): the given side stays at its clean
   end point (noise level 0) and only the other side is integrated.
+* ``invert=True`` walks the grid of ``direction`` backwards: the side that ``direction`` generates goes from its
+  clean end back to noise (with ``mode="conditional"`` and ``direction="forward"``: an image back to the noise that
+  generates it from its mask, what ``SymmFlowPipeline.invert`` and ``edit`` do).
 
 The model's output is a velocity laid out on the channel axis as ``[v_x | v_y]``, with ``v_x = dx/dt`` and
 ``v_y = dy/d(sigma_y)`` (paper eq. 2), so an Euler step moves the image by ``(sigma_x - sigma_x_next) * v_x``
@@ -105,6 +108,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         self.num_inference_steps = None
         self.direction = None
         self.mode = None
+        self.invert = None
         self.sigmas = None
         self.label_sigmas = None
         self.timesteps = None
@@ -149,6 +153,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         direction: str = "forward",
         mode: str = "joint",
         device: str | torch.device | None = None,
+        invert: bool = False,
     ) -> None:
         """Build the integration grid.
 
@@ -161,6 +166,9 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
                 `"joint"` is the paper's ODE; `"conditional"` holds the given side clean (noise level 0) and
                 integrates only the other side. Needs a model trained with a label time.
             device: where `timesteps` and `label_timesteps` live.
+            invert (`bool`, defaults to `False`): walk the grid of `direction` backwards, so the side it generates
+                goes from clean to noise (inversion). Euler inversion is exact for velocities that do not change along
+                the path and approximate otherwise; more steps make it closer.
 
         Sets `sigmas` / `label_sigmas` (noise levels of image and label at the `num_inference_steps + 1` grid
         points), and `timesteps` / `label_timesteps` (what the model receives at each call, `order` calls per
@@ -185,6 +193,8 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         else:
             given = np.zeros_like(generated)
         image_sigmas, label_sigmas = (generated, given) if direction == "forward" else (given, generated)
+        if invert:
+            image_sigmas, label_sigmas = image_sigmas[::-1].copy(), label_sigmas[::-1].copy()
 
         self.sigmas = torch.from_numpy(image_sigmas).to(device=device, dtype=torch.float32)
         self.label_sigmas = torch.from_numpy(label_sigmas).to(device=device, dtype=torch.float32)
@@ -198,6 +208,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         self.num_inference_steps = num_inference_steps
         self.direction = direction
         self.mode = mode
+        self.invert = invert
         self._step_index = None
         self._begin_index = None
         self._first_stage = None

@@ -780,7 +780,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         resume_batches, resume_examples, train_losses, num_batches = 0, 0, None, 0
         for batch in batches(active_dataloader):
             num_batches += 1
-            examples_in_epoch += (batch["pixel_values"].shape[0] + batch["num_skipped"]) * accelerator.num_processes
+            examples_in_epoch += (batch["pixel_values"].shape[0] + batch.get("num_skipped", 0)) * accelerator.num_processes
             with accelerator.accumulate(unet):
                 with torch.no_grad(), accelerator.autocast():
                     images = pipe.encode_images(batch["pixel_values"], generator=generator, sample=True).float()

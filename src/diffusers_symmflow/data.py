@@ -618,10 +618,12 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
 
 
 def collate_fn(examples: list[dict[str, torch.Tensor] | None]) -> dict[str, Any]:
-    """Stack items into `{"pixel_values": float32 [B, C, H, W], "labels": int64 [B, H, W] or [B], "num_skipped": int}`.
+    """Stack items into `{"pixel_values": float32 [B, C, H, W], "labels": int64 [B, H, W] or [B]}`.
 
-    `None` items (examples skipped with `skip_bad_examples`) are dropped and counted in `num_skipped`; a batch of only
-    skipped items has `pixel_values` and `labels` with `B = 0`.
+    `None` items (examples skipped with `skip_bad_examples`) are dropped and counted in an extra `num_skipped` int,
+    present only when some were dropped: accelerate's batch dispatching (streamed data on several processes)
+    concatenates every value of a batch and cannot concatenate ints. A batch of only skipped items has
+    `pixel_values` and `labels` with `B = 0`.
     """
     kept = [example for example in examples if example is not None]
     num_skipped = len(examples) - len(kept)
@@ -629,11 +631,10 @@ def collate_fn(examples: list[dict[str, torch.Tensor] | None]) -> dict[str, Any]
         return {"pixel_values": torch.empty(0), "labels": torch.empty(0, dtype=torch.long), "num_skipped": num_skipped}
     pixel_values = torch.stack([example["pixel_values"] for example in kept])
     labels = torch.stack([example["labels"] for example in kept])
-    return {
-        "pixel_values": pixel_values.contiguous(memory_format=torch.contiguous_format).float(),
-        "labels": labels,
-        "num_skipped": num_skipped,
-    }
+    batch = {"pixel_values": pixel_values.contiguous(memory_format=torch.contiguous_format).float(), "labels": labels}
+    if num_skipped:
+        batch["num_skipped"] = num_skipped
+    return batch
 
 
 @dataclass

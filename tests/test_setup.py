@@ -15,12 +15,12 @@ LOADED_BY_NAME = {"tensorboard"}
 OPTIONAL = {"wandb"}
 
 
-def _requirements(key: str) -> set[str]:
+def _requirements(key: str, extra: str = "test") -> set[str]:
     tree = ast.parse((ROOT / "setup.py").read_text())
     call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup")
     value = next(keyword.value for keyword in call.keywords if keyword.arg == key)
     if isinstance(value, ast.Dict):
-        value = value.values[[k.value for k in value.keys].index("test")]
+        value = value.values[[k.value for k in value.keys].index(extra)]
     return {re.split(r"[<>=!\[ ]", ast.literal_eval(item))[0] for item in value.elts}
 
 
@@ -38,11 +38,15 @@ def _third_party_imports(paths) -> set[str]:
 
 def test_install_requires_is_what_the_package_and_examples_import():
     used = _third_party_imports([*(ROOT / "src").rglob("*.py"), *(ROOT / "examples").glob("*.py")]) - OPTIONAL
+    # The demo app's own dependency is the `demo` extra, not a requirement of the package.
+    used -= _requirements("extras_require", extra="demo")
     declared = _requirements("install_requires")
     assert used - declared == set(), "imported but not declared"
     assert declared - used == LOADED_BY_NAME, "declared but never imported"
 
 
 def test_test_extras_cover_what_only_the_tests_import():
-    used = _third_party_imports(list((ROOT / "tests").rglob("*.py"))) - _requirements("install_requires")
+    test_files = list((ROOT / "tests").rglob("*.py"))
+    local_modules = {path.stem for path in test_files}  # e.g. `from conftest import ...`
+    used = _third_party_imports(test_files) - _requirements("install_requires") - local_modules
     assert used <= _requirements("extras_require")

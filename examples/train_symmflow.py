@@ -711,6 +711,18 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         )
         card.save(os.path.join(args.output_dir, "README.md"))
 
+    def save_state() -> str:
+        """Write `checkpoint-{global_step}` at the data position of the last finished step; returns its path."""
+        stream_state = train_dataset.state_after(examples_at_step) if args.streaming else None
+        return save_checkpoint(
+            accelerator,
+            args.output_dir,
+            global_step,
+            process_state={"generator": generator.get_state(), "stream": stream_state},
+            metadata={"epoch": epoch, "examples_in_epoch": examples_at_step},
+            total_limit=args.checkpoints_total_limit,
+        )
+
     def stop_on_bad_example(error: DataExampleError) -> DataExampleError:
         """Save the state of the last finished step (nothing trained is lost), then say which example failed."""
         path = os.path.join(args.output_dir, f"{CHECKPOINT_PREFIX}-{global_step}")
@@ -724,16 +736,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             )
         else:
             if not is_complete_checkpoint(path):
-                # As the periodic save, at the position of the last finished step.
-                stream_state = train_dataset.state_after(examples_at_step) if args.streaming else None
-                path = save_checkpoint(
-                    accelerator,
-                    args.output_dir,
-                    global_step,
-                    process_state={"generator": generator.get_state(), "stream": stream_state},
-                    metadata={"epoch": epoch, "examples_in_epoch": examples_at_step},
-                    total_limit=args.checkpoints_total_limit,
-                )
+                path = save_state()
             saved = f"The training state at step {global_step} is saved in {path}."
         return DataExampleError(
             f"Training stopped on a bad example. {error} {saved} Fix or remove the example, then resume with "
@@ -827,15 +830,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             if global_step % args.validation_steps == 0:
                 validate()
             if global_step % args.checkpointing_steps == 0:
-                stream_state = train_dataset.state_after(examples_in_epoch) if args.streaming else None
-                save_checkpoint(
-                    accelerator,
-                    args.output_dir,
-                    global_step,
-                    process_state={"generator": generator.get_state(), "stream": stream_state},
-                    metadata={"epoch": epoch, "examples_in_epoch": examples_in_epoch},
-                    total_limit=args.checkpoints_total_limit,
-                )
+                save_state()
             if args.save_pipeline_steps and global_step % args.save_pipeline_steps == 0:
                 save_pipeline()
                 accelerator.wait_for_everyone()

@@ -4,8 +4,13 @@ Each fixture returns a factory so a test can ask for the variant it needs; the s
 the same weights.
 """
 
+import importlib.util
+import os
+import types
+
 import pytest
 import torch
+from accelerate.state import AcceleratorState, GradientState
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
 
 from diffusers_symmflow.models import SymmFlowUNet2DConditionModel, symmflow_unet2d_config
@@ -72,3 +77,34 @@ def tiny_vae():
 def tiny_latent_unet():
     """Factory: `tiny_latent_unet(label_time=True, seed=0)`."""
     return make_tiny_latent_unet
+
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+
+def load_example(relative_path: str) -> types.ModuleType:
+    """Import a script under `examples/` (e.g. `"train_symmflow.py"`) as a module, without running its `__main__`."""
+    name = os.path.splitext(os.path.basename(relative_path))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, relative_path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def train():
+    """`examples/train_symmflow.py` as a module (its `main(argv)` trains in-process)."""
+    return load_example("train_symmflow.py")
+
+
+def reset_accelerate_state() -> None:
+    """Forget accelerate's process-wide singletons, so the next in-process training run builds its own Accelerator."""
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    reset_accelerate_state()
+    yield
+    reset_accelerate_state()

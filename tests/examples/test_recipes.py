@@ -1,7 +1,6 @@
 """Every paper recipe in examples/recipes/ starts: its own flags, with only the data, the model size and the step
 count swapped for tiny stand-ins (in-process, CPU, no network), so no recipe can rot."""
 
-import importlib.util
 import os
 import shlex
 
@@ -9,9 +8,9 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from accelerate.state import AcceleratorState, GradientState
 from diffusers import UNet2DConditionModel
 
+from conftest import load_example
 from diffusers_symmflow.labels import CELEBAMASK_HQ_PALETTE, COCO_STUFF_UNUSED_IDS
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
@@ -23,25 +22,7 @@ SMALL = ["--max_train_steps", "2", "--report_to", "none", "--max_eval_samples", 
          "--num_validation_images", "2", "--validation_inference_steps", "2"]
 
 
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def train():
-    return load_module("train_symmflow", os.path.join(ROOT, "examples", "train_symmflow.py"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    yield
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+pytestmark = pytest.mark.usefixtures("fresh_accelerate_state")
 
 
 def recipe_flags(name: str) -> list[str]:
@@ -127,7 +108,7 @@ def celebamask_parquet(path) -> None:
 
 def coco_stuff_dataset(root) -> str:
     """Raw COCO-Stuff-style folders (JPEG images, PNG masks of raw ids), prepared by the recipe's own script."""
-    prepare = load_module("prepare_coco_stuff", os.path.join(RECIPES, "prepare_coco_stuff.py"))
+    prepare = load_example(os.path.join("recipes", "prepare_coco_stuff.py"))
     rng = np.random.default_rng(0)
     (root / "images").mkdir()
     (root / "masks").mkdir()

@@ -1,6 +1,5 @@
 """examples/train_symmflow.py end to end, in-process on tiny settings (CPU, no network)."""
 
-import importlib.util
 import json
 import logging
 import os
@@ -9,14 +8,13 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from accelerate.state import AcceleratorState, GradientState
 from diffusers import UNet2DModel
 from safetensors.torch import load_file
 
+from conftest import reset_accelerate_state
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "train_symmflow.py")
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
 # MNIST shrunk to 16x16, a 64-digit training set and the tiny UNet: a step takes a few tens of milliseconds.
 TINY = [
@@ -26,22 +24,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def train():
-    spec = importlib.util.spec_from_file_location("train_symmflow", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
-    # Each in-process run builds its own Accelerator; accelerate keeps process-wide singletons between them.
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    yield
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+pytestmark = pytest.mark.usefixtures("fresh_accelerate_state")
 
 
 def unet_weights(output_dir) -> dict[str, torch.Tensor]:
@@ -122,8 +105,7 @@ def test_no_clipping_at_max_grad_norm_0_and_warmup_in_epochs(train, tmp_path, mo
     train.main(args)
     # 64 examples in batches of 16: 4 steps per epoch, so half an epoch of warm-up is 2 steps.
     assert clipped == [] and args.lr_warmup_steps == 2
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+    reset_accelerate_state()
     train.main([*TINY, "--output_dir", str(tmp_path / "b"), "--max_train_steps", "1", "--validation_steps", "100"])
     assert len(clipped) == 1 and clipped[0][1] == 1.0  # the default clips at 1.0
     with pytest.raises(ValueError, match="--max_grad_norm"):
@@ -205,8 +187,7 @@ def test_resume_is_exact(train, tmp_path, monkeypatch):
     # Debris of later saves that never finished: `latest` must skip both and resume from checkpoint-3.
     os.makedirs(tmp_path / "resumed" / "checkpoint-5.tmp-0123456789ab")
     os.makedirs(tmp_path / "resumed" / "checkpoint-9")
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+    reset_accelerate_state()
     resumed = train.main([*flags, "--output_dir", str(tmp_path / "resumed"), "--resume_from_checkpoint", "latest"])
 
     assert resumed["global_step"] == 6 and set(resumed["losses"]) == {4, 5, 6}
@@ -302,8 +283,7 @@ def test_bad_data_fails_before_training(train, tmp_path):
 
 
 def fresh_accelerate_state_reset():
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+    reset_accelerate_state()
 
 
 def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_path, caplog):

@@ -72,7 +72,9 @@ def diffusion_classifier_errors(
             )
         sample = torch.cat([x_t, labels], dim=1)
         timestep = (1 - t).repeat_interleave(num_classes) * 1000
-        velocity = predict_velocity(pipe.unet, sample, timestep.to(x.device), label_sigma.to(x.device) * 1000)
+        velocity = predict_velocity(
+            pipe.unet, sample, timestep.to(x.device), label_sigma.to(x.device) * 1000, label_head=pipe.label_head
+        )
         error = (velocity[:, :num_channels].float() - target.repeat_interleave(num_classes, dim=0).float()) ** 2
         errors += error.flatten(1).mean(dim=1).view(batch, num_classes).cpu()
     return errors / num_trials

@@ -20,14 +20,16 @@ each run is a learning curve. Variants (flags):
 """
 
 import argparse
+import copy
 import json
+import os
 import time
 
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
 
-from diffusers_symmflow.data import add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import add_data_arguments
 from diffusers_symmflow.labels import LabelCodec, dequantize
 from diffusers_symmflow.models import symmflow_unet2d_config
 from diffusers_symmflow.objective import SymmFlowObjective
@@ -48,6 +50,25 @@ def scores(matrix: torch.Tensor, task: str) -> dict:
     return {"mean_iou": round(float(iou.mean()), 4), "pixel_accuracy": round(100 * accuracy, 2)}
 
 
+def load_tensors(args: argparse.Namespace) -> dict:
+    """The whole train / validation split as tensors (images in [-1, 1]), from `--data_cache` when it exists."""
+    if args.data_cache and os.path.exists(args.data_cache):
+        return torch.load(args.data_cache)
+    from diffusers_symmflow.data import collate_fn, load_symmflow_data
+
+    data = load_symmflow_data(args)
+    train = collate_fn([data.train[i] for i in range(len(data.train))])
+    validation = collate_fn([data.validation[i] for i in range(len(data.validation))])
+    tensors = {
+        "task": data.task, "num_classes": data.num_classes,
+        "train_x": train["pixel_values"].half(), "train_y": train["labels"].to(torch.int16),
+        "val_x": validation["pixel_values"].half(), "val_y": validation["labels"].to(torch.int16),
+    }
+    if args.data_cache:
+        torch.save(tensors, args.data_cache)
+    return tensors
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["discriminative", "symmflow"], default="symmflow")
@@ -59,6 +80,20 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--eval_every", type=int, default=50)
+    parser.add_argument("--eval_steps", type=str, default=None,
+                        help="Comma-separated steps to score at (a learning curve); overrides --eval_every.")
+    parser.add_argument("--label_loss_scale", type=float, default=1.0,
+                        help="Multiplies the label loss before the w / (1 - w) weighting (K: a sum over the label's "
+                             "K channels instead of a mean).")
+    parser.add_argument("--time_sampling", default="uniform", choices=["uniform", "logit_normal"])
+    parser.add_argument("--logit_mean", type=float, default=0.0)
+    parser.add_argument("--weight_decay", type=float, default=0.0)
+    parser.add_argument("--ema_decay", type=float, default=0.0,
+                        help="Score an EMA of the weights (diffusers' warm-up: min(decay, (1 + n) / (10 + n))); 0: off.")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--data_cache", default=None,
+                        help="A .pt file of the collated train / validation tensors: read if present, else written. "
+                             "Lets the study run where the data loaders' packages are not installed.")
     parser.add_argument("--preset", default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
@@ -66,42 +101,57 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
-    data = load_symmflow_data(args)
-    k = data.num_classes
-    codec = LabelCodec(task=data.task, encoding="onehot", num_classes=k)
-    segmentation = data.task == "segmentation"
-    c_x = data.image_channels
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    data = load_tensors(args)
+    k = data["num_classes"]
+    codec = LabelCodec(task=data["task"], encoding="onehot", num_classes=k)
+    segmentation = data["task"] == "segmentation"
+    train_x, train_y = data["train_x"].to(device).float(), data["train_y"].to(device).long()
+    val_x, val_y = data["val_x"].to(device).float(), data["val_y"].to(device).long()
+    c_x = train_x.shape[1]
+    resolution = train_x.shape[-1]
     if args.mode == "discriminative":
-        config = symmflow_unet2d_config(c_x, k, data.resolution, label_time=False, preset=args.preset)
+        config = symmflow_unet2d_config(c_x, k, resolution, label_time=False, preset=args.preset)
         config.update(in_channels=c_x, out_channels=k)
     else:
         config = symmflow_unet2d_config(
-            c_x, codec.num_channels, data.resolution, label_time=args.label_time != "diagonal", preset=args.preset
+            c_x, codec.num_channels, resolution, label_time=args.label_time != "diagonal", preset=args.preset
         )
-    model = UNet2DModel(**config)
-    objective = SymmFlowObjective(image_loss_weight=args.image_loss_weight, label_time=args.label_time)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    loader = torch.utils.data.DataLoader(
-        data.train, batch_size=args.batch, shuffle=True, collate_fn=collate_fn, drop_last=True,
-        generator=torch.Generator().manual_seed(args.seed),
+    model = UNet2DModel(**config).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False) if args.ema_decay > 0 else None
+    objective = SymmFlowObjective(
+        image_loss_weight=args.image_loss_weight, label_time=args.label_time, time_sampling=args.time_sampling,
+        logit_mean=args.logit_mean,
     )
-    validation = collate_fn([data.validation[i] for i in range(len(data.validation))])
-    generator = torch.Generator().manual_seed(args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    order_generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator(device).manual_seed(args.seed)
+    eval_steps = (
+        sorted({int(step) for step in args.eval_steps.split(",")}) if args.eval_steps
+        else list(range(args.eval_every, args.steps + 1, args.eval_every))
+    )
+    if args.steps not in eval_steps:
+        eval_steps.append(args.steps)
 
-    def forward(x, y_s, t, s):
+    def forward(x, y_s, t, s, net=model):
         if args.label_input == "gated":
             y_s = y_s * (1 - s).view(-1, 1, 1, 1)
         kwargs = {"class_labels": s * 1000} if config["class_embed_type"] else {}
-        return model(torch.cat([x, y_s], 1), (1 - t) * 1000, **kwargs).sample
+        return net(torch.cat([x, y_s], 1), (1 - t) * 1000, **kwargs).sample
 
-    def readout(images):
+    def readout(images, net):
         """Class ids from one Euler step at t = 1 (image clean, label noise)."""
         if args.mode == "discriminative":
-            logits = model(images, torch.zeros(images.shape[0])).sample
+            logits = net(images, torch.zeros(images.shape[0], device=device)).sample
         else:
-            noise = torch.randn((images.shape[0], codec.num_channels, *images.shape[-2:]), generator=generator)
-            ones = torch.ones(images.shape[0])
-            out = forward(images, noise, ones, ones)[:, c_x:]
+            noise = torch.randn(
+                (images.shape[0], codec.num_channels, *images.shape[-2:]), generator=generator, device=device
+            )
+            ones = torch.ones(images.shape[0], device=device)
+            out = forward(images, noise, ones, ones, net)[:, c_x:]
             if args.label_param == "velocity":
                 logits = noise - out
             elif args.label_param == "skip":
@@ -113,59 +163,68 @@ def main(argv=None):
         return logits.argmax(1)
 
     def evaluate():
-        model.eval()
-        matrix = torch.zeros(k, k, dtype=torch.long)
+        net = ema if ema is not None else model
+        net.eval()
+        matrix = torch.zeros(k, k, dtype=torch.long, device=device)
         with torch.no_grad():
-            for i in range(0, len(validation["labels"]), 100):
-                pred = readout(validation["pixel_values"][i : i + 100])
-                matrix += confusion(pred, validation["labels"][i : i + 100], k)
+            for i in range(0, len(val_y), 100):
+                pred = readout(val_x[i : i + 100], net)
+                matrix += confusion(pred, val_y[i : i + 100], k)
         model.train()
-        return scores(matrix, data.task)
+        return scores(matrix.cpu(), data["task"])
 
-    curve, step, start = [], 0, time.perf_counter()
+    def batches():
+        """Shuffled batches of the preloaded training tensors, dropping the last partial one (an epoch each)."""
+        while True:
+            order = torch.randperm(len(train_y), generator=order_generator).to(device)
+            for i in range(0, len(order) - args.batch + 1, args.batch):
+                yield train_x[order[i : i + args.batch]], train_y[order[i : i + args.batch]]
+
+    curve, start = [], time.perf_counter()
     model.train()
-    while step < args.steps:
-        for batch in loader:
-            x, ids = batch["pixel_values"], batch["labels"]
-            if args.mode == "discriminative":
-                logits = model(x, torch.zeros(x.shape[0])).sample
-                if not segmentation:
-                    logits = logits.mean(dim=(2, 3))
-                loss = F.cross_entropy(logits, ids)
+    for step, (x, ids) in enumerate(batches(), start=1):
+        if args.mode == "discriminative":
+            logits = model(x, torch.zeros(x.shape[0], device=device)).sample
+            if not segmentation:
+                logits = logits.mean(dim=(2, 3))
+            loss = F.cross_entropy(logits, ids)
+        else:
+            y = dequantize(codec.encode(ids, spatial_size=x.shape[-2:]), 4.0, generator=generator)
+            inputs = objective.prepare(x, y, generator=generator)
+            t, s = inputs.t, inputs.label_sigma
+            out = forward(inputs.sample[:, :c_x], inputs.sample[:, c_x:], t, s)
+            image_loss = F.mse_loss(out[:, :c_x], inputs.target[:, :c_x])
+            if args.label_param == "velocity":
+                label_loss = F.mse_loss(out[:, c_x:], inputs.target[:, c_x:])
+            elif args.label_param == "skip":
+                # The paper's velocity loss, with the velocity written as v = y_s - out.
+                label_loss = F.mse_loss(inputs.sample[:, c_x:] - out[:, c_x:], inputs.target[:, c_x:])
+            elif args.label_param == "sample":
+                label_loss = F.mse_loss(out[:, c_x:], y)
             else:
-                y = dequantize(codec.encode(ids, spatial_size=x.shape[-2:]), 4.0, generator=generator)
-                inputs = objective.prepare(x, y, generator=generator)
-                t, s = inputs.t, inputs.label_sigma
-                out = forward(inputs.sample[:, :c_x], inputs.sample[:, c_x:], t, s)
-                image_loss = F.mse_loss(out[:, :c_x], inputs.target[:, :c_x])
-                if args.label_param == "velocity":
-                    label_loss = F.mse_loss(out[:, c_x:], inputs.target[:, c_x:])
-                elif args.label_param == "skip":
-                    # The paper's velocity loss, with the velocity written as v = y_s - out.
-                    label_loss = F.mse_loss(inputs.sample[:, c_x:] - out[:, c_x:], inputs.target[:, c_x:])
-                elif args.label_param == "sample":
-                    label_loss = F.mse_loss(out[:, c_x:], y)
-                else:
-                    pixel_ids = ids if segmentation else ids[:, None, None].expand(-1, *x.shape[-2:])
-                    label_loss = F.cross_entropy(out[:, c_x:], pixel_ids)
-                w = args.image_loss_weight
-                loss = w * image_loss + (1 - w) * label_loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if step % args.eval_every == 0 or step == args.steps:
-                point = {"step": step, "examples": step * args.batch, "seconds": round(time.perf_counter() - start)}
-                point.update(evaluate())
-                curve.append(point)
-                print(json.dumps(point), flush=True)
-            if step >= args.steps:
-                break
-    result = {"args": {k_: v for k_, v in vars(args).items()}, "curve": curve}
-    if args.out:
-        with open(args.out, "w") as file:
-            json.dump(result, file, indent=1)
-    return result
+                pixel_ids = ids if segmentation else ids[:, None, None].expand(-1, *x.shape[-2:])
+                label_loss = F.cross_entropy(out[:, c_x:], pixel_ids)
+            w = args.image_loss_weight
+            loss = w * image_loss + (1 - w) * args.label_loss_scale * label_loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            decay = min(args.ema_decay, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for averaged, current in zip(ema.parameters(), model.parameters()):
+                    averaged.lerp_(current, 1 - decay)
+        if step in eval_steps:
+            point = {"step": step, "examples": step * args.batch, "seconds": round(time.perf_counter() - start)}
+            point.update(evaluate())
+            curve.append(point)
+            print(json.dumps(point), flush=True)
+            if args.out:  # written at every point, so a run stopped early still leaves its curve
+                with open(args.out, "w") as file:
+                    json.dump({"args": vars(args), "curve": curve}, file, indent=1)
+        if step >= args.steps:
+            break
+    return {"args": vars(args), "curve": curve}
 
 
 if __name__ == "__main__":

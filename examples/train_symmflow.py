@@ -50,9 +50,11 @@ import diffusers_symmflow  # noqa: F401  (registers the component classes the pi
 from diffusers_symmflow.data import DataExampleError, add_data_arguments, collate_fn, load_symmflow_data
 from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
 from diffusers_symmflow.models import (
+    LABEL_INPUTS,
+    LABEL_PREDICTIONS,
     PIXEL_UNET_PRESETS,
     SymmFlowUNet2DConditionModel,
-    predict_velocity,
+    predict_model_output,
     symmflow_unet2d_config,
 )
 from diffusers_symmflow.models.unets.unet_symmflow_2d_condition import CONV_IN_INITS
@@ -76,6 +78,9 @@ from diffusers_symmflow.training_utils import (
 logger = get_logger(__name__, log_level="INFO")
 
 # The authors' per-side loss weight: 0.9 for pixel-space models, 0.7 for Stable Diffusion latent models.
+# A logits label head (the default for one-hot codes) learns its one-step readout fastest at 0.5 (BENCHMARKS.md 1c:
+# 0.85 vs 0.12 mIoU after 364 steps at 0.5 vs 0.9).
+LOGITS_IMAGE_LOSS_WEIGHT = 0.5
 PIXEL_IMAGE_LOSS_WEIGHT = 0.9
 LATENT_IMAGE_LOSS_WEIGHT = 0.7
 LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
@@ -85,7 +90,7 @@ MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_
 CARD_HYPERPARAMETERS = (
     "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
     "task", "label_encoding", "resolution",
-    "beta", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
+    "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
     "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
@@ -121,8 +126,17 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "
                             "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
                             "(0: codes +-1, no noise).")
+    model.add_argument("--label_prediction", type=str, default=None, choices=LABEL_PREDICTIONS,
+                       help="What the label channels predict: 'logits' (class logits, cross-entropy; the default "
+                            "for one-hot codes, measured to make the one-step readout learn several times faster) or "
+                            "'velocity' (the paper's, and the only choice for scalar / palette codes).")
+    model.add_argument("--label_input", type=str, default=None, choices=LABEL_INPUTS,
+                       help="How the noisy label enters the model: 'gated' (scaled by 1 - s; the default with "
+                            "--label_prediction logits) or 'raw' (the paper's; the default otherwise). The paper's "
+                            "model: --label_prediction velocity --label_input raw --image_loss_weight 0.9.")
     model.add_argument("--image_loss_weight", type=float, default=None,
-                       help=f"Weight w of the image side of the loss. Default: {PIXEL_IMAGE_LOSS_WEIGHT} (pixel), "
+                       help=f"Weight w of the image side of the loss. Default: {LOGITS_IMAGE_LOSS_WEIGHT} with "
+                            f"--label_prediction logits; else {PIXEL_IMAGE_LOSS_WEIGHT} (pixel), "
                             f"{LATENT_IMAGE_LOSS_WEIGHT} (latent), the authors' values.")
     model.add_argument("--sigma_min", type=float, default=1e-4,
                        help="Minimum noise level of the paths (the authors': 1e-4).")
@@ -244,8 +258,20 @@ def check_args(args: argparse.Namespace) -> None:
         args.unet_config = "small"
     if args.use_lora and not latent:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
+    if args.label_prediction is None:
+        args.label_prediction = "logits" if args.label_encoding == "onehot" else "velocity"
+    if args.label_prediction == "logits" and args.label_encoding != "onehot":
+        raise ValueError(
+            f"--label_prediction logits needs --label_encoding onehot (got {args.label_encoding}); use "
+            "--label_prediction velocity, the paper's."
+        )
+    if args.label_input is None:
+        args.label_input = "gated" if args.label_prediction == "logits" else "raw"
     if args.image_loss_weight is None:
-        args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
+        if args.label_prediction == "logits":
+            args.image_loss_weight = LOGITS_IMAGE_LOSS_WEIGHT
+        else:
+            args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
     if args.lr_warmup_epochs is not None and (args.streaming or args.lr_warmup_epochs < 0):
         raise ValueError(
             f"--lr_warmup_epochs {args.lr_warmup_epochs} needs map-style data (no --streaming) and a value >= 0."
@@ -286,6 +312,7 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
         time_sampling=args.time_sampling,
         label_time=args.label_time,
         diagonal_probability=args.diagonal_probability,
+        label_prediction=args.label_prediction,
     )
 
 
@@ -519,6 +546,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         ignore_index=data.ignore_index,
         background_class=data.background_class,
         beta=args.beta if args.beta > 0 else None,
+        label_prediction=args.label_prediction,
+        label_input=args.label_input,
     )
     pipe = SymmFlowPipeline(
         unet=unet,
@@ -791,10 +820,13 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                         batch["labels"], batch["pixel_values"].shape[-2:], beta=args.beta, generator=generator
                     ).float()
                 inputs = objective.prepare(images, labels, generator=generator)
-                model_output = predict_velocity(
-                    unet, inputs.sample, inputs.timestep, inputs.label_timestep, unwrapped_model=unwrapped_unet
+                model_output = predict_model_output(
+                    unet, inputs.sample, inputs.timestep, inputs.label_timestep, unwrapped_model=unwrapped_unet,
+                    label_head=pipe.label_head,
                 )
-                loss = objective.loss(model_output, inputs.target, num_image_channels=pipe.num_image_channels)
+                loss = objective.loss(
+                    model_output, inputs.target, num_image_channels=pipe.num_image_channels, label=labels
+                )
                 # Logged losses are means over all processes (each one sees a different shard of the batch).
                 step_losses = torch.stack([loss.loss, loss.image_loss, loss.label_loss]).detach().float()
                 step_losses = accelerator.gather(step_losses[None]).mean(dim=0) / args.gradient_accumulation_steps

@@ -102,3 +102,27 @@ def test_bad_config_raises(kwargs, match):
 def test_mismatched_image_and_label_shapes_raise():
     with pytest.raises(ValueError, match="spatial"):
         SymmFlowObjective().prepare(torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 1, 1))
+
+
+def test_logits_label_loss_is_cross_entropy_against_the_clean_one_hot_class():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 3, (4, 5, 5), generator=g)
+    label = 2 * torch.nn.functional.one_hot(ids, 3).permute(0, 3, 1, 2).float() - 1
+    label = label + 0.01 * torch.rand(label.shape, generator=g)  # dequantized: the argmax is unchanged
+    image = torch.randn(4, 1, 5, 5, generator=g)
+    objective = SymmFlowObjective(label_prediction="logits", image_loss_weight=0.5)
+    inputs = objective.prepare(image, label, generator=g)
+    output = torch.randn(inputs.target.shape, generator=g)
+    loss = objective.loss(output, inputs.target, num_image_channels=1, label=label)
+    expected_label = torch.nn.functional.cross_entropy(output[:, 1:], ids)
+    expected_image = ((output[:, :1] - inputs.target[:, :1]) ** 2).mean()
+    torch.testing.assert_close(loss.label_loss, expected_label)
+    torch.testing.assert_close(loss.loss, 0.5 * expected_image + 0.5 * expected_label)
+    # Perfect logits drive the label loss to ~0 whatever the velocity target says.
+    perfect = output.clone()
+    perfect[:, 1:] = 50 * label
+    assert objective.loss(perfect, inputs.target, 1, label=label).label_loss < 1e-6
+    with pytest.raises(ValueError, match="clean one-hot code"):
+        objective.loss(output, inputs.target, num_image_channels=1)
+    with pytest.raises(ValueError, match="label_prediction"):
+        SymmFlowObjective(label_prediction="sample")

@@ -20,8 +20,11 @@ so do we (`image_loss_weight`).
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.utils import BaseOutput
+
+from .models.velocity import LABEL_PREDICTIONS
 
 
 TIME_SAMPLINGS = ("uniform", "logit_normal")
@@ -80,6 +83,10 @@ class SymmFlowObjective(ConfigMixin):
         diagonal_probability (`float`, defaults to 0.5): used by `"mixed"`.
         num_train_timesteps (`int`, defaults to 1000): the scale of the timesteps given to the model; must match
             the scheduler's.
+        label_prediction (`str`, defaults to `"velocity"`): what the model's label channels predict (see
+            `LabelHead`). `"velocity"` is the paper's MSE on `v_y`; `"logits"` trains class logits with per-pixel
+            cross-entropy against the class of the clean one-hot code, which makes the one-step readout learn about
+            as fast as a discriminative model (BENCHMARKS.md section 1c).
     """
 
     config_name = "symmflow_objective.json"
@@ -95,6 +102,7 @@ class SymmFlowObjective(ConfigMixin):
         label_time: str = "diagonal",
         diagonal_probability: float = 0.5,
         num_train_timesteps: int = 1000,
+        label_prediction: str = "velocity",
     ):
         if not 0.0 <= sigma_min < 1.0:
             raise ValueError(f"`sigma_min` must lie in [0, 1), got {sigma_min}.")
@@ -108,6 +116,8 @@ class SymmFlowObjective(ConfigMixin):
             raise ValueError(f"Unknown label_time {label_time!r}; choose one of {LABEL_TIMES}.")
         if not 0.0 <= diagonal_probability <= 1.0:
             raise ValueError(f"`diagonal_probability` must lie in [0, 1], got {diagonal_probability}.")
+        if label_prediction not in LABEL_PREDICTIONS:
+            raise ValueError(f"Unknown label_prediction {label_prediction!r}; choose one of {LABEL_PREDICTIONS}.")
 
     @property
     def needs_label_time(self) -> bool:
@@ -200,18 +210,35 @@ class SymmFlowObjective(ConfigMixin):
             label_sigma=label_sigma,
         )
 
-    def loss(self, model_output: torch.Tensor, target: torch.Tensor, num_image_channels: int) -> SymmFlowLoss:
-        """Eq. 3 with the authors' per-side weighting.
+    def loss(
+        self,
+        model_output: torch.Tensor,
+        target: torch.Tensor,
+        num_image_channels: int,
+        label: torch.Tensor | None = None,
+    ) -> SymmFlowLoss:
+        """Eq. 3 with the authors' per-side weighting: `w * image_loss + (1 - w) * label_loss`.
 
         Args:
-            model_output (`torch.Tensor` of shape `(B, C_x + C_y, ...)`): predicted `[v_x | v_y]`.
+            model_output (`torch.Tensor` of shape `(B, C_x + C_y, ...)`): the model's raw output: `[v_x | v_y]`, or
+                `[v_x | logits]` with `label_prediction="logits"`.
             target (`torch.Tensor`, same shape): `SymmFlowTrainingInputs.target`.
             num_image_channels (`int`): `C_x`.
+            label (`torch.Tensor` of shape `(B, C_y, ...)`, *optional*): the clean (dequantized) one-hot code given
+                to `prepare`; required with `label_prediction="logits"`, whose targets are its per-pixel argmax.
         """
         if model_output.shape != target.shape:
             raise ValueError(f"Model output {tuple(model_output.shape)} does not match target {tuple(target.shape)}.")
-        error = (model_output.float() - target.float()) ** 2
-        image_loss = error[:, :num_image_channels].mean()
-        label_loss = error[:, num_image_channels:].mean()
+        c = num_image_channels
+        image_loss = ((model_output[:, :c].float() - target[:, :c].float()) ** 2).mean()
+        if self.config.label_prediction == "velocity":
+            label_loss = ((model_output[:, c:].float() - target[:, c:].float()) ** 2).mean()
+        else:
+            if label is None or label.shape != target[:, c:].shape:
+                raise ValueError(
+                    "label_prediction='logits' needs the clean one-hot code given to `prepare` as `label`, of shape "
+                    f"{tuple(target[:, c:].shape)}; got {None if label is None else tuple(label.shape)}."
+                )
+            label_loss = F.cross_entropy(model_output[:, c:].float(), label.argmax(dim=1))
         weight = self.config.image_loss_weight
         return SymmFlowLoss(loss=weight * image_loss + (1 - weight) * label_loss, image_loss=image_loss, label_loss=label_loss)

@@ -910,3 +910,65 @@ def test_background_class_is_checked(pixel_seg_pipe, pixel_cls_pipe):
             unet=pixel_cls_pipe.unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
             num_classes=4, background_class=0,
         )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Logits label head (the training script's default for one-hot codes)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def logits_seg_pipe(tiny_pixel_unet):
+    unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=PIXEL_SIZE, label_time=True)
+    return _quiet(
+        SymmFlowPipeline(
+            unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", label_encoding="onehot",
+            num_classes=SEG_CLASSES, label_prediction="logits", label_input="gated",
+        )
+    )
+
+
+def test_logits_head_segments_in_one_step_as_the_argmax_of_its_logits(logits_seg_pipe):
+    pipe = logits_seg_pipe
+    image = _images(pipe, batch=2)
+    out = pipe.segment(image, num_inference_steps=1, generator=_gen(0), output_type="pt")
+    # What the model says at the readout: clean image (image timestep 0), label fully noised (s = 1) and gated to 0.
+    x = image * 2 - 1
+    sample = torch.cat([x, torch.zeros(2, SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)], dim=1)
+    with torch.no_grad():
+        logits = pipe.unet(sample, torch.zeros(2), class_labels=torch.full((2,), 1000.0)).sample[:, 1:]
+    np.testing.assert_array_equal(np.asarray(out.masks), logits.argmax(dim=1).numpy())
+    # The noise drawn for the label does not matter at one step: the gate hides it and the step lands on y_hat.
+    other = pipe.segment(image, num_inference_steps=1, generator=_gen(7), output_type="pt")
+    np.testing.assert_array_equal(np.asarray(other.masks), np.asarray(out.masks))
+
+
+def test_logits_head_generates_and_round_trips(logits_seg_pipe, tmp_path):
+    pipe = logits_seg_pipe
+    images = pipe(mask=_masks(pipe, batch=2), num_inference_steps=3, generator=_gen(0), output_type="np").images
+    assert np.isfinite(images).all()
+    pipe.save_pretrained(tmp_path)
+    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path))
+    assert loaded.label_head == pipe.label_head and loaded.label_head.prediction == "logits"
+    image = _images(pipe)
+    torch.testing.assert_close(
+        loaded.segment(image, num_inference_steps=2, generator=_gen(0)).scores,
+        pipe.segment(image, num_inference_steps=2, generator=_gen(0)).scores,
+    )
+
+
+def test_logits_head_needs_a_one_hot_code(tiny_pixel_unet):
+    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False)
+    with pytest.raises(ValueError, match="label_encoding='onehot'"):
+        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
+                         num_classes=CLS_CLASSES, label_prediction="logits")
+
+
+def test_pipelines_saved_before_the_label_head_load_as_the_papers(pixel_seg_pipe, tmp_path):
+    pixel_seg_pipe.save_pretrained(tmp_path)
+    index = tmp_path / "model_index.json"
+    config = json.loads(index.read_text())
+    del config["label_prediction"], config["label_input"]
+    index.write_text(json.dumps(config))
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path)
+    assert loaded.label_head.is_paper

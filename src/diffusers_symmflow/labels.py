@@ -21,6 +21,8 @@ import torch
 from diffusers.configuration_utils import FrozenDict
 from diffusers.utils import BaseOutput
 
+from .inputs import check_positive_int
+
 
 LABEL_ENCODINGS: dict[str, tuple[str, ...]] = {
     "classification": ("onehot", "scalar"),
@@ -173,8 +175,7 @@ def generate_palette(num_colors: int) -> np.ndarray:
     Returns:
         `np.ndarray` of dtype uint8 and shape `[num_colors, 3]`, distinct RGB colours.
     """
-    if isinstance(num_colors, bool) or not isinstance(num_colors, (int, np.integer)) or num_colors < 1:
-        raise ValueError(f"`num_colors` must be a positive integer, got {num_colors!r}.")
+    check_positive_int("num_colors", num_colors)
     num_colors = int(num_colors)
 
     palette = _farthest_point_order(_lattice_candidates(num_colors), num_colors)
@@ -367,8 +368,7 @@ class LabelCodec:
             raise ValueError(
                 f"Unknown encoding {encoding!r} for task {task!r}; expected one of {list(LABEL_ENCODINGS[task])}."
             )
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
+        check_positive_int("num_classes", num_classes, minimum=2)
         if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
             raise ValueError(f"`ignore_index` must be an integer or None, got {ignore_index!r}.")
         if beta is not None and (isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0):

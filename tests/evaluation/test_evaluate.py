@@ -219,7 +219,7 @@ def test_bad_inputs_raise_before_or_while_reading_the_data():
     items = segmentation_items(seg, random_masks(2))
     with pytest.raises(ValueError, match="segmentation model, not a classification model; use `evaluate_segmentation`"):
         evaluate_classification(seg, items, progress=False)
-    with pytest.raises(ValueError, match=r"`steps` must hold positive integers, got 0"):
+    with pytest.raises(ValueError, match=r"`steps\[1\]` must be a positive integer, got 0"):
         evaluate_segmentation(seg, items, steps=(1, 0), progress=False)
     with pytest.raises(ValueError, match="`batch_size` must be a positive integer, got 0"):
         evaluate_segmentation(seg, items, batch_size=0, progress=False)

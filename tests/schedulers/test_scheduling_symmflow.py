@@ -143,7 +143,7 @@ def test_config_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"num_inference_steps": 0}, "at least 1"),
+        ({"num_inference_steps": 0}, "`num_inference_steps` must be a positive integer, got 0"),
         ({"num_inference_steps": 2.5}, "positive integer"),
         ({"num_inference_steps": 2, "direction": "sideways"}, "Unknown direction 'sideways'"),
         ({"num_inference_steps": 2, "mode": "both"}, "Unknown sampling mode 'both'"),

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..inputs import check_positive_int
 from ..pipelines.pipeline_symmflow import SAMPLING_MODES
 from .fid import (
     FeatureClassifier,
@@ -358,9 +359,8 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
 
 def _check_steps(steps: Sequence[int], name: str) -> list[int]:
     steps = [steps] if isinstance(steps, int) else list(steps)
-    for value in steps:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must hold positive integers, got {value!r}.")
+    for index, value in enumerate(steps):
+        check_positive_int(f"{name}[{index}]", value)
     if not steps:
         raise ValueError(f"`{name}` is empty.")
     return sorted({int(value) for value in steps})
@@ -473,8 +473,7 @@ def _check_common(pipe, task: str | None, batch_size: int) -> None:
     if task is not None and pipe.config.task != task:
         other = "evaluate_classification" if pipe.config.task == "classification" else "evaluate_segmentation"
         raise ValueError(f"This pipeline is a {pipe.config.task} model, not a {task} model; use `{other}`.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -830,8 +829,7 @@ def evaluate_generation(
     if num_real < 2:
         raise ValueError(f"FID and KID need at least 2 real images, the evaluation set has {num_real}.")
     num_generated = num_real if num_generated is None else num_generated
-    if isinstance(num_generated, bool) or not isinstance(num_generated, int) or num_generated < 2:
-        raise ValueError(f"`num_generated` must be an integer >= 2 (FID needs two images), got {num_generated!r}.")
+    check_positive_int("num_generated", num_generated, minimum=2)  # FID needs two images
 
     lpips_model, lpips_note = _load_lpips(device) if lpips_pairs > 0 else (None, "LPIPS not requested.")
     if lpips_note:

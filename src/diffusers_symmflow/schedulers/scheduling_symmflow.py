@@ -47,6 +47,8 @@ from diffusers import ModelMixin, SchedulerMixin  # noqa: F401  (the pipeline lo
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.utils import BaseOutput
 
+from ..inputs import check_positive_int
+
 
 DIRECTIONS = ("forward", "reverse")
 SAMPLING_MODES = ("joint", "conditional")
@@ -162,10 +164,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         points), and `timesteps` / `label_timesteps` (what the model receives at each call, `order` calls per
         step).
         """
-        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)):
-            raise ValueError(f"`num_inference_steps` must be a positive integer, got {num_inference_steps!r}.")
-        if num_inference_steps < 1:
-            raise ValueError(f"`num_inference_steps` must be at least 1, got {num_inference_steps}.")
+        check_positive_int("num_inference_steps", num_inference_steps)
         if direction not in DIRECTIONS:
             raise ValueError(
                 f"Unknown direction {direction!r}; use 'forward' (generate images from labels, t: 0 -> 1) or "

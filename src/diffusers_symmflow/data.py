@@ -52,7 +52,8 @@ import torch
 import torch.nn.functional as F
 
 from .inputs import MASK_COLOR_MODES, check_finite, check_positive_int, pil_mask_to_ids
-from .labels import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE, LabelCodec
+from .labels import LabelCodec
+from .palettes import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE
 
 
 logger = logging.getLogger(__name__)

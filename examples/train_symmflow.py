@@ -47,7 +47,13 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import DataExampleError, add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import (
+    DataExampleError,
+    add_data_arguments,
+    collate_fn,
+    data_config_from_args,
+    load_symmflow_data,
+)
 from diffusers_symmflow.inputs import check_positive_int
 from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
 from diffusers_symmflow.models import (
@@ -510,7 +516,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
 
     # 1. Data (checked before any model is built).
     with accelerator.main_process_first():
-        data = load_symmflow_data(args, split_seed=args.seed)
+        data = load_symmflow_data(data_config_from_args(args), split_seed=args.seed)
     latent = args.pretrained_model_name_or_path is not None
     if latent and data.image_channels != 3:
         raise ValueError(

@@ -30,7 +30,7 @@ import sys
 import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import add_data_arguments, load_symmflow_data
+from diffusers_symmflow.data import add_data_arguments, data_config_from_args, load_symmflow_data
 from diffusers_symmflow.evaluation import DEFAULT_STEPS, EvaluationResults, evaluate_pipeline
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> EvaluationResults:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
     pipe = SymmFlowPipeline.from_pretrained(args.pipeline).to(device)
-    data = load_symmflow_data(args)
+    data = load_symmflow_data(data_config_from_args(args))
     check_data_matches_pipeline(data, pipe)
     feature_data = getattr(data, "train", None) if args.feature_classifier_split == "train" else None
 

@@ -44,6 +44,7 @@ from diffusers.optimization import get_scheduler
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
+from diffusers_symmflow.inputs import check_positive_int
 from diffusers_symmflow.labels import LabelCodec, dequantize
 from diffusers_symmflow.models import predict_velocity
 from diffusers_symmflow.objective import SymmFlowObjective
@@ -410,8 +411,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.num_test_points = min(args.num_test_points, 1000)
         args.num_generated = min(args.num_generated, 400)
     for flag in ("num_train_steps", "batch_size", "hidden_dim", "num_layers", "num_train_points", "num_test_points"):
-        if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag} must be positive, got {getattr(args, flag)}.")
+        check_positive_int(f"--{flag}", getattr(args, flag))
     if args.figure_steps not in STEP_COUNTS:
         raise ValueError(f"--figure_steps must be one of {STEP_COUNTS}, got {args.figure_steps}.")
     return args

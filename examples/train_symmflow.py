@@ -47,7 +47,14 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import DataExampleError, add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import (
+    DataExampleError,
+    add_data_arguments,
+    collate_fn,
+    data_config_from_args,
+    load_symmflow_data,
+)
+from diffusers_symmflow.inputs import check_positive_int
 from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
 from diffusers_symmflow.models import (
     LABEL_INPUTS,
@@ -283,9 +290,8 @@ def check_args(args: argparse.Namespace) -> None:
         "checkpointing_steps", "checkpoints_total_limit", "save_pipeline_steps", "validation_steps",
         "validation_prediction_steps", "validation_inference_steps", "lora_rank", "shuffle_buffer_size",
     ):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ValueError(f"--{flag} must be a positive integer, got {value}.")
+        if getattr(args, flag) is not None:
+            check_positive_int(f"--{flag}", getattr(args, flag))
     for flag in ("lr_warmup_steps", "num_validation_images", "dataloader_num_workers"):
         if getattr(args, flag) < 0:
             raise ValueError(f"--{flag} must be >= 0, got {getattr(args, flag)}.")
@@ -524,7 +530,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
 
     # 1. Data (checked before any model is built).
     with accelerator.main_process_first():
-        data = load_symmflow_data(args, split_seed=args.seed)
+        data = load_symmflow_data(data_config_from_args(args), split_seed=args.seed)
     latent = args.pretrained_model_name_or_path is not None
     if latent and data.image_channels != 3:
         raise ValueError(

@@ -1,6 +1,7 @@
 """Dataset loading for training and evaluation: the bundled MNIST default and local datasets made here (no network)."""
 
 import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -12,10 +13,12 @@ from diffusers_symmflow.data import (
     DataExampleError,
     MNIST_BACKGROUND_CLASS,
     MNIST_FOREGROUND_THRESHOLD,
+    SymmFlowDataConfig,
     SymmFlowDataset,
     SymmFlowIterableDataset,
     add_data_arguments,
     collate_fn,
+    data_config_from_args,
     load_symmflow_data,
 )
 
@@ -119,6 +122,46 @@ def test_local_dataset_with_palette_rgb_masks(tmp_path):
     order = np.random.default_rng(0).permutation(10)
     first_train = int(np.sort(order[2:])[0])
     assert torch.equal(data.train[0]["labels"], torch.from_numpy(masks[first_train]).long())
+
+
+def test_every_data_flag_is_a_config_field_of_the_same_name():
+    parser = argparse.ArgumentParser()
+    add_data_arguments(parser)
+    flags = {action.dest for action in parser._actions if action.dest != "help"}
+    fields = {field.name for field in dataclasses.fields(SymmFlowDataConfig)}
+    assert flags == fields - {"seed"}
+    # The defaults agree too, so a script's flags and a library caller's keywords mean the same data.
+    assert data_config_from_args(parse()) == SymmFlowDataConfig(seed=0)
+    assert data_config_from_args(parse("--task", "classification", "--num_classes", "4", "--random_flip")) == (
+        SymmFlowDataConfig(task="classification", num_classes=4, random_flip=True, seed=0)
+    )
+
+
+def test_a_typed_config_loads_what_the_flags_load(tmp_path):
+    """The library takes keywords (no argparse); a palette and class names may be lists rather than flag strings."""
+    import datasets
+
+    images, masks = stripes(size=12, count=6)
+    rgb = np.asarray(PALETTE, dtype=np.uint8)[masks]
+    table = {"image": [PIL.Image.fromarray(i) for i in images], "mask": [PIL.Image.fromarray(m) for m in rgb]}
+    datasets.Dataset.from_dict(table).save_to_disk(str(tmp_path / "ds"))
+    palette_file = tmp_path / "palette.json"
+    palette_file.write_text(json.dumps(PALETTE))
+
+    typed = load_symmflow_data(SymmFlowDataConfig(
+        dataset_name=str(tmp_path / "ds"), palette=PALETTE, class_names=["void", "block", "line"], validation_split=2,
+    ))
+    flagged = load_symmflow_data(parse(
+        "--dataset_name", str(tmp_path / "ds"), "--palette", str(palette_file), "--class_names", "void,block,line",
+        "--validation_split", "2",
+    ))
+    assert (typed.num_classes, typed.class_names, len(typed.train), len(typed.validation)) == (
+        3, ["void", "block", "line"], 4, 2
+    )
+    assert typed.palette.tolist() == flagged.palette.tolist() == PALETTE
+    for index in range(len(typed.train)):
+        assert torch.equal(typed.train[index]["labels"], flagged.train[index]["labels"])
+        assert torch.equal(typed.train[index]["pixel_values"], flagged.train[index]["pixel_values"])
 
 
 def test_local_parquet_class_id_masks_resized_with_nearest(tmp_path):

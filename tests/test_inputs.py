@@ -1,15 +1,19 @@
 """The input rules training and inference share (`diffusers_symmflow.inputs`): a mask file means the same classes in
 `data.mask_to_ids` (training, evaluation) and in the pipeline's image processor (inference)."""
 
+import re
+
 import numpy as np
 import PIL.Image
 import pytest
 import torch
 
 from diffusers_symmflow.data import image_to_tensor, mask_to_ids
-from diffusers_symmflow.inputs import check_finite
-from diffusers_symmflow.labels import LabelCodec
+from diffusers_symmflow.evaluation import confusion_matrix
+from diffusers_symmflow.inputs import check_finite, check_positive_int
+from diffusers_symmflow.labels import LabelCodec, generate_palette
 from diffusers_symmflow.pipelines.image_processor_symmflow import SymmFlowImageProcessor
+from diffusers_symmflow.schedulers import SymmFlowScheduler
 
 
 def voc_palette(num_colors: int = 256) -> np.ndarray:
@@ -79,3 +83,31 @@ def test_check_finite_passes_integers_and_finite_floats():
     check_finite(torch.ones(3), "x")
     with pytest.raises(ValueError, match="y holds 2 NaN"):
         check_finite(torch.tensor([float("nan"), 0.0, float("inf")]), "y")
+
+
+def test_check_positive_int_accepts_counts_and_names_the_argument():
+    assert check_positive_int("steps", 3) == 3
+    assert check_positive_int("steps", np.int64(2)) == 2 and type(check_positive_int("steps", np.int64(2))) is int
+    assert check_positive_int("num_classes", 2, minimum=2) == 2
+    for bad in (0, -1, 2.0, True, "3", None):
+        with pytest.raises(ValueError, match=rf"^`steps` must be a positive integer, got {re.escape(repr(bad))}\.$"):
+            check_positive_int("steps", bad)
+    with pytest.raises(ValueError, match=r"^`num_classes` must be an integer >= 2, got 1\.$"):
+        check_positive_int("num_classes", 1, minimum=2)
+    # A command-line flag is shown as typed.
+    with pytest.raises(ValueError, match=r"^--batch_size must be a positive integer, got 0\.$"):
+        check_positive_int("--batch_size", 0)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: LabelCodec(num_classes=1), "`num_classes` must be an integer >= 2, got 1"),
+        (lambda: SymmFlowScheduler().set_timesteps(0), "`num_inference_steps` must be a positive integer, got 0"),
+        (lambda: confusion_matrix([0], [0], num_classes=1.5), "`num_classes` must be a positive integer, got 1.5"),
+        (lambda: generate_palette(0), "`num_colors` must be a positive integer, got 0"),
+    ],
+)
+def test_the_package_uses_the_one_positive_int_rule(call, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        call()

@@ -16,7 +16,7 @@ import datasets
 import numpy as np
 import PIL.Image
 
-from diffusers_symmflow.labels import coco_stuff_id_map
+from diffusers_symmflow.palettes import coco_stuff_id_map
 
 
 def build(images: str, masks: str) -> datasets.Dataset:

@@ -16,19 +16,7 @@ from .evaluation import (
     mean_iou,
     train_feature_classifier,
 )
-from .labels import (
-    CELEBAMASK_HQ_CLASSES,
-    CELEBAMASK_HQ_PALETTE,
-    COCO_STUFF_PALETTE,
-    COCO_STUFF_UNUSED_IDS,
-    LABEL_ENCODINGS,
-    LabelCodec,
-    LabelDecoding,
-    coco_stuff_id_map,
-    dequantize,
-    generate_palette,
-    resolve_palette,
-)
+from .labels import LABEL_ENCODINGS, LabelCodec, LabelDecoding, dequantize
 from .models import (
     SymmFlowUNet2DConditionModel,
     encode_empty_prompt,
@@ -37,6 +25,15 @@ from .models import (
     symmflow_unet2d_config,
 )
 from .objective import SymmFlowLoss, SymmFlowObjective, SymmFlowTrainingInputs
+from .palettes import (
+    CELEBAMASK_HQ_CLASSES,
+    CELEBAMASK_HQ_PALETTE,
+    COCO_STUFF_PALETTE,
+    COCO_STUFF_UNUSED_IDS,
+    coco_stuff_id_map,
+    generate_palette,
+    resolve_palette,
+)
 from .pipelines import (
     SymmFlowClassificationOutput,
     SymmFlowEditOutput,

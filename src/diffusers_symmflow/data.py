@@ -1,14 +1,16 @@
 # Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
 """Datasets for SymmFlow training and evaluation: the bundled MNIST default, Hub and local datasets, streaming.
 
-`add_data_arguments` adds the dataset flags shared by `examples/train_symmflow.py` and
-`examples/evaluate_symmflow.py`; `load_symmflow_data(args)` turns them into a `SymmFlowData` whose `train` and
-`validation` sets yield items
+`load_symmflow_data(SymmFlowDataConfig(...))` returns a `SymmFlowData` whose `train` and `validation` sets yield
+items
 
     {"pixel_values": float32 [C, H, W] in [-1, 1],
      "labels": int64 [H, W] class-id mask (segmentation) or int64 scalar class id (classification)}
 
-and `collate_fn` stacks such items into a batch.
+and `collate_fn` stacks such items into a batch. The scripts (`examples/train_symmflow.py`,
+`examples/evaluate_symmflow.py`, `benchmarks/`) share the dataset flags through the command-line adapter at the end
+of this module: `add_data_arguments` adds them to a parser, `data_config_from_args` turns the parsed flags into a
+`SymmFlowDataConfig` (one field per flag, same names).
 
 Sources (in this order):
 
@@ -43,6 +45,7 @@ import json
 import logging
 import os
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +54,9 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from .inputs import MASK_COLOR_MODES, check_finite, pil_mask_to_ids
-from .labels import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE, LabelCodec
+from .inputs import MASK_COLOR_MODES, check_finite, check_positive_int, pil_mask_to_ids
+from .labels import LabelCodec
+from .palettes import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE
 
 
 logger = logging.getLogger(__name__)
@@ -76,104 +80,6 @@ VALIDATION_SPLIT_NAMES = ("validation", "valid", "val", "test")
 _NUM_EXAMPLES_CHECKED = 8
 # How many recent stream positions a streaming dataset remembers the state of (see `state_after`).
 _STREAM_STATE_HISTORY = 4096
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Flags
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _validation_split(value: str) -> float:
-    number = float(value)
-    if number <= 0 or (number >= 1 and number != int(number)):
-        raise argparse.ArgumentTypeError(
-            f"--validation_split must be a fraction in (0, 1) or a whole number of examples, got {value!r}."
-        )
-    return number
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the dataset flags shared by the training and evaluation scripts to `parser` (no `--seed`).
-
-    With none of `--dataset_name` / `--train_data_dir` the bundled MNIST digits are used (see the module docstring).
-    """
-    group = parser.add_argument_group("data")
-    group.add_argument(
-        "--dataset_name", type=str, default=None,
-        help=(
-            "A dataset on the Hub, a directory written by `datasets`' save_to_disk, parquet file(s) (a file, a "
-            "comma-separated list or a directory) or any directory `datasets.load_dataset` reads. Default: the "
-            "bundled MNIST digits (offline)."
-        ),
-    )
-    group.add_argument("--dataset_config_name", type=str, default=None,
-                       help="The dataset's config, if it has several.")
-    group.add_argument(
-        "--train_data_dir", type=str, default=None,
-        help=(
-            "A local folder with the data (same forms as a local --dataset_name); with --dataset_name, passed to "
-            "`load_dataset` as `data_dir`."
-        ),
-    )
-    group.add_argument("--image_column", type=str, default=None,
-                       help=f"Column of the images. Default: the first of {list(IMAGE_COLUMN_CANDIDATES)} present.")
-    group.add_argument(
-        "--mask_column", type=str, default=None,
-        help=f"Segmentation: column of the masks. Default: the first of {list(MASK_COLUMN_CANDIDATES)} present.",
-    )
-    group.add_argument(
-        "--label_column", type=str, default=None,
-        help=(
-            f"Classification: column of the class ids. Default: the first of {list(LABEL_COLUMN_CANDIDATES)} present."
-        ),
-    )
-    group.add_argument("--streaming", action="store_true",
-                       help="Stream the dataset (`datasets` streaming) instead of loading it; needs "
-                            "--max_train_steps.")
-    group.add_argument("--resolution", type=int, default=None,
-                       help="Side of the square training images. Default: 32 for the bundled MNIST digits, else the "
-                            "shorter side of the first training image.")
-    group.add_argument("--center_crop", action="store_true",
-                       help="Crop training images at the centre (validation images always are) instead of randomly.")
-    group.add_argument(
-        "--skip_bad_examples", action="store_true",
-        help=(
-            "Skip training examples that fail to decode (each logged with its row and column, and counted in the "
-            "training log) instead of stopping training with a checkpoint. The first few examples are still checked "
-            "before training starts."
-        ),
-    )
-    group.add_argument("--random_flip", action="store_true",
-                       help="Flip training images horizontally at random, together with their masks.")
-    group.add_argument("--task", type=str, default="segmentation", choices=TASKS,
-                       help="Pixel-level labels (segmentation) or one label per image (classification).")
-    group.add_argument("--num_classes", type=int, default=None,
-                       help="Number of classes K. Default: from the bundled data, --class_names, a ClassLabel column "
-                            "or the 'celebamask-hq' palette.")
-    group.add_argument("--palette", type=str, default=None,
-                       help="Mask colours: 'celebamask-hq', 'generated' or a JSON file of [r, g, b] lists. Needed "
-                            "to read RGB masks; also colours the predicted masks. Default: generated.")
-    group.add_argument("--ignore_index", type=int, default=None,
-                       help="Label id that metrics ignore (e.g. 255 for unlabelled pixels, or 0 for CelebAMask-HQ's "
-                            "background).")
-    group.add_argument("--background_class", type=int, default=None,
-                       help="Segmentation: the class id of 'no object'. The saved pipeline then also classifies "
-                            "single-object images (the object class covering the most pixels). Default: 10 for the "
-                            "bundled digits, none otherwise.")
-    group.add_argument("--class_names", type=str, default=None,
-                       help="Class names: comma-separated, or a JSON file holding a list.")
-    group.add_argument("--max_train_samples", type=int, default=None,
-                       help="Use only this many training examples (for debugging or quick runs).")
-    group.add_argument("--max_eval_samples", type=int, default=None,
-                       help="Use only this many validation examples.")
-    group.add_argument(
-        "--validation_split", type=_validation_split, default=None,
-        help=(
-            "For data without a validation split: the fraction (< 1) or number (>= 1) of training examples held "
-            f"out, by a seeded permutation. Default: {DEFAULT_VALIDATION_FRACTION} (a number is required when "
-            "streaming)."
-        ),
-    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -677,9 +583,64 @@ class SymmFlowData:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _class_names_from_flag(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
+@dataclass
+class SymmFlowDataConfig:
+    """What `load_symmflow_data` loads: the keyword form of the dataset flags of `add_data_arguments`, one field per
+    flag of the same name. With neither `dataset_name` nor `train_data_dir`, the bundled MNIST digits.
+
+    Args:
+        dataset_name (`str`, *optional*): a Hub dataset, a `save_to_disk` directory, parquet file(s) (a file, a
+            comma-separated list or a directory) or any directory `datasets.load_dataset` reads.
+        dataset_config_name (`str`, *optional*): the dataset's config, if it has several.
+        train_data_dir (`str`, *optional*): a local folder with the data; with `dataset_name`, its `data_dir`.
+        image_column, mask_column, label_column (`str`, *optional*): the columns of the images, of the masks
+            (segmentation) and of the class ids (classification); default: the first known name present.
+        streaming (`bool`, defaults to `False`): stream the dataset instead of loading it.
+        resolution (`int`, *optional*): side of the square images; default 32 for the bundled digits, else the shorter
+            side of the first training image.
+        center_crop (`bool`, defaults to `False`): crop training images at the centre instead of randomly.
+        skip_bad_examples (`bool`, defaults to `False`): skip training examples that fail to decode.
+        random_flip (`bool`, defaults to `False`): flip training images (and masks) horizontally at random.
+        task (`str`, defaults to `"segmentation"`): one of `TASKS`.
+        num_classes (`int`, *optional*): K; default from the bundled data, `class_names`, a ClassLabel column or the
+            `"celebamask-hq"` palette.
+        palette (`str` or list of `[r, g, b]`, *optional*): as accepted by `resolve_palette`.
+        ignore_index (`int`, *optional*): the label id metrics ignore.
+        background_class (`int`, *optional*): segmentation: the class id of "no object" (10 for the bundled digits).
+        class_names (`str` or `list[str]`, *optional*): K names: comma-separated, a JSON file holding a list, or a list.
+        max_train_samples, max_eval_samples (`int`, *optional*): use only this many examples.
+        validation_split (`float`, *optional*): for data without a validation split, the fraction (< 1) or number
+            (>= 1) of training examples held out; default `DEFAULT_VALIDATION_FRACTION`.
+        seed (`int`, *optional*): seeds the training augmentation (0 when `None`).
+    """
+
+    dataset_name: str | None = None
+    dataset_config_name: str | None = None
+    train_data_dir: str | None = None
+    image_column: str | None = None
+    mask_column: str | None = None
+    label_column: str | None = None
+    streaming: bool = False
+    resolution: int | None = None
+    center_crop: bool = False
+    skip_bad_examples: bool = False
+    random_flip: bool = False
+    task: str = "segmentation"
+    num_classes: int | None = None
+    palette: str | list | None = None
+    ignore_index: int | None = None
+    background_class: int | None = None
+    class_names: str | list[str] | None = None
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    validation_split: float | None = None
+    seed: int | None = None
+
+
+
+def _class_names_from_flag(value: str | list[str] | None) -> list[str] | None:
+    if value is None or isinstance(value, list):
+        return value
     if os.path.isfile(value):
         with open(value, encoding="utf-8") as file:
             names = json.load(file)
@@ -744,17 +705,17 @@ def _is_saved_to_disk(path: str) -> bool:
     )
 
 
-def _load_raw(args: argparse.Namespace) -> tuple[dict, str]:
+def _load_raw(config: SymmFlowDataConfig) -> tuple[dict, str]:
     """Split name -> `datasets` (Iterable)Dataset, and a description of the source."""
     import datasets
 
-    source = args.dataset_name or args.train_data_dir
-    streaming = args.streaming
-    if args.dataset_name is not None and args.train_data_dir is not None:
+    source = config.dataset_name or config.train_data_dir
+    streaming = config.streaming
+    if config.dataset_name is not None and config.train_data_dir is not None:
         loaded = datasets.load_dataset(
-            args.dataset_name, args.dataset_config_name, data_dir=args.train_data_dir, streaming=streaming
+            config.dataset_name, config.dataset_config_name, data_dir=config.train_data_dir, streaming=streaming
         )
-        return dict(loaded), f"`{args.dataset_name}` (data_dir `{args.train_data_dir}`)"
+        return dict(loaded), f"`{config.dataset_name}` (data_dir `{config.train_data_dir}`)"
     if _is_saved_to_disk(source):
         loaded = datasets.load_from_disk(source)
         splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
@@ -767,9 +728,9 @@ def _load_raw(args: argparse.Namespace) -> tuple[dict, str]:
     parquet = _parquet_data_files(source)
     if parquet is not None:
         return dict(datasets.load_dataset("parquet", data_files=parquet, streaming=streaming)), f"parquet `{source}`"
-    loaded = datasets.load_dataset(source, args.dataset_config_name, streaming=streaming)
-    config = f" (config `{args.dataset_config_name}`)" if args.dataset_config_name else ""
-    return dict(loaded), f"`{source}`{config}"
+    loaded = datasets.load_dataset(source, config.dataset_config_name, streaming=streaming)
+    named = f" (config `{config.dataset_config_name}`)" if config.dataset_config_name else ""
+    return dict(loaded), f"`{source}`{named}"
 
 
 def _pick_column(columns: list[str], flag: str, value: str | None, candidates: tuple[str, ...], what: str) -> str:
@@ -818,49 +779,52 @@ def _split_count(validation_split: float, total: int | None) -> int:
     return count
 
 
-def _resolve_num_classes(args, class_names, label_names) -> int:
-    if args.num_classes is not None:
-        return args.num_classes
+def _resolve_num_classes(config: SymmFlowDataConfig, class_names, label_names) -> int:
+    if config.num_classes is not None:
+        return config.num_classes
     for names in (class_names, label_names):
         if names is not None:
             return len(names)
-    if isinstance(args.palette, str) and args.palette.lower() == "celebamask-hq":
+    if isinstance(config.palette, str) and config.palette.lower() == "celebamask-hq":
         return len(CELEBAMASK_HQ_PALETTE)
     raise ValueError(
         "Could not infer the number of classes of this dataset; pass --num_classes (or --class_names)."
     )
 
 
-def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlowData:
-    """Load the train and validation sets the dataset flags describe (see `add_data_arguments`).
+def load_symmflow_data(config: SymmFlowDataConfig | argparse.Namespace, split_seed: int = 0) -> SymmFlowData:
+    """Load the train and validation sets `config` describes.
 
     The first few training examples and the first validation example are decoded before returning, so unknown
     columns, masks of the wrong size, ids outside [0, `num_classes`) and colours missing from the palette raise a
-    `ValueError` that names the problem before any training starts. Later examples are checked as they load.
+    `ValueError` that names the problem (by its command-line flag) before any training starts. Later examples are
+    checked as they load.
 
     Args:
-        args: the parsed flags (`--seed`, when present, seeds the training augmentation).
+        config (`SymmFlowDataConfig`): what to load. The flags parsed with `add_data_arguments` (an
+            `argparse.Namespace`) are accepted too, through `data_config_from_args`.
         split_seed (`int`, defaults to 0): seeds the permutation that carves a validation split off the training data
-            (and picks `--max_train_samples`), so the split does not change with the training seed.
+            (and picks `max_train_samples`), so the split does not change with the training seed.
 
     Returns:
         `SymmFlowData`.
     """
-    task = args.task
+    if isinstance(config, argparse.Namespace):
+        config = data_config_from_args(config)
+    task = config.task
     if task not in TASKS:
         raise ValueError(f"Unknown --task {task!r}; choose one of {TASKS}.")
     for flag in ("max_train_samples", "max_eval_samples", "num_classes", "resolution"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ValueError(f"--{flag} must be positive, got {value}.")
-    if task == "segmentation" and args.label_column is not None:
+        if getattr(config, flag) is not None:
+            check_positive_int(f"--{flag}", getattr(config, flag))
+    if task == "segmentation" and config.label_column is not None:
         raise ValueError("--label_column names class ids for --task classification; for masks pass --mask_column.")
-    if task == "classification" and args.mask_column is not None:
+    if task == "classification" and config.mask_column is not None:
         raise ValueError("--mask_column names masks for --task segmentation; for class ids pass --label_column.")
-    augmentation_seed = getattr(args, "seed", None) or 0
-    class_names = _class_names_from_flag(args.class_names)
-    bundled = args.dataset_name is None and args.train_data_dir is None
-    streaming = args.streaming
+    augmentation_seed = config.seed or 0
+    class_names = _class_names_from_flag(config.class_names)
+    bundled = config.dataset_name is None and config.train_data_dir is None
+    streaming = config.streaming
 
     if bundled:
         import datasets
@@ -868,7 +832,7 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         columns, description = _bundled_mnist()
         raw = {"train": datasets.Dataset.from_dict(columns).with_format("numpy")}
         image_column, label_column = "image", "mask" if task == "segmentation" else "label"
-        if (args.image_column, args.mask_column, args.label_column) != (None, None, None):
+        if (config.image_column, config.mask_column, config.label_column) != (None, None, None):
             raise ValueError(
                 "The bundled MNIST digits have fixed columns; --image_column / --mask_column / --label_column need "
                 "--dataset_name or --train_data_dir."
@@ -878,20 +842,20 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
             default_names = [str(digit) for digit in range(MNIST_NUM_DIGITS)] + ["background"]
         else:
             default_classes, default_names = MNIST_NUM_DIGITS, [str(digit) for digit in range(MNIST_NUM_DIGITS)]
-        if args.num_classes not in (None, default_classes):
+        if config.num_classes not in (None, default_classes):
             raise ValueError(
-                f"The bundled MNIST {task} data has {default_classes} classes, got --num_classes {args.num_classes}."
+                f"The bundled MNIST {task} data has {default_classes} classes, got --num_classes {config.num_classes}."
             )
         num_classes = default_classes
         class_names = class_names or default_names
         image_channels = 1
-        resolution = args.resolution or MNIST_RESOLUTION
+        resolution = config.resolution or MNIST_RESOLUTION
         if streaming:
             raw = {"train": raw["train"].to_iterable_dataset(num_shards=10)}
     else:
-        source = args.dataset_name or args.train_data_dir
+        source = config.dataset_name or config.train_data_dir
         try:
-            raw, description = _load_raw(args)
+            raw, description = _load_raw(config)
         except (IndexError, ValueError) as error:
             # How `datasets` fails on a dataset without a single row: an IndexError from concatenating zero tables
             # (save_to_disk), or 'Instruction "<split>" corresponds to no data!' (an empty file of a split).
@@ -909,19 +873,19 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
             raise ValueError(f"The dataset {source!r} is empty: its split(s) {empty} hold no examples.")
         train_name = "train" if "train" in raw else next(iter(raw))
         columns = _column_names(raw[train_name])
-        image_column = _pick_column(columns, "--image_column", args.image_column, IMAGE_COLUMN_CANDIDATES, "image")
+        image_column = _pick_column(columns, "--image_column", config.image_column, IMAGE_COLUMN_CANDIDATES, "image")
         if task == "segmentation":
             candidates = tuple(c for c in MASK_COLUMN_CANDIDATES if c != image_column)
-            label_column = _pick_column(columns, "--mask_column", args.mask_column, candidates, "mask")
+            label_column = _pick_column(columns, "--mask_column", config.mask_column, candidates, "mask")
         else:
             candidates = tuple(c for c in LABEL_COLUMN_CANDIDATES if c != image_column)
-            label_column = _pick_column(columns, "--label_column", args.label_column, candidates, "class-label")
+            label_column = _pick_column(columns, "--label_column", config.label_column, candidates, "class-label")
         label_names = _class_label_names(raw[train_name], label_column) if task == "classification" else None
         if class_names is None and label_names is not None:
             class_names = label_names
-        if class_names is None and isinstance(args.palette, str) and args.palette.lower() == "celebamask-hq":
+        if class_names is None and isinstance(config.palette, str) and config.palette.lower() == "celebamask-hq":
             class_names = list(CELEBAMASK_HQ_CLASSES)
-        num_classes = _resolve_num_classes(args, class_names, label_names)
+        num_classes = _resolve_num_classes(config, class_names, label_names)
         first = _first_examples(raw[train_name], 1)
         if not first:
             raise ValueError(f"The dataset {source!r} is empty: its training split holds no examples.")
@@ -931,8 +895,8 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         else:
             array = _as_array(first_image, image_column)
             image_channels = 1 if array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 1) else 3
-        if args.resolution is not None:
-            resolution = args.resolution
+        if config.resolution is not None:
+            resolution = config.resolution
         else:
             height, width = image_to_tensor(first_image, image_channels, image_column).shape[-2:]
             resolution = min(height, width)
@@ -946,8 +910,8 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         task=task,
         encoding="palette" if task == "segmentation" else "onehot",
         num_classes=num_classes,
-        palette=args.palette,
-        ignore_index=args.ignore_index,
+        palette=config.palette,
+        ignore_index=config.ignore_index,
         class_names=class_names,
     )
 
@@ -957,14 +921,14 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
     # Row numbers in the source splits, so an error names the row a user can find (None when streaming).
     train_rows = validation_rows = None
     train_source = validation_source = "train"
-    if validation_name is not None and args.validation_split is None:
+    if validation_name is not None and config.validation_split is None:
         validation_raw = raw[validation_name]
         validation_origin = f"its `{validation_name}` split"
         validation_source = validation_name
         if not streaming:
             train_rows, validation_rows = np.arange(len(train_raw)), np.arange(len(validation_raw))
     else:
-        fraction = args.validation_split if args.validation_split is not None else DEFAULT_VALIDATION_FRACTION
+        fraction = config.validation_split if config.validation_split is not None else DEFAULT_VALIDATION_FRACTION
         if streaming:
             count = _split_count(fraction, None)
             validation_raw, train_raw = train_raw.take(count), train_raw.skip(count)
@@ -978,27 +942,27 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
             validation_rows, train_rows = order[:count], np.sort(order[count:])
         validation_origin = f"{count} examples held out of the training split (seed {split_seed})"
 
-    if args.max_train_samples is not None:
+    if config.max_train_samples is not None:
         if streaming:
-            train_raw = train_raw.take(args.max_train_samples)
-        elif args.max_train_samples < len(train_raw):
+            train_raw = train_raw.take(config.max_train_samples)
+        elif config.max_train_samples < len(train_raw):
             order = np.random.default_rng(split_seed + 1).permutation(len(train_raw))
-            train_raw = train_raw.select(np.sort(order[: args.max_train_samples]))
-            train_rows = train_rows[np.sort(order[: args.max_train_samples])]
-    if args.max_eval_samples is not None:
+            train_raw = train_raw.select(np.sort(order[: config.max_train_samples]))
+            train_rows = train_rows[np.sort(order[: config.max_train_samples])]
+    if config.max_eval_samples is not None:
         if streaming:
-            validation_raw = validation_raw.take(args.max_eval_samples)
-        elif args.max_eval_samples < len(validation_raw):
-            validation_raw = validation_raw.select(range(args.max_eval_samples))
-            validation_rows = validation_rows[: args.max_eval_samples]
+            validation_raw = validation_raw.take(config.max_eval_samples)
+        elif config.max_eval_samples < len(validation_raw):
+            validation_raw = validation_raw.select(range(config.max_eval_samples))
+            validation_rows = validation_rows[: config.max_eval_samples]
 
     def transform(train: bool) -> SymmFlowExampleTransform:
         return SymmFlowExampleTransform(
             image_column, label_column, codec, resolution, image_channels, train,
-            center_crop=args.center_crop, random_flip=args.random_flip,
+            center_crop=config.center_crop, random_flip=config.random_flip,
         )
 
-    skip_bad_examples = getattr(args, "skip_bad_examples", False)
+    skip_bad_examples = config.skip_bad_examples
     if streaming:
         train = SymmFlowIterableDataset(
             train_raw, transform(True), seed=augmentation_seed, skip_bad_examples=skip_bad_examples
@@ -1029,7 +993,7 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         f"{description} Images from column `{image_column}` ({image_channels} channel(s), {resolution}x{resolution}), "
         f"{label_kind} from column `{label_column}`, {num_classes} classes; validation: {validation_origin}; {sizes}."
     )
-    background_class = getattr(args, "background_class", None)
+    background_class = config.background_class
     if background_class is None and bundled and task == "segmentation":
         background_class = MNIST_NUM_DIGITS
     if background_class is not None and (task != "segmentation" or not 0 <= background_class < num_classes):
@@ -1045,9 +1009,114 @@ def load_symmflow_data(args: argparse.Namespace, split_seed: int = 0) -> SymmFlo
         resolution=resolution,
         class_names=class_names,
         palette=codec.palette_array,
-        ignore_index=args.ignore_index,
+        ignore_index=config.ignore_index,
         dataset_description=description,
         num_train_examples=num_train,
         num_validation_examples=num_validation,
         background_class=background_class,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command-line adapter (for the scripts in examples/ and benchmarks/; the library itself takes SymmFlowDataConfig)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _validation_split(value: str) -> float:
+    number = float(value)
+    if number <= 0 or (number >= 1 and number != int(number)):
+        raise argparse.ArgumentTypeError(
+            f"--validation_split must be a fraction in (0, 1) or a whole number of examples, got {value!r}."
+        )
+    return number
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the dataset flags shared by the training and evaluation scripts to `parser` (no `--seed`).
+
+    With none of `--dataset_name` / `--train_data_dir` the bundled MNIST digits are used (see the module docstring).
+    """
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset_name", type=str, default=None,
+        help=(
+            "A dataset on the Hub, a directory written by `datasets`' save_to_disk, parquet file(s) (a file, a "
+            "comma-separated list or a directory) or any directory `datasets.load_dataset` reads. Default: the "
+            "bundled MNIST digits (offline)."
+        ),
+    )
+    group.add_argument("--dataset_config_name", type=str, default=None,
+                       help="The dataset's config, if it has several.")
+    group.add_argument(
+        "--train_data_dir", type=str, default=None,
+        help=(
+            "A local folder with the data (same forms as a local --dataset_name); with --dataset_name, passed to "
+            "`load_dataset` as `data_dir`."
+        ),
+    )
+    group.add_argument("--image_column", type=str, default=None,
+                       help=f"Column of the images. Default: the first of {list(IMAGE_COLUMN_CANDIDATES)} present.")
+    group.add_argument(
+        "--mask_column", type=str, default=None,
+        help=f"Segmentation: column of the masks. Default: the first of {list(MASK_COLUMN_CANDIDATES)} present.",
+    )
+    group.add_argument(
+        "--label_column", type=str, default=None,
+        help=(
+            f"Classification: column of the class ids. Default: the first of {list(LABEL_COLUMN_CANDIDATES)} present."
+        ),
+    )
+    group.add_argument("--streaming", action="store_true",
+                       help="Stream the dataset (`datasets` streaming) instead of loading it; needs "
+                            "--max_train_steps.")
+    group.add_argument("--resolution", type=int, default=None,
+                       help="Side of the square training images. Default: 32 for the bundled MNIST digits, else the "
+                            "shorter side of the first training image.")
+    group.add_argument("--center_crop", action="store_true",
+                       help="Crop training images at the centre (validation images always are) instead of randomly.")
+    group.add_argument(
+        "--skip_bad_examples", action="store_true",
+        help=(
+            "Skip training examples that fail to decode (each logged with its row and column, and counted in the "
+            "training log) instead of stopping training with a checkpoint. The first few examples are still checked "
+            "before training starts."
+        ),
+    )
+    group.add_argument("--random_flip", action="store_true",
+                       help="Flip training images horizontally at random, together with their masks.")
+    group.add_argument("--task", type=str, default="segmentation", choices=TASKS,
+                       help="Pixel-level labels (segmentation) or one label per image (classification).")
+    group.add_argument("--num_classes", type=int, default=None,
+                       help="Number of classes K. Default: from the bundled data, --class_names, a ClassLabel column "
+                            "or the 'celebamask-hq' palette.")
+    group.add_argument("--palette", type=str, default=None,
+                       help="Mask colours: 'celebamask-hq', 'generated' or a JSON file of [r, g, b] lists. Needed "
+                            "to read RGB masks; also colours the predicted masks. Default: generated.")
+    group.add_argument("--ignore_index", type=int, default=None,
+                       help="Label id that metrics ignore (e.g. 255 for unlabelled pixels, or 0 for CelebAMask-HQ's "
+                            "background).")
+    group.add_argument("--background_class", type=int, default=None,
+                       help="Segmentation: the class id of 'no object'. The saved pipeline then also classifies "
+                            "single-object images (the object class covering the most pixels). Default: 10 for the "
+                            "bundled digits, none otherwise.")
+    group.add_argument("--class_names", type=str, default=None,
+                       help="Class names: comma-separated, or a JSON file holding a list.")
+    group.add_argument("--max_train_samples", type=int, default=None,
+                       help="Use only this many training examples (for debugging or quick runs).")
+    group.add_argument("--max_eval_samples", type=int, default=None,
+                       help="Use only this many validation examples.")
+    group.add_argument(
+        "--validation_split", type=_validation_split, default=None,
+        help=(
+            "For data without a validation split: the fraction (< 1) or number (>= 1) of training examples held "
+            f"out, by a seeded permutation. Default: {DEFAULT_VALIDATION_FRACTION} (a number is required when "
+            "streaming)."
+        ),
+    )
+
+
+def data_config_from_args(args: argparse.Namespace) -> SymmFlowDataConfig:
+    """The `SymmFlowDataConfig` of flags parsed with `add_data_arguments` (a `--seed` flag, when the script has one,
+    seeds the augmentation)."""
+    names = [field.name for field in dataclasses.fields(SymmFlowDataConfig)]
+    return SymmFlowDataConfig(**{name: getattr(args, name) for name in names if hasattr(args, name)})

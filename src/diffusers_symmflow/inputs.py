@@ -9,17 +9,21 @@ and at inference.
   colour matches only; alpha is dropped).
 * Pixel values must be finite: one NaN passes a min / max range check silently (every comparison with NaN is
   false) and turns every prediction into class 0, so NaN and infinity are rejected by name.
+* Counts (steps, batch sizes, numbers of classes...) are integers, not floats or booleans, checked by
+  `check_positive_int` everywhere in the package and its scripts.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import PIL.Image
 import torch
 
-from .labels import LabelCodec
+
+if TYPE_CHECKING:  # labels.py (through palettes.py) imports this module: no runtime import back
+    from .labels import LabelCodec
 
 
 MASK_ID_MODES = ("1", "L", "P", "I", "I;16")
@@ -72,3 +76,25 @@ def check_finite(values: Any, what: str) -> None:
             f"{what} holds {bad} NaN or infinite value(s); images and masks must be finite (check the decoding or "
             "normalisation that produced them)."
         )
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """Raise a `ValueError` naming `name` unless `value` is an integer `>= minimum`; return it as an `int`.
+
+    `True` / `False` are refused although Python counts them as integers, and so are floats (even `2.0`), since a
+    float count is almost always a mistaken argument.
+
+    Args:
+        name (`str`): the argument as the user wrote it: a keyword (shown as `` `name` ``) or a command-line flag
+            starting with `--` (shown as is).
+        value: the value to check; Python and numpy integers pass.
+        minimum (`int`, defaults to 1): the smallest allowed value (e.g. 2 for a number of classes).
+
+    Returns:
+        `int(value)`.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        shown = name if name.startswith("--") else f"`{name}`"
+        need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{shown} must be {need}, got {value!r}.")
+    return int(value)

@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from .inputs import check_positive_int
 from .pipelines.pipeline_symmflow import CUSTOM_PIPELINE_MODULE
 
 
@@ -240,8 +241,7 @@ def prune_checkpoints(output_dir: str, total_limit: int | None) -> list[str]:
     """
     if total_limit is None:
         return []
-    if total_limit < 1:
-        raise ValueError(f"`total_limit` must be at least 1, got {total_limit}.")
+    check_positive_int("total_limit", total_limit)
     checkpoints = list_checkpoints(output_dir, warn=False)
     removed = [path for _, path in checkpoints[: max(0, len(checkpoints) - total_limit)]]
     for path in removed:

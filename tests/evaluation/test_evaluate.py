@@ -24,7 +24,7 @@ from torch import nn
 
 from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import accuracy, confusion_matrix, mean_iou
-from diffusers_symmflow.evaluation import evaluate as evaluate_module
+from diffusers_symmflow.evaluation import feature_models
 from diffusers_symmflow.evaluation.evaluate import (
     EvaluationResults,
     evaluate_classification,
@@ -219,7 +219,7 @@ def test_bad_inputs_raise_before_or_while_reading_the_data():
     items = segmentation_items(seg, random_masks(2))
     with pytest.raises(ValueError, match="segmentation model, not a classification model; use `evaluate_segmentation`"):
         evaluate_classification(seg, items, progress=False)
-    with pytest.raises(ValueError, match=r"`steps` must hold positive integers, got 0"):
+    with pytest.raises(ValueError, match=r"`steps\[1\]` must be a positive integer, got 0"):
         evaluate_segmentation(seg, items, steps=(1, 0), progress=False)
     with pytest.raises(ValueError, match="`batch_size` must be a positive integer, got 0"):
         evaluate_segmentation(seg, items, batch_size=0, progress=False)
@@ -349,7 +349,7 @@ def test_lpips_diversity_runs_when_the_package_and_weights_are_on_disk(monkeypat
     items = segmentation_items(pipe, random_masks(5, seed=2))
     kwargs = dict(steps=(1,), feature_extractor=nn.Flatten(), lpips_pairs=3, batch_size=2, progress=False)
 
-    monkeypatch.setattr(evaluate_module, "lpips_weights_path", lambda: str(weights))
+    monkeypatch.setattr(feature_models, "lpips_weights_path", lambda: str(weights))
     missing = evaluate_generation(pipe, items, **kwargs)
     assert missing.generation["conditional"][1]["lpips_diversity"] is None and not calls
     assert any("weights are not on disk" in note for note in missing.notes)
@@ -508,3 +508,18 @@ def test_excluded_classes_follow_the_models_background_class():
     inside = oracle_pipeline(ignore_index=0, class_names=["void", "sky", "dog"])
     inside.register_to_config(background_class=1)
     assert default_excluded_classes(inside) == [0, 1]
+
+
+def test_the_split_modules_own_their_names_and_the_old_paths_still_import():
+    """Scoring (evaluate), reporting (report), data and noise (data), feature networks (feature_models): one owner
+    each; `diffusers_symmflow.evaluation` and `...evaluation.evaluate` hand out the same objects as before the split."""
+    import diffusers_symmflow.evaluation as evaluation
+    from diffusers_symmflow.evaluation import data, evaluate, report
+
+    assert evaluation.EvaluationResults is evaluate.EvaluationResults is report.EvaluationResults
+    assert evaluation.make_generators is evaluate.make_generators is data.make_generators
+    assert evaluate.GENERATOR_STREAMS is data.GENERATOR_STREAMS and evaluate.METRIC_DISPLAY is report.METRIC_DISPLAY
+    for name in ("build_default_feature_classifier", "default_excluded_classes"):
+        assert getattr(evaluation, name) is getattr(evaluate, name) is getattr(feature_models, name)
+    for name in ("lpips_to_real", "lpips_weights_path", "LPIPS_ALEXNET_WEIGHTS"):
+        assert getattr(evaluate, name) is getattr(feature_models, name)

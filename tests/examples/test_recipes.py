@@ -11,7 +11,7 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from conftest import load_example
-from diffusers_symmflow.labels import CELEBAMASK_HQ_PALETTE, COCO_STUFF_UNUSED_IDS
+from diffusers_symmflow.palettes import CELEBAMASK_HQ_PALETTE, COCO_STUFF_UNUSED_IDS
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
 

@@ -113,17 +113,21 @@ def test_heun_is_exact_on_straight_paths_and_reports_order():
     torch.testing.assert_close(end, torch.cat([xi_x, y], 1), atol=1e-5, rtol=1e-5)
 
 
-def test_step_output_splits_image_and_label_and_predicts_endpoints():
+def test_step_output_predicts_endpoints():
     x, xi_x, y, xi_y = exact_pair(3, 1)
     velocity = torch.cat([x - xi_x, xi_y - y], dim=1)
     scheduler = SymmFlowScheduler()
     scheduler.set_timesteps(4, direction="forward")
     out = scheduler.step(velocity, scheduler.timesteps[0], torch.cat([xi_x, y], 1), num_image_channels=3)
-    assert out.image.shape == x.shape and out.label.shape == y.shape
+    assert out.prev_sample.shape == (x.shape[0], x.shape[1] + y.shape[1], *x.shape[2:])
     # From the start (t=0) one jump along the exact velocity reaches the clean image; the label is already clean.
     torch.testing.assert_close(out.pred_original_sample, torch.cat([x, y], 1), atol=1e-5, rtol=1e-5)
-    prev, pred, image, label = scheduler.step(velocity, 0, out.prev_sample, 3, return_dict=False)
-    torch.testing.assert_close(torch.cat([image, label], 1), prev)
+    # The tuple form carries the same two tensors as the dataclass.
+    scheduler.set_timesteps(4, direction="forward")
+    as_tuple = scheduler.step(velocity, scheduler.timesteps[0], torch.cat([xi_x, y], 1), 3, return_dict=False)
+    assert len(as_tuple) == 2
+    torch.testing.assert_close(as_tuple[0], out.prev_sample)
+    torch.testing.assert_close(as_tuple[1], out.pred_original_sample)
 
 
 def test_config_round_trip(tmp_path):
@@ -139,7 +143,7 @@ def test_config_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"num_inference_steps": 0}, "at least 1"),
+        ({"num_inference_steps": 0}, "`num_inference_steps` must be a positive integer, got 0"),
         ({"num_inference_steps": 2.5}, "positive integer"),
         ({"num_inference_steps": 2, "direction": "sideways"}, "Unknown direction 'sideways'"),
         ({"num_inference_steps": 2, "mode": "both"}, "Unknown sampling mode 'both'"),

@@ -1,17 +1,20 @@
-"""Evaluation of SymmFlow pipelines: segmentation / classification scores, FID / KID, and the evaluation runner."""
+"""Evaluation of SymmFlow pipelines.
 
+`metrics.py` (mIoU / accuracy) and `fid.py` (FID / KID and their feature extractors) score; `evaluate.py` runs a
+pipeline over an evaluation set and scores it; `data.py` reads the items and draws the noise; `feature_models.py`
+builds the default feature classifier and LPIPS; `report.py` holds the results and writes JSON, markdown and plots.
+"""
+
+from .data import make_generators
 from .evaluate import (
     DEFAULT_STEPS,
-    EvaluationResults,
-    build_default_feature_classifier,
-    default_excluded_classes,
     evaluate_classification,
     evaluate_generation,
     evaluate_pipeline,
     evaluate_segmentation,
-    make_generators,
     resolve_sampling_modes,
 )
+from .feature_models import build_default_feature_classifier, default_excluded_classes
 from .fid import (
     FeatureClassifier,
     FeatureClassifierTraining,
@@ -34,3 +37,4 @@ from .metrics import (
     mask_majority_class,
     mean_iou,
 )
+from .report import EvaluationResults

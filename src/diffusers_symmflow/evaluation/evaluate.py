@@ -16,13 +16,14 @@ What it measures (paper Tables 4-6, plus the checks FID cannot make):
 * every score in each requested sampling mode (`"joint"`, the paper's ODE, and `"conditional"`, which needs a model
   with a label time); a mode the model cannot run is skipped with a note.
 
-`evaluate_pipeline` runs the part that fits the model's task plus generation and returns one `EvaluationResults`,
-which writes itself as JSON (`to_json` / `from_json` round-trip exactly), as a markdown report (one table per metric,
-steps as columns, one row per sampling mode) and as matplotlib plots of each metric against the step count.
+`evaluate_pipeline` runs the part that fits the model's task plus generation and returns one `EvaluationResults`
+(`report.py`), which writes itself as JSON (`to_json` / `from_json` round-trip exactly), as a markdown report (one
+table per metric, steps as columns, one row per sampling mode) and as matplotlib plots of each metric against the
+step count. This module scores; `report.py` renders, `data.py` reads the items and draws the noise, and
+`feature_models.py` builds the networks the generation scores look through.
 
 Data: any re-iterable collection (a list, a `datasets.Dataset`, ...) of items `{"pixel_values": float [C, H, W] in
-[-1, 1], "labels": int64 [H, W] (segmentation) or a scalar (classification)}`; tensors, arrays and nested lists all
-work. A one-shot iterator is read into a list first, since the runner passes over the data several times.
+[-1, 1], "labels": int64 [H, W] (segmentation) or a scalar (classification)}` (details in `data.py`).
 
 Determinism: the noise of every model call comes from one CPU `torch.Generator` per image, seeded from
 `(seed, stream, index of the image)` by `make_generators`. The noise an image gets therefore does not depend on the
@@ -32,282 +33,39 @@ cells of a table differ by the step count or the mode alone.
 """
 
 import contextlib
-import importlib
-import json
 import math
-import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..inputs import check_positive_int
 from ..pipelines.pipeline_symmflow import SAMPLING_MODES
-from .fid import (
-    FeatureClassifier,
-    FeatureStats,
-    frechet_distance_from_stats,
-    kernel_inception_distance,
-    load_feature_extractor,
-    train_feature_classifier,
+from .data import (  # noqa: F401  (GENERATOR_STREAMS, make_generators: importable from here, where they lived)
+    GENERATOR_STREAMS,
+    EvaluationBatch,
+    iter_batches,
+    iter_label_batches,
+    make_generators,
+    num_batches,
+    reiterable,
 )
-from .metrics import mask_majority_class
+from .feature_models import (  # noqa: F401  (LPIPS_ALEXNET_WEIGHTS, lpips_weights_path: importable from here too)
+    LPIPS_ALEXNET_WEIGHTS,
+    build_default_feature_classifier,
+    default_excluded_classes,
+    image_classes,
+    load_lpips,
+    lpips_input,
+    lpips_to_real,
+    lpips_weights_path,
+)
+from .fid import FeatureStats, frechet_distance_from_stats, kernel_inception_distance, load_feature_extractor
+from .report import METRIC_DISPLAY, EvaluationResults  # noqa: F401  (METRIC_DISPLAY: importable from here too)
 
 
 DEFAULT_STEPS = (1, 2, 5, 10, 20, 25)
-# Independent noise streams, so that segmenting an image and generating from its mask never share noise.
-GENERATOR_STREAMS = {"prediction": 0, "generation": 1, "round_trip": 2, "lpips": 3, "feature_classifier": 4}
-# torchvision's file name for the AlexNet weights that `lpips.LPIPS(net="alex")` loads through torch.hub.
-LPIPS_ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
-
-# How the report shows each scalar metric: (title, "percent" for fractions in [0, 1] shown x100, else "plain").
-METRIC_DISPLAY = {
-    "mean_iou": ("mIoU (%)", "percent"),
-    "pixel_accuracy": ("Pixel accuracy (%)", "percent"),
-    "accuracy": ("Accuracy (%)", "percent"),
-    "fid": ("FID", "plain"),
-    "kid_mean": ("KID (mean over subsets)", "plain"),
-    "kid_std": ("KID (std over subsets)", "plain"),
-    "class_consistency": ("Class consistency (%)", "percent"),
-    "round_trip_mean_iou": ("Round-trip mIoU (%)", "percent"),
-    "round_trip_pixel_accuracy": ("Round-trip pixel accuracy (%)", "percent"),
-    "round_trip_accuracy": ("Round-trip accuracy (%)", "percent"),
-    "lpips_to_real": ("LPIPS to the real image (the authors')", "plain"),
-    "lpips_diversity": ("LPIPS diversity", "plain"),
-    "seconds_per_image": ("Seconds per image (model calls)", "plain"),
-}
-# Metrics that describe the run rather than the model: in the JSON and the tables, not plotted.
-_NOT_PLOTTED = ("seconds_per_image", "kid_std")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Results
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class EvaluationResults:
-    """Scores of one pipeline on one evaluation set, by section, sampling mode and step count.
-
-    Args:
-        task (`str`): `"segmentation"` or `"classification"`.
-        num_classes (`int`): K.
-        class_names (`list[str]`, *optional*): one name per class.
-        ignore_index (`int`, *optional*): the target id the segmentation scores leave out.
-        prediction (`dict[str, dict[int, dict]]`): `prediction[mode][steps]` holds the segmentation scores
-            (`mean_iou`, `pixel_accuracy`, `per_class_iou` (K entries, `None` where undefined), `num_images`,
-            `seconds_per_image`) or the classification scores (`accuracy`, `confusion_matrix` (K x K, rows targets),
-            `num_images`, `seconds_per_image`) of the reverse ODE with `steps` solver steps. Fractions lie in [0, 1].
-        generation (`dict[str, dict[int, dict]]`): `generation[mode][steps]` holds `fid`, `kid_mean`, `kid_std`,
-            `class_consistency`, `round_trip_mean_iou` and `round_trip_pixel_accuracy` (segmentation) or
-            `round_trip_accuracy` (classification), `lpips_to_real` and `lpips_diversity` (or `None` when not
-            measured), `num_images`
-            and `seconds_per_image` of images generated with `steps` solver steps.
-        settings (`dict`): how the run was made (step counts, seed, batch size, feature extractor, ...).
-        notes (`list[str]`): what was skipped and why, and caveats of the numbers.
-
-    Undefined values (a class absent from the set, a metric not measured) are `None`, so the JSON is standard.
-    """
-
-    task: str
-    num_classes: int
-    class_names: list[str] | None = None
-    ignore_index: int | None = None
-    prediction: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
-    generation: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain `dict` (step counts stay `int` keys; `to_json` writes them as strings)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EvaluationResults":
-        """Inverse of `to_dict`; also takes the string step keys of a parsed JSON file."""
-        data = dict(data)
-        for section in ("prediction", "generation"):
-            data[section] = {
-                mode: {int(steps): dict(scores) for steps, scores in by_steps.items()}
-                for mode, by_steps in data.get(section, {}).items()
-            }
-        return cls(**data)
-
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """The results as JSON text, also written to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
-        if path is not None:
-            with open(path, "w") as file:
-                file.write(text + "\n")
-        return text
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "EvaluationResults":
-        """Read results written by `to_json`."""
-        with open(path) as file:
-            return cls.from_dict(json.load(file))
-
-    def _class_name(self, index: int) -> str:
-        return self.class_names[index] if self.class_names else str(index)
-
-    def to_markdown(self) -> str:
-        """A markdown report: for each section and metric a table with one row per sampling mode and one column per
-        step count, the per-class IoU (segmentation) or the confusion matrix (classification), and the notes."""
-        lines = ["# SymmFlow evaluation", ""]
-        lines += [f"- {key}: {_describe_setting(value)}" for key, value in self.settings.items()]
-        lines += [f"- task: {self.task}, classes: {self.num_classes}, ignore_index: {self.ignore_index}", ""]
-
-        if self.prediction:
-            what = "Segmentation" if self.task == "segmentation" else "Classification"
-            lines += [f"## {what} (reverse ODE, t: 1 -> 0) against solver steps", ""]
-            lines += _metric_tables(self.prediction)
-            if self.task == "segmentation":
-                lines += self._per_class_iou_tables()
-            else:
-                lines += self._confusion_tables()
-        if self.generation:
-            lines += ["## Generation (forward ODE, t: 0 -> 1) against solver steps", ""]
-            lines += _metric_tables(self.generation)
-        if self.notes:
-            lines += ["## Notes", ""] + [f"- {note}" for note in self.notes] + [""]
-        return "\n".join(lines)
-
-    def _per_class_iou_tables(self) -> list[str]:
-        lines = []
-        for mode, by_steps in self.prediction.items():
-            steps = sorted(by_steps)
-            lines += [f"### Per-class IoU (%), {mode} sampling", ""]
-            lines += ["| class | " + " | ".join(_steps_header(s) for s in steps) + " |"]
-            lines += ["|---" * (len(steps) + 1) + "|"]
-            for index in range(self.num_classes):
-                values = [by_steps[s]["per_class_iou"][index] for s in steps]
-                lines += [f"| {self._class_name(index)} | " + " | ".join(_format(v, "percent") for v in values) + " |"]
-            lines.append("")
-        return lines
-
-    def _confusion_tables(self) -> list[str]:
-        lines = []
-        for mode, by_steps in self.prediction.items():
-            steps = min(by_steps)
-            matrix = by_steps[steps]["confusion_matrix"]
-            lines += [f"### Confusion matrix, {mode} sampling, {steps} step(s) (rows: true class, columns: predicted)"]
-            lines += ["", "| | " + " | ".join(self._class_name(j) for j in range(self.num_classes)) + " |"]
-            lines += ["|---" * (self.num_classes + 1) + "|"]
-            lines += [
-                f"| {self._class_name(i)} | " + " | ".join(str(count) for count in row) + " |"
-                for i, row in enumerate(matrix)
-            ]
-            lines.append("")
-        return lines
-
-    def save_plots(self, directory: str | os.PathLike) -> list[str]:
-        """Write one PNG per scalar metric (`<section>_<metric>.png`): the metric against the step count (log
-        scale), one line per sampling mode. Uses matplotlib's Agg canvas, whatever backend pyplot has.
-
-        Returns:
-            The paths written.
-        """
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        os.makedirs(directory, exist_ok=True)
-        paths = []
-        for section, results in (("prediction", self.prediction), ("generation", self.generation)):
-            for metric in _scalar_metrics(results):
-                if metric in _NOT_PLOTTED:
-                    continue
-                title, kind = METRIC_DISPLAY.get(metric, (metric, "plain"))
-                scale = 100.0 if kind == "percent" else 1.0
-                figure = Figure(figsize=(5, 3.5))
-                FigureCanvasAgg(figure)
-                axes = figure.add_subplot()
-                plotted = False
-                for mode, by_steps in results.items():
-                    points = [(s, by_steps[s].get(metric)) for s in sorted(by_steps)]
-                    points = [(s, v * scale) for s, v in points if v is not None]
-                    if points:
-                        axes.plot(*zip(*points), marker="o", label=mode)
-                        plotted = True
-                if not plotted:
-                    continue
-                axes.set_xscale("log")
-                steps = sorted({s for by_steps in results.values() for s in by_steps})
-                axes.set_xticks(steps, [str(s) for s in steps])
-                axes.minorticks_off()
-                axes.set_xlabel("solver steps")
-                axes.set_ylabel(title)
-                axes.set_title(f"{section}: {title}")
-                axes.grid(alpha=0.3)
-                axes.legend(title="sampling")
-                figure.tight_layout()
-                path = os.path.join(directory, f"{section}_{metric}.png")
-                figure.savefig(path, dpi=100)
-                paths.append(path)
-        return paths
-
-    def save(self, output_dir: str | os.PathLike) -> dict[str, Any]:
-        """Write `results.json`, `results.md` and `plots/*.png` under `output_dir`.
-
-        Returns:
-            `{"json": path, "markdown": path, "plots": [paths]}`.
-        """
-        os.makedirs(output_dir, exist_ok=True)
-        json_path = os.path.join(output_dir, "results.json")
-        markdown_path = os.path.join(output_dir, "results.md")
-        self.to_json(json_path)
-        with open(markdown_path, "w") as file:
-            file.write(self.to_markdown())
-        plots = self.save_plots(os.path.join(output_dir, "plots"))
-        return {"json": json_path, "markdown": markdown_path, "plots": plots}
-
-
-def _scalar_metrics(results: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
-    """Names of the metrics with a number somewhere, in first-seen order; counts, lists and metrics that were not
-    measured anywhere (`None` throughout, explained in the notes) left out."""
-    names = []
-    for by_steps in results.values():
-        for scores in by_steps.values():
-            for name, value in scores.items():
-                if name != "num_images" and isinstance(value, (int, float)) and name not in names:
-                    names.append(name)
-    return names
-
-
-def _describe_setting(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{key}={_describe_setting(item)}" for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _steps_header(steps: int) -> str:
-    return "1 step" if steps == 1 else f"{steps} steps"
-
-
-def _format(value: float | None, kind: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{100 * value:.2f}" if kind == "percent" else f"{value:.4g}"
-
-
-def _metric_tables(results: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
-    lines = []
-    steps = sorted({s for by_steps in results.values() for s in by_steps})
-    for metric in _scalar_metrics(results):
-        title, kind = METRIC_DISPLAY.get(metric, (metric, "plain"))
-        lines += [f"### {title}", "", "| sampling | " + " | ".join(_steps_header(s) for s in steps) + " |"]
-        lines += ["|---" * (len(steps) + 1) + "|"]
-        for mode, by_steps in results.items():
-            cells = [_format(by_steps[s].get(metric), kind) if s in by_steps else "" for s in steps]
-            lines.append(f"| {mode} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return lines
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -316,7 +74,7 @@ def _finite_or_none(value: float) -> float | None:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Inputs: sampling modes, step counts, data, noise
+# Inputs: sampling modes, step counts
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -358,104 +116,11 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
 
 def _check_steps(steps: Sequence[int], name: str) -> list[int]:
     steps = [steps] if isinstance(steps, int) else list(steps)
-    for value in steps:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must hold positive integers, got {value!r}.")
+    for index, value in enumerate(steps):
+        check_positive_int(f"{name}[{index}]", value)
     if not steps:
         raise ValueError(f"`{name}` is empty.")
     return sorted({int(value) for value in steps})
-
-
-def make_generators(seed: int, indices: Iterable[int], stream: str = "prediction") -> list[torch.Generator]:
-    """One CPU generator per image, seeded from `(seed, stream, index)`.
-
-    Args:
-        seed (`int`): the run's seed.
-        indices (iterable of `int`): positions of the images in the evaluation set (or in the generated set).
-        stream (`str`, defaults to `"prediction"`): one of `GENERATOR_STREAMS`, so the noise of different kinds of
-            calls on the same image is independent.
-
-    Returns:
-        `list[torch.Generator]`, to pass as `generator=` to the pipeline (one per image of the batch).
-    """
-    if stream not in GENERATOR_STREAMS:
-        raise ValueError(f"Unknown generator stream {stream!r}; choose from {list(GENERATOR_STREAMS)}.")
-    generators = []
-    for index in indices:
-        state = np.random.SeedSequence([seed, GENERATOR_STREAMS[stream], int(index)]).generate_state(1, np.uint64)
-        generators.append(torch.Generator().manual_seed(int(state[0])))
-    return generators
-
-
-@dataclass
-class _Batch:
-    start: int  # index of the first item in the evaluation set
-    images: torch.Tensor  # [B, C, H, W] float32 in [0, 1]
-    labels: torch.Tensor  # [B, H, W] or [B] int64
-
-
-def _reiterable(dataset):
-    if dataset is None:
-        return None
-    if iter(dataset) is dataset:  # a one-shot iterator: the runner needs several passes
-        return list(dataset)
-    return dataset
-
-
-def _item_range(start: int, count: int) -> str:
-    return f"item {start}" if count == 1 else f"items {start}-{start + count - 1}"
-
-
-def _collate(items: list[dict], start: int, task: str) -> _Batch:
-    where = _item_range(start, len(items))
-    images, labels = [], []
-    for offset, item in enumerate(items):
-        if not isinstance(item, dict) or "pixel_values" not in item or "labels" not in item:
-            keys = list(item) if isinstance(item, dict) else type(item).__name__
-            raise ValueError(f"Item {start + offset} must be a dict with 'pixel_values' and 'labels', got {keys}.")
-        images.append(torch.as_tensor(item["pixel_values"], dtype=torch.float32))
-        labels.append(torch.as_tensor(item["labels"]))
-    try:
-        images, labels = torch.stack(images), torch.stack(labels)
-    except RuntimeError as error:
-        raise ValueError(f"The shapes of {where} differ: {error}") from None
-    if images.ndim != 4:
-        raise ValueError(f"'pixel_values' must have shape [C, H, W], got {list(images.shape[1:])} ({where}).")
-    low, high = float(images.min()), float(images.max())
-    if low < -1.001 or high > 1.001:
-        raise ValueError(f"'pixel_values' must lie in [-1, 1]; {where} span [{low}, {high}].")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise ValueError(f"'labels' must be integer class ids, got dtype {labels.dtype} ({where}).")
-    expected = 3 if task == "segmentation" else 1
-    if labels.ndim != expected:
-        shape = "[H, W] masks" if task == "segmentation" else "scalar class ids"
-        raise ValueError(
-            f"A {task} model needs {shape} as 'labels', got labels of shape {list(labels.shape[1:])} ({where})."
-        )
-    if task == "segmentation" and labels.shape[-2:] != images.shape[-2:]:
-        raise ValueError(
-            f"Masks are {tuple(labels.shape[-2:])} (HxW) but images {tuple(images.shape[-2:])} ({where})."
-        )
-    # The pipeline takes [0, 1] floats unambiguously; [-1, 1] tensors are recognised only by a negative value.
-    return _Batch(start=start, images=((images + 1) / 2).clamp(0, 1), labels=labels.long())
-
-
-def _batches(dataset, batch_size: int, task: str) -> Iterator[_Batch]:
-    items, start = [], 0
-    for item in dataset:
-        items.append(item)
-        if len(items) == batch_size:
-            yield _collate(items, start, task)
-            start, items = start + len(items), []
-    if items:
-        yield _collate(items, start, task)
-
-
-def _num_batches(dataset, batch_size: int) -> int | None:
-    try:
-        return math.ceil(len(dataset) / batch_size)
-    except TypeError:
-        return None
 
 
 @contextlib.contextmanager
@@ -473,8 +138,7 @@ def _check_common(pipe, task: str | None, batch_size: int) -> None:
     if task is not None and pipe.config.task != task:
         other = "evaluate_classification" if pipe.config.task == "classification" else "evaluate_segmentation"
         raise ValueError(f"This pipeline is a {pipe.config.task} model, not a {task} model; use `{other}`.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -482,7 +146,7 @@ def _check_common(pipe, task: str | None, batch_size: int) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _predict(pipe, batch: _Batch, steps: int, mode: str, generators: list[torch.Generator]) -> torch.Tensor:
+def _predict(pipe, batch: EvaluationBatch, steps: int, mode: str, generators: list[torch.Generator]) -> torch.Tensor:
     if pipe.config.task == "segmentation":
         out = pipe.segment(batch.images, num_inference_steps=steps, generator=generators, sampling_mode=mode,
                            output_type="pt")
@@ -494,12 +158,12 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
     task, num_classes = pipe.config.task, pipe.config.num_classes
     steps = _check_steps(steps, "steps")
     modes, notes = resolve_sampling_modes(pipe, sampling_modes)
-    dataset = _reiterable(dataset)
+    dataset = reiterable(dataset)
     confusions = {(m, s): None for m in modes for s in steps}
     seconds = {(m, s): 0.0 for m in modes for s in steps}
     num_images = 0
     with _quiet(pipe):
-        batches = tqdm(_batches(dataset, batch_size, task), total=_num_batches(dataset, batch_size),
+        batches = tqdm(iter_batches(dataset, batch_size, task), total=num_batches(dataset, batch_size),
                        desc=f"{task} ({len(modes)} mode(s) x {len(steps)} step counts)", disable=not progress)
         for batch in batches:
             indices = range(batch.start, batch.start + batch.labels.shape[0])
@@ -595,145 +259,11 @@ def evaluate_classification(
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def default_excluded_classes(pipe) -> list[int]:
-    """Classes that do not name what a mask shows: `ignore_index` when it is a class, and the model's
-    `background_class` (the class `pipe.classify` leaves out of a segmentation's majority), or, for a model without
-    one, classes named "background" (any case). `mask_majority_class` skips them when it gives a mask one class."""
-    codec = pipe.label_codec
-    ignore_index = codec.ignore_index
-    excluded = [ignore_index] if ignore_index is not None and 0 <= ignore_index < codec.num_classes else []
-    background = pipe.config.get("background_class")
-    if background is not None:
-        return excluded + [background] if background not in excluded else excluded
-    names = pipe.config.class_names or []
-    excluded += [i for i, name in enumerate(names) if str(name).strip().lower() == "background" and i not in excluded]
-    return excluded
-
-
-def _image_classes(labels: torch.Tensor, pipe, exclude: Sequence[int]) -> torch.Tensor:
-    """One class per item: the class id itself, or the mask's majority class (-1 for a mask with none)."""
-    if pipe.config.task == "classification":
-        return labels
-    return mask_majority_class(labels, pipe.config.num_classes, exclude=exclude)
-
-
-def build_default_feature_classifier(
-    pipe,
-    dataset,
-    exclude_classes: Sequence[int] | None = None,
-    num_steps: int = 500,
-    batch_size: int = 64,
-    max_images: int | None = 10_000,
-    seed: int = 0,
-) -> tuple[FeatureClassifier, dict[str, Any]]:
-    """Train the offline default feature network: a `FeatureClassifier` on the real images of `dataset`.
-
-    Its classes are the items' class ids (classification) or each mask's majority class not counting
-    `exclude_classes` (segmentation; masks without a countable pixel are left out).
-
-    Args:
-        pipe (`SymmFlowPipeline`): gives the image channels, K and the device.
-        dataset: re-iterable items as for `evaluate_segmentation` / `evaluate_classification`.
-        exclude_classes (sequence of `int`, *optional*): see `default_excluded_classes` (the default).
-        num_steps (`int`, defaults to 500): optimizer steps.
-        batch_size (`int`, defaults to 64): images per optimizer step.
-        max_images (`int`, *optional*, defaults to 10,000): learn from the first `max_images` items only; they are
-            held in memory at once (for large images, pass a `feature_extractor` to the evaluation instead).
-        seed (`int`, defaults to 0): seeds the initial weights and the batch draws.
-
-    Returns:
-        `(classifier, info)`: the trained classifier in eval mode on the pipeline's device, and
-        `{"train_images", "steps", "seconds", "train_accuracy"}`.
-    """
-    task = pipe.config.task
-    exclude = default_excluded_classes(pipe) if exclude_classes is None else list(exclude_classes)
-    images, classes, num_read = [], [], 0
-    for batch in _batches(_reiterable(dataset), 256, task):
-        take = batch.images.shape[0] if max_images is None else min(batch.images.shape[0], max_images - num_read)
-        images.append(batch.images[:take])
-        classes.append(_image_classes(batch.labels[:take], pipe, exclude))
-        num_read += take
-        if max_images is not None and num_read >= max_images:
-            break
-    if not images:
-        raise ValueError("The data for the feature classifier is empty.")
-    images, classes = torch.cat(images), torch.cat(classes)
-    keep = classes >= 0
-    images, classes = images[keep], classes[keep]
-    if images.shape[0] < 2:
-        raise ValueError(f"The feature classifier needs at least 2 images with a class, got {images.shape[0]}.")
-    device = pipe._execution_device
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        classifier = FeatureClassifier(in_channels=images.shape[1], num_classes=pipe.config.num_classes).to(device)
-    generator = make_generators(seed, [0], "feature_classifier")[0]
-    training = train_feature_classifier(classifier, images, classes, num_steps=num_steps, batch_size=batch_size,
-                                        generator=generator)
-    info = {"train_images": int(images.shape[0]), "steps": training.steps, "seconds": training.seconds,
-            "train_accuracy": training.train_accuracy}
-    return classifier, info
-
-
-def lpips_weights_path() -> str:
-    """Where torch.hub keeps the AlexNet weights that `lpips.LPIPS(net="alex")` needs."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints", LPIPS_ALEXNET_WEIGHTS)
-
-
-def _load_lpips(device) -> tuple[Any, str | None]:
-    """`(lpips_model, None)`, or `(None, why not)`; never downloads (the weights must already be on disk)."""
-    try:
-        lpips = importlib.import_module("lpips")
-    except ImportError as error:
-        return None, f"LPIPS not measured: the `lpips` package cannot be imported ({error})."
-    if not os.path.isfile(lpips_weights_path()):
-        return None, (
-            f"LPIPS not measured: the AlexNet weights are not on disk at {lpips_weights_path()} "
-            "(the runner does not download them)."
-        )
-    return lpips.LPIPS(net="alex", verbose=False).to(device).eval(), None
-
-
-def _lpips_input(images: torch.Tensor, device) -> torch.Tensor:
-    """[0, 1] images to the 3-channel [-1, 1] input of LPIPS' AlexNet."""
-    images = images.to(device) * 2 - 1
-    return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
-
-
 def _generate(pipe, labels: torch.Tensor, steps: int, mode: str, generators: list[torch.Generator]) -> torch.Tensor:
     """Images `[B, C, H, W]` in [0, 1] generated from masks or class ids."""
     key = "mask" if pipe.config.task == "segmentation" else "class_labels"
     out = pipe(**{key: labels}, num_inference_steps=steps, generator=generators, sampling_mode=mode, output_type="pt")
     return out.images.float()
-
-
-def lpips_to_real(lpips_model, real: torch.Tensor, generated: torch.Tensor, device) -> torch.Tensor:
-    """LPIPS distance `[B]` between real images and the images generated from their labels (the authors' protocol).
-
-    Args:
-        lpips_model: an `lpips.LPIPS` network (or any module with its `(image_0, image_1)` signature).
-        real, generated: images `[B, C, H, W]` in [0, 1], pair `i` made from the same label; the real image is the
-            first argument, as in the authors' evaluation.
-    """
-    return lpips_model(_lpips_input(real, device), _lpips_input(generated, device)).flatten()
-
-
-def _label_batches(
-    dataset, count: int, batch_size: int, task: str
-) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """`(index in the generated set, labels, real images)` batches of the first `count` items, cycling through the
-    set."""
-    produced = 0
-    while produced < count:
-        passed = 0
-        for batch in _batches(dataset, batch_size, task):
-            passed += 1
-            take = min(count - produced, batch.labels.shape[0])
-            yield produced, batch.labels[:take], batch.images[:take]
-            produced += take
-            if produced >= count:
-                return
-        if not passed:
-            raise ValueError("The evaluation set is empty.")
 
 
 def evaluate_generation(
@@ -800,7 +330,7 @@ def evaluate_generation(
     steps = _check_steps(steps, "steps")
     round_trip_steps = _check_steps(round_trip_steps, "round_trip_steps")[0]
     modes, notes = resolve_sampling_modes(pipe, sampling_modes)
-    dataset = _reiterable(dataset)
+    dataset = reiterable(dataset)
     exclude = default_excluded_classes(pipe) if exclude_classes is None else list(exclude_classes)
     device = pipe._execution_device
 
@@ -824,16 +354,15 @@ def evaluate_generation(
     real = FeatureStats()
     num_real = 0
     with torch.no_grad():
-        for batch in _batches(dataset, batch_size, task):
+        for batch in iter_batches(dataset, batch_size, task):
             real.update(extractor(batch.images.to(device)))
             num_real += batch.images.shape[0]
     if num_real < 2:
         raise ValueError(f"FID and KID need at least 2 real images, the evaluation set has {num_real}.")
     num_generated = num_real if num_generated is None else num_generated
-    if isinstance(num_generated, bool) or not isinstance(num_generated, int) or num_generated < 2:
-        raise ValueError(f"`num_generated` must be an integer >= 2 (FID needs two images), got {num_generated!r}.")
+    check_positive_int("num_generated", num_generated, minimum=2)  # FID needs two images
 
-    lpips_model, lpips_note = _load_lpips(device) if lpips_pairs > 0 else (None, "LPIPS not requested.")
+    lpips_model, lpips_note = load_lpips(device) if lpips_pairs > 0 else (None, "LPIPS not requested.")
     if lpips_note:
         notes.append(lpips_note)
     if num_generated < 1000:
@@ -851,12 +380,12 @@ def evaluate_generation(
     lpips_real_sums = {c: 0.0 for c in configs}
     seconds = {c: 0.0 for c in configs}
     with _quiet(pipe), torch.no_grad():
-        batches = tqdm(_label_batches(dataset, num_generated, batch_size, task),
+        batches = tqdm(iter_label_batches(dataset, num_generated, batch_size, task),
                        total=math.ceil(num_generated / batch_size),
                        desc=f"generation ({len(modes)} mode(s) x {len(steps)} step counts)", disable=not progress)
         for start, labels, real_images in batches:
             indices = range(start, start + labels.shape[0])
-            targets = _image_classes(labels, pipe, exclude)
+            targets = image_classes(labels, pipe, exclude)
             for config in configs:
                 mode, s = config
                 began = time.perf_counter()
@@ -868,14 +397,14 @@ def evaluate_generation(
                     counted = targets >= 0
                     consistent[config][0] += int((predicted[counted] == targets[counted]).sum())
                     consistent[config][1] += int(counted.sum())
-                pred = _predict(pipe, _Batch(start, images, labels), round_trip_steps, mode,
+                pred = _predict(pipe, EvaluationBatch(start, images, labels), round_trip_steps, mode,
                                 make_generators(seed, indices, "round_trip"))
                 counts = pipe.label_codec.confusion_matrix(pred, labels)
                 round_trip[config] = counts if round_trip[config] is None else round_trip[config] + counts
                 paired = [i for i in indices if i < lpips_pairs]
                 if lpips_model is not None and paired:
                     second = _generate(pipe, labels[: len(paired)], s, mode, make_generators(seed, paired, "lpips"))
-                    distance = lpips_model(_lpips_input(images[: len(paired)], device), _lpips_input(second, device))
+                    distance = lpips_model(lpips_input(images[: len(paired)], device), lpips_input(second, device))
                     lpips_sums[config][0] += float(distance.sum())
                     lpips_sums[config][1] += len(paired)
                     lpips_real_sums[config] += float(
@@ -933,7 +462,7 @@ def evaluate_pipeline(
         `EvaluationResults` with both `prediction` and `generation` filled.
     """
     _check_common(pipe, None, batch_size)
-    dataset = _reiterable(dataset)
+    dataset = reiterable(dataset)
     results = _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed, progress)
     generation_steps = steps if generation_steps is None else generation_steps
     if isinstance(generation_steps, int) or len(generation_steps):

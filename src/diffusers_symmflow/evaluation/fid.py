@@ -34,6 +34,8 @@ from diffusers.utils import BaseOutput
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..inputs import check_positive_int
+
 
 class FeatureStats:
     """Mean, covariance and (optionally) the raw rows of a stream of feature batches.
@@ -198,8 +200,7 @@ def kernel_inception_distance(
     x, y = _as_feature_array(features1), _as_feature_array(features2)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"The two feature sets have {x.shape[1]} and {y.shape[1]} dimensions.")
-    if num_subsets < 1:
-        raise ValueError(f"`num_subsets` must be at least 1, got {num_subsets}.")
+    check_positive_int("num_subsets", num_subsets)
     size = min(subset_size, x.shape[0], y.shape[0])
     if size < 2:
         raise ValueError(f"KID needs at least 2 samples in each set, got {x.shape[0]} and {y.shape[0]}.")
@@ -241,8 +242,7 @@ class FeatureClassifier(ModelMixin, ConfigMixin):
         norm_num_groups: int = 8,
     ):
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"`num_classes` must be positive, got {num_classes}.")
+        check_positive_int("num_classes", num_classes)
         layers = []
         channels = in_channels
         for i, width in enumerate(block_out_channels):
@@ -319,8 +319,7 @@ def train_feature_classifier(
         raise ValueError(
             f"Expected images (N, C, H, W) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}."
         )
-    if num_steps < 1:
-        raise ValueError(f"`num_steps` must be at least 1, got {num_steps}.")
+    check_positive_int("num_steps", num_steps)
     num_classes = model.config.num_classes
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"`labels` must lie in [0, {num_classes}), got values in [{labels.min()}, {labels.max()}].")

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from diffusers.utils import BaseOutput
 
+from ..inputs import check_positive_int
+
 
 @dataclass
 class MeanIoUOutput(BaseOutput):
@@ -68,8 +70,7 @@ def confusion_matrix(
         `torch.Tensor` of shape `(K, K)`, int64, on `pred`'s device: entry `[i, j]` counts elements with target `i`
         predicted as `j`. Sum matrices of several batches to score a whole set.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive integer, got {num_classes!r}.")
+    check_positive_int("num_classes", num_classes)
     pred = _as_index_tensor(pred, "pred")
     target = _as_index_tensor(target, "target").to(pred.device)
     if pred.shape != target.shape:

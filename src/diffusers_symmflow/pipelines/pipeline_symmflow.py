@@ -29,6 +29,7 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..inputs import check_positive_int
 from ..labels import LabelCodec, LabelDecoding
 from ..models import LabelHead, predict_velocity, supports_label_time
 from ..schedulers import SymmFlowScheduler
@@ -239,8 +240,7 @@ class SymmFlowPipeline(DiffusionPipeline):
             ("default_generation_steps", default_generation_steps),
             ("default_prediction_steps", default_prediction_steps),
         ):
-            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {steps!r}.")
+            check_positive_int(name, steps)
         if background_class is not None:
             if task != "segmentation":
                 raise ValueError("`background_class` applies to segmentation models only; a classifier has no background.")
@@ -511,11 +511,6 @@ class SymmFlowPipeline(DiffusionPipeline):
                 f"must be multiples of {self.vae_scale_factor}."
             )
 
-    @staticmethod
-    def _check_positive_int(name: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-
     def _check_randomness(
         self, generator, latents: torch.Tensor | None, expected_shape: tuple[int, ...], num_generators: int, per: str
     ) -> None:
@@ -539,7 +534,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                 )
 
     def _check_common(self, num_inference_steps: Any, output_type: str | None) -> None:
-        self._check_positive_int("num_inference_steps", num_inference_steps)
+        check_positive_int("num_inference_steps", num_inference_steps)
         if output_type is not None and output_type not in OUTPUT_TYPES:
             raise ValueError(f"Unknown output_type {output_type!r}; choose one of {OUTPUT_TYPES}.")
 
@@ -568,7 +563,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         if class_labels is not None and task != "classification":
             raise ValueError(f"This is a {task} model; it generates from a `mask`, not from `class_labels`.")
         self._check_common(num_inference_steps, output_type)
-        self._check_positive_int("num_images_per_prompt", num_images_per_prompt)
+        check_positive_int("num_images_per_prompt", num_images_per_prompt)
         self._check_callback_tensor_inputs(callback_on_step_end_tensor_inputs)
 
     def _check_callback_tensor_inputs(self, callback_on_step_end_tensor_inputs) -> None:
@@ -590,7 +585,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         if image is None:
             raise ValueError("Pass the `image` to segment or classify.")
         self._check_common(num_inference_steps, output_type)
-        self._check_positive_int("num_samples", num_samples)
+        check_positive_int("num_samples", num_samples)
         self._check_callback_tensor_inputs(callback_on_step_end_tensor_inputs)
 
     # ------------------------------------------------------------------------------------------------------------

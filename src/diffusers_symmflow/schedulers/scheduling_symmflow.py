@@ -47,6 +47,8 @@ from diffusers import ModelMixin, SchedulerMixin  # noqa: F401  (the pipeline lo
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.utils import BaseOutput
 
+from ..inputs import check_positive_int
+
 
 DIRECTIONS = ("forward", "reverse")
 SAMPLING_MODES = ("joint", "conditional")
@@ -63,14 +65,10 @@ class SymmFlowSchedulerOutput(BaseOutput):
         pred_original_sample (`torch.Tensor`, same shape):
             A one-jump estimate of both clean end points from the current state, `[x + sigma_x v_x | y - sigma_y v_y]`
             (image at t=1, label at t=0). Useful for previews in `callback_on_step_end`.
-        image (`torch.Tensor` of shape `(batch, C_x, ...)`): the image part of `prev_sample` (a view).
-        label (`torch.Tensor` of shape `(batch, C_y, ...)`): the label part of `prev_sample` (a view).
     """
 
     prev_sample: torch.Tensor
     pred_original_sample: torch.Tensor
-    image: torch.Tensor
-    label: torch.Tensor
 
 
 class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
@@ -123,10 +121,6 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         return 2 if self.config.solver == "heun" else 1
 
     @property
-    def init_noise_sigma(self) -> float:
-        return 1.0
-
-    @property
     def step_index(self) -> int | None:
         """Index of the next model call in `timesteps`."""
         return self._step_index
@@ -138,10 +132,6 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
     def set_begin_index(self, begin_index: int = 0) -> None:
         """Start the next loop at `timesteps[begin_index]` (as diffusers' img2img pipelines do)."""
         self._begin_index = begin_index
-
-    def scale_model_input(self, sample: torch.Tensor, timestep: float | torch.Tensor | None = None) -> torch.Tensor:
-        """Flow matching feeds the state unscaled; kept for interchangeability with diffusers schedulers."""
-        return sample
 
     def _shift(self, noise_level: np.ndarray) -> np.ndarray:
         shift = self.config.shift
@@ -174,10 +164,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         points), and `timesteps` / `label_timesteps` (what the model receives at each call, `order` calls per
         step).
         """
-        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)):
-            raise ValueError(f"`num_inference_steps` must be a positive integer, got {num_inference_steps!r}.")
-        if num_inference_steps < 1:
-            raise ValueError(f"`num_inference_steps` must be at least 1, got {num_inference_steps}.")
+        check_positive_int("num_inference_steps", num_inference_steps)
         if direction not in DIRECTIONS:
             raise ValueError(
                 f"Unknown direction {direction!r}; use 'forward' (generate images from labels, t: 0 -> 1) or "
@@ -240,7 +227,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
             return_dict (`bool`, defaults to `True`): return a `SymmFlowSchedulerOutput` rather than a tuple.
 
         Returns:
-            `SymmFlowSchedulerOutput`, or the tuple `(prev_sample, pred_original_sample, image, label)`.
+            `SymmFlowSchedulerOutput`, or the tuple `(prev_sample, pred_original_sample)`.
         """
         if self.timesteps is None:
             raise ValueError("Call `set_timesteps(...)` before `step(...)`.")
@@ -288,12 +275,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         prev_sample = prev_sample.to(sample.dtype)
         self._step_index += 1
 
-        image, label = prev_sample[:, :num_image_channels], prev_sample[:, num_image_channels:]
         if not return_dict:
-            return prev_sample, pred_original, image, label
-        return SymmFlowSchedulerOutput(
-            prev_sample=prev_sample, pred_original_sample=pred_original, image=image, label=label
-        )
+            return prev_sample, pred_original
+        return SymmFlowSchedulerOutput(prev_sample=prev_sample, pred_original_sample=pred_original)
 
-    def __len__(self) -> int:
-        return self.config.num_train_timesteps

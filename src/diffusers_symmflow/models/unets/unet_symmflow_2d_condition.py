@@ -9,6 +9,8 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.embeddings import TimestepEmbedding
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
+from ...inputs import check_positive_int
+
 
 CONV_IN_INITS = ("halve", "duplicate")
 
@@ -118,8 +120,7 @@ class SymmFlowUNet2DConditionModel(UNet2DConditionModel):
                 f"Expected a UNet with as many output as input channels, got {image_channels} -> {unet.config.out_channels}."
             )
         label_channels = image_channels if label_channels is None else label_channels
-        if label_channels < 1:
-            raise ValueError(f"`label_channels` must be positive, got {label_channels}.")
+        check_positive_int("label_channels", label_channels)
 
         config = {k: v for k, v in unet.config.items() if not k.startswith("_")}
         config.update(

@@ -10,7 +10,8 @@ each run is a learning curve. Variants (flags):
   - `--label_param velocity` (the paper's target), `skip` (the same velocity loss with the velocity written as
     `y_s - out`, so the head's target at the readout is the clean code), `sample` (the label head predicts the
     clean code, MSE) or
-    `logits` (the label head predicts class logits, cross-entropy; clean code = 2 softmax - 1);
+    `logits` (the label head predicts class logits, cross-entropy; clean code = 2 softmax - 1) or, for
+    classification, `logits_pooled` (cross-entropy on the spatial mean of the logits, the discriminative head);
   - `--label_input raw` (the paper's) or `gated` (the label channels enter the UNet scaled by `1 - s`, so at the
     readout's `s = 1` the model sees the clean image and zeros, the discriminative model's input);
   - `--image_loss_weight`, `--label_time`, `--lr`, `--batch`, `--steps`.
@@ -72,7 +73,8 @@ def load_tensors(args: argparse.Namespace) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["discriminative", "symmflow"], default="symmflow")
-    parser.add_argument("--label_param", choices=["velocity", "skip", "sample", "logits"], default="velocity")
+    parser.add_argument("--label_param", choices=["velocity", "skip", "sample", "logits", "logits_pooled"],
+                        default="velocity")
     parser.add_argument("--label_input", choices=["raw", "gated"], default="raw")
     parser.add_argument("--image_loss_weight", type=float, default=0.5)
     parser.add_argument("--label_time", default="diagonal")
@@ -201,9 +203,11 @@ def main(argv=None):
                 label_loss = F.mse_loss(inputs.sample[:, c_x:] - out[:, c_x:], inputs.target[:, c_x:])
             elif args.label_param == "sample":
                 label_loss = F.mse_loss(out[:, c_x:], y)
-            else:
+            elif args.label_param == "logits" or segmentation:
                 pixel_ids = ids if segmentation else ids[:, None, None].expand(-1, *x.shape[-2:])
                 label_loss = F.cross_entropy(out[:, c_x:], pixel_ids)
+            else:  # logits_pooled, classification: one prediction per image, from the spatial mean of the logits
+                label_loss = F.cross_entropy(out[:, c_x:].mean(dim=(2, 3)), ids)
             w = args.image_loss_weight
             loss = w * image_loss + (1 - w) * args.label_loss_scale * label_loss
         loss.backward()

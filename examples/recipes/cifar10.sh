@@ -7,7 +7,7 @@
 set -euo pipefail
 accelerate launch examples/train_symmflow.py \
   --dataset_name uoft-cs/cifar10 --image_column img --label_column label --task classification --num_classes 10 \
-  --resolution 32 --unet_config cifar10 --label_encoding scalar --beta 4 --label_time diagonal \
+  --resolution 32 --unet_config cifar10 --label_encoding scalar --beta 4 --label_time diagonal --label_prediction velocity --label_input raw \
   --image_loss_weight 0.9 --sigma_min 1e-4 --time_sampling uniform \
   --train_batch_size 256 --num_train_epochs 200 --learning_rate 3e-4 \
   --lr_scheduler cosine --lr_warmup_epochs 100 --adam_weight_decay 0 --max_grad_norm 0 \

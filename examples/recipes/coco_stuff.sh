@@ -15,7 +15,7 @@ accelerate launch --multi_gpu --num_processes 4 examples/train_symmflow.py \
   --conv_in_init duplicate \
   --dataset_name coco-stuff-171 --image_column image --mask_column mask --task segmentation \
   --num_classes 171 --palette coco-stuff --ignore_index 255 --resolution 512 \
-  --label_encoding palette --beta 6 --label_time diagonal --image_loss_weight 0.7 --sigma_min 1e-4 \
+  --label_encoding palette --beta 6 --label_time diagonal --label_prediction velocity --label_input raw --image_loss_weight 0.7 --sigma_min 1e-4 \
   --train_batch_size 8 --num_train_epochs 200 --learning_rate 8e-5 \
   --lr_scheduler cosine --lr_warmup_epochs 10 --adam_weight_decay 0 --max_grad_norm 0 \
   --use_ema --ema_decay 0.9 --mixed_precision bf16 \

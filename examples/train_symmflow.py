@@ -85,9 +85,10 @@ from diffusers_symmflow.training_utils import (
 logger = get_logger(__name__, log_level="INFO")
 
 # The authors' per-side loss weight: 0.9 for pixel-space models, 0.7 for Stable Diffusion latent models.
-# A logits label head (the default for one-hot codes) learns its one-step readout fastest at 0.5 (BENCHMARKS.md 1c:
-# 0.85 vs 0.12 mIoU after 364 steps at 0.5 vs 0.9).
-LOGITS_IMAGE_LOSS_WEIGHT = 0.5
+# A logits label head (the default for one-hot codes) learns its one-step readout much faster with a smaller image
+# weight: 0.85 vs 0.12 mIoU after 364 steps at 0.5 vs 0.9 (BENCHMARKS.md 1c, batch 128); on the quickstart
+# 0.43 / 0.41 / 0.29 mIoU at 0.2 / 0.3 / 0.5 with digits generated as well (section 1d).
+LOGITS_IMAGE_LOSS_WEIGHT = 0.2
 PIXEL_IMAGE_LOSS_WEIGHT = 0.9
 LATENT_IMAGE_LOSS_WEIGHT = 0.7
 LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
@@ -97,7 +98,8 @@ MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_
 CARD_HYPERPARAMETERS = (
     "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
     "task", "label_encoding", "resolution",
-    "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "label_time", "diagonal_probability",
+    "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "logit_mean",
+    "logit_std", "label_time", "diagonal_probability",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
     "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
@@ -122,8 +124,9 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
     model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
     model.add_argument("--unet_config", type=str, default=None,
-                       help=f"Pixel back-end: a preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'small', "
-                            "fast on a CPU) or a JSON file of UNet2DModel arguments overriding the 'small' preset.")
+                       help=f"Pixel back-end: a preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'narrow', "
+                            "the quickstart's, fast on a CPU) or a JSON file of UNet2DModel arguments overriding the "
+                            "'small' preset.")
     model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
                        help="How class ids become the label channels: 'onehot' (default, pixel back-end), 'scalar' "
                             "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
@@ -148,12 +151,18 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--sigma_min", type=float, default=1e-4,
                        help="Minimum noise level of the paths (the authors': 1e-4).")
     model.add_argument("--time_sampling", type=str, default="uniform", choices=TIME_SAMPLINGS,
-                       help="Distribution of the training time t: the paper's uniform, or logit-normal.")
-    model.add_argument("--label_time", type=str, default="mixed", choices=LABEL_TIMES,
-                       help="The label's noise level during training: 'diagonal' (the paper's, equal to the image "
-                            "time; the model then samples in 'joint' mode only), 'independent', or 'mixed' (the "
-                            "diagonal with probability --diagonal_probability). Non-diagonal options give the model "
-                            "a second time input and enable 'conditional' sampling.")
+                       help="Distribution of the training time t: the paper's uniform, or logit-normal "
+                            "(sigmoid(--logit_mean + --logit_std * N(0, 1)); a positive mean favours clean images "
+                            "and noisy labels, the one-step readout's end).")
+    model.add_argument("--logit_mean", type=float, default=0.0, help="With --time_sampling logit_normal.")
+    model.add_argument("--logit_std", type=float, default=1.0, help="With --time_sampling logit_normal.")
+    model.add_argument("--label_time", type=str, default="diagonal", choices=LABEL_TIMES,
+                       help="The label's noise level during training: 'diagonal' (the paper's and the default, equal "
+                            "to the image time; the model then samples in 'joint' mode only), 'independent', or "
+                            "'mixed' (the diagonal with probability --diagonal_probability). Non-diagonal options "
+                            "give the model a second time input and enable 'conditional' sampling and "
+                            "`pipe.invert` / `pipe.edit`, at a measured cost to the one-step readout "
+                            "(BENCHMARKS.md 1d).")
     model.add_argument("--diagonal_probability", type=float, default=0.5,
                        help="With --label_time mixed: the fraction of samples on the paper's diagonal.")
     model.add_argument("--use_lora", action="store_true",
@@ -169,7 +178,7 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     training.add_argument("--train_batch_size", type=int, default=8,
                           help="Batch size per device (the CPU quickstart learns most per second with small batches).")
     training.add_argument("--eval_batch_size", type=int, default=100, help="Batch size of validation.")
-    training.add_argument("--num_train_epochs", type=int, default=1,
+    training.add_argument("--num_train_epochs", type=int, default=2,
                           help="Epochs, unless --max_train_steps is given.")
     training.add_argument("--max_train_steps", type=int, default=None,
                           help="Optimisation steps; overrides --num_train_epochs. Required with --streaming.")
@@ -225,7 +234,7 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     state.add_argument("--tracker_project_name", type=str, default="train_symmflow")
 
     validation = parser.add_argument_group("validation")
-    validation.add_argument("--validation_steps", type=int, default=250,
+    validation.add_argument("--validation_steps", type=int, default=500,
                             help="Validate every this many steps (and at the end).")
     validation.add_argument("--validation_prediction_steps", type=int, default=1,
                             help="Solver steps of validation segmentation / classification (the paper's best: 1).")
@@ -262,7 +271,7 @@ def check_args(args: argparse.Namespace) -> None:
     if latent and args.unet_config is not None:
         raise ValueError("Pass either --pretrained_model_name_or_path (latent) or --unet_config (pixel), not both.")
     if not latent and args.unet_config is None:
-        args.unet_config = "small"
+        args.unet_config = "narrow"
     if args.use_lora and not latent:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
     if args.label_prediction is None:
@@ -316,6 +325,8 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
         sigma_min=args.sigma_min,
         image_loss_weight=args.image_loss_weight,
         time_sampling=args.time_sampling,
+        logit_mean=args.logit_mean,
+        logit_std=args.logit_std,
         label_time=args.label_time,
         diagonal_probability=args.diagonal_probability,
         label_prediction=args.label_prediction,

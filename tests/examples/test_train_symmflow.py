@@ -62,7 +62,8 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     assert any(name.startswith("events") for _, _, files in os.walk(output_dir / "logs") for name in files)
 
     pipe = SymmFlowPipeline.from_pretrained(str(output_dir))
-    assert pipe.supports_conditional_sampling and pipe.config.num_classes == 11
+    # The default is the paper's diagonal label time (the best one-step readout): joint sampling only.
+    assert not pipe.supports_conditional_sampling and pipe.config.num_classes == 11
     assert pipe.config.class_names[-1] == "background"
     pipe.set_progress_bar_config(disable=True)
     image = np.zeros((16, 16), dtype=np.uint8)
@@ -77,7 +78,7 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     torch.testing.assert_close(classified.scores.sum(dim=1), torch.ones(2))
 
     card = (output_dir / "README.md").read_text()
-    assert "pipeline_tag: image-segmentation" in card and "`joint`, `conditional`" in card
+    assert "pipeline_tag: image-segmentation" in card and "`joint`" in card and "`conditional`" not in card
     assert "mIoU" in card and "at training step 3" in card and "mlxtend" in card
     assert (output_dir / "samples.png").is_file()
     # The default one-hot model is trained with the logits label head, and the pipeline says so.

@@ -2,7 +2,8 @@
 
 One launch runs three trainings (tests/examples/distributed_train_worker.py records what each process saw and did):
 
-1. the default settings (`--label_time mixed`, the bundled MNIST digits, map-style data), with EMA and a checkpoint;
+1. a label-time model (`--label_time mixed`, the DDP crash's path) on the default data (the bundled MNIST digits,
+   map-style), with EMA and a checkpoint;
 2. a resume of 1 from its two-process checkpoint, one step further;
 3. the paper's `--label_time diagonal` on streamed data (a local parquet file).
 """
@@ -37,8 +38,8 @@ def write_parquet(path, count: int = 48, size: int = 16) -> None:
 def records(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("distributed")
     write_parquet(str(tmp / "train.parquet"))
-    default_flags = [*TINY, "--max_train_samples", "64", "--output_dir", str(tmp / "mixed"), "--use_ema",
-                     "--checkpointing_steps", "2"]
+    default_flags = [*TINY, "--label_time", "mixed", "--max_train_samples", "64", "--output_dir", str(tmp / "mixed"),
+                     "--use_ema", "--checkpointing_steps", "2"]
     runs = [
         {"name": "mixed", "flags": [*default_flags, "--max_train_steps", "3"]},
         {"name": "resumed", "flags": [*default_flags, "--max_train_steps", "4", "--resume_from_checkpoint",

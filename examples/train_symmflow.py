@@ -175,7 +175,7 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     training.add_argument("--output_dir", type=str, default="symmflow-mnist",
                           help="Where the pipeline, its model card, the checkpoints and the logs go.")
     training.add_argument("--seed", type=int, default=0, help="Seed of the model init, data order and noise.")
-    training.add_argument("--train_batch_size", type=int, default=8,
+    training.add_argument("--train_batch_size", type=int, default=12,
                           help="Batch size per device (the CPU quickstart learns most per second with small batches).")
     training.add_argument("--eval_batch_size", type=int, default=100, help="Batch size of validation.")
     training.add_argument("--num_train_epochs", type=int, default=2,
@@ -209,6 +209,10 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     training.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"],
                           help="Default: the accelerate config's (no config: full precision).")
     training.add_argument("--allow_tf32", action="store_true", help="Allow TF32 matmuls on Ampere+ GPUs.")
+    training.add_argument("--num_cpu_threads", type=int, default=None,
+                          help="Threads of a single-process CPU run. Default: every core when the run was started by "
+                               "`accelerate launch`, which pins OMP_NUM_THREADS=1 unless told otherwise (one core of "
+                               "a laptop); otherwise torch's own choice.")
     training.add_argument("--dataloader_num_workers", type=int, default=0,
                           help="Data-loading worker processes (0: load in the main process).")
     training.add_argument("--shuffle_buffer_size", type=int, default=1000,
@@ -296,7 +300,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--streaming has no epoch length to derive the number of steps from: pass --max_train_steps.")
     for flag in (
         "train_batch_size", "eval_batch_size", "num_train_epochs", "max_train_steps", "gradient_accumulation_steps",
-        "checkpointing_steps", "checkpoints_total_limit", "save_pipeline_steps", "validation_steps",
+        "checkpointing_steps", "checkpoints_total_limit", "save_pipeline_steps", "validation_steps", "num_cpu_threads",
         "validation_prediction_steps", "validation_inference_steps", "lora_rank", "shuffle_buffer_size",
     ):
         if getattr(args, flag) is not None:
@@ -318,6 +322,25 @@ def check_args(args: argparse.Namespace) -> None:
         )
     # The objective checks its own ranges (sigma_min, weights, probabilities); build it once here to fail early.
     make_objective(args)
+
+
+def cpu_threads(args: argparse.Namespace, accelerator: Accelerator) -> int | None:
+    """Threads for torch in a single-process CPU run, or `None` to leave torch's setting alone.
+
+    `accelerate launch` sets OMP_NUM_THREADS=1 for every launch it is not told otherwise about (its
+    `--num_cpu_threads_per_process`), which runs the CPU quickstart on one core of however many there are: measured on
+    2 cores, that made the README's main job take 1.7x as long. A single CPU process started by it therefore gets
+    every core; `--num_cpu_threads` overrides (1 keeps one thread), and several processes keep accelerate's split.
+    """
+    if accelerator.device.type != "cpu" or accelerator.num_processes > 1:
+        return None
+    if args.num_cpu_threads is not None:
+        return args.num_cpu_threads
+    launched_by_accelerate = "ACCELERATE_MIXED_PRECISION" in os.environ
+    if launched_by_accelerate and os.environ.get("OMP_NUM_THREADS") == "1":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(cores or 1, 1)
+    return None
 
 
 def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
@@ -533,6 +556,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             "output. On CPUs launch with `accelerate launch --cpu --num_processes N ...` or set "
             "ACCELERATE_USE_CPU=true for torchrun; on GPUs check that CUDA is visible to every process."
         )
+    threads = cpu_threads(args, accelerator)
+    if threads is not None:
+        torch.set_num_threads(threads)
+        logger.info(f"Training on the CPU with {threads} thread(s).")
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     set_seed(args.seed)

@@ -341,3 +341,22 @@ def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_pa
         result = train.main([*flags, "--output_dir", str(tmp_path / "skipping"), "--skip_bad_examples"])
     assert result["global_step"] == 20 and result["skipped_examples"] == 2  # 2 epochs of 10 batches
     assert "Skipping a bad example (--skip_bad_examples). Row 60 of split 'train': Column 'mask'" in caplog.text
+
+
+class _CpuAccelerator:
+    def __init__(self, num_processes=1, device="cpu"):
+        self.num_processes, self.device = num_processes, torch.device(device)
+
+
+def test_accelerate_launchs_one_thread_pin_is_lifted_for_a_single_cpu_process(train, monkeypatch):
+    args = train.parse_args([])
+    # `accelerate launch` exports OMP_NUM_THREADS=1 and its ACCELERATE_* settings.
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert train.cpu_threads(args, _CpuAccelerator()) == 3
+    assert train.cpu_threads(args, _CpuAccelerator(num_processes=2)) is None  # accelerate's split stays
+    assert train.cpu_threads(train.parse_args(["--num_cpu_threads", "1"]), _CpuAccelerator()) == 1
+    # A user's own OMP_NUM_THREADS (no accelerate launch) is left alone.
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION")
+    assert train.cpu_threads(args, _CpuAccelerator()) is None

@@ -115,19 +115,19 @@ def main(argv=None):
     val_x, val_y = data["val_x"].to(device).float(), data["val_y"].to(device).long()
     c_x = train_x.shape[1]
     resolution = train_x.shape[-1]
+    objective = SymmFlowObjective(
+        image_loss_weight=args.image_loss_weight, label_time=args.label_time, time_sampling=args.time_sampling,
+        logit_mean=args.logit_mean,
+    )
     if args.mode == "discriminative":
         config = symmflow_unet2d_config(c_x, k, resolution, label_time=False, preset=args.preset)
         config.update(in_channels=c_x, out_channels=k)
     else:
         config = symmflow_unet2d_config(
-            c_x, codec.num_channels, resolution, label_time=args.label_time != "diagonal", preset=args.preset
+            c_x, codec.num_channels, resolution, label_time=objective.needs_label_time, preset=args.preset
         )
     model = UNet2DModel(**config).to(device)
     ema = copy.deepcopy(model).requires_grad_(False) if args.ema_decay > 0 else None
-    objective = SymmFlowObjective(
-        image_loss_weight=args.image_loss_weight, label_time=args.label_time, time_sampling=args.time_sampling,
-        logit_mean=args.logit_mean,
-    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     order_generator = torch.Generator().manual_seed(args.seed)
     generator = torch.Generator(device).manual_seed(args.seed)

@@ -371,7 +371,7 @@ def load_pixel_unet(
                 "--label_time; remove them."
             )
         preset = "small"
-    label_time = args.label_time != "diagonal"
+    label_time = make_objective(args).needs_label_time
     config = symmflow_unet2d_config(
         image_channels, label_channels, resolution, label_time=label_time, preset=preset, **overrides
     )
@@ -408,7 +408,7 @@ def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlo
     else:
         logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
     unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        sd_unet, label_time=args.label_time != "diagonal", text_encoder=text_encoder, tokenizer=tokenizer,
+        sd_unet, label_time=make_objective(args).needs_label_time, text_encoder=text_encoder, tokenizer=tokenizer,
         conv_in_init=args.conv_in_init,
     )
     return vae, unet

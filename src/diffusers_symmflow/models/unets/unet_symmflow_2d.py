@@ -32,17 +32,6 @@ PIXEL_UNET_PRESETS = {
         "attention_head_dim": 32,
         "norm_num_groups": 8,
     },
-    # `small` at half the width where the resolution is full (16, 32, 64 channels, 0.69 M parameters): about half the
-    # compute per example on a CPU. The default of examples/train_symmflow.py, the 3-minute quickstart: in a fixed
-    # CPU time it sees twice the examples, which beat `small`'s extra width (BENCHMARKS.md section 1d).
-    "narrow": {
-        "block_out_channels": (16, 32, 64),
-        "layers_per_block": 1,
-        "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-        "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-        "attention_head_dim": 32,
-        "norm_num_groups": 8,
-    },
     # For tests.
     "tiny": {
         "block_out_channels": (32, 64),
@@ -53,6 +42,11 @@ PIXEL_UNET_PRESETS = {
         "norm_num_groups": 8,
     },
 }
+
+# `small` at half the width where the resolution is full (16, 32, 64 channels, 0.69 M parameters): about half the
+# compute per example on a CPU. The default of examples/train_symmflow.py, the 3-minute quickstart: in a fixed CPU
+# time it sees twice the examples, which beats `small`'s extra width (BENCHMARKS.md section 1d).
+PIXEL_UNET_PRESETS["narrow"] = {**PIXEL_UNET_PRESETS["small"], "block_out_channels": (16, 32, 64)}
 
 
 def symmflow_unet2d_config(

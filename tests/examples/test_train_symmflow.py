@@ -369,6 +369,9 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     assert (args.label_time, args.unet_config, args.num_train_epochs, args.train_batch_size) == (
         "diagonal", "narrow", 2, 12,
     )
+    # Classification keeps the authors' image weight (0.2 ruins generation from class ids, BENCHMARKS.md 1d).
+    onehot = train.parse_args(["--task", "classification"])
+    assert (onehot.label_prediction, onehot.image_loss_weight) == ("logits", 0.9)
     # Codes the logits head cannot read keep the paper's head and the authors' weight.
     scalar = train.parse_args(["--task", "classification", "--label_encoding", "scalar"])
     assert (scalar.label_prediction, scalar.label_input, scalar.image_loss_weight) == ("velocity", "raw", 0.9)

@@ -44,6 +44,7 @@ from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
+from PIL import Image
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
@@ -359,9 +360,10 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
 
 
 def load_pixel_unet(
-    args: argparse.Namespace, image_channels: int, label_channels: int, resolution: int
+    args: argparse.Namespace, image_channels: int, label_channels: int, resolution: int, label_time: bool
 ) -> UNet2DModel:
-    """A pixel-space `UNet2DModel` for `[image | label]` from a preset or a JSON file of overrides."""
+    """A pixel-space `UNet2DModel` for `[image | label]` from a preset or a JSON file of overrides; `label_time`
+    (the objective's `needs_label_time`) adds the label's noise level as a second time input."""
     preset, overrides = args.unet_config, {}
     if preset not in PIXEL_UNET_PRESETS:
         with open(preset, encoding="utf-8") as file:
@@ -373,7 +375,6 @@ def load_pixel_unet(
                 "--label_time; remove them."
             )
         preset = "small"
-    label_time = make_objective(args).needs_label_time
     config = symmflow_unet2d_config(
         image_channels, label_channels, resolution, label_time=label_time, preset=preset, **overrides
     )
@@ -388,8 +389,11 @@ def load_pixel_unet(
     return UNet2DModel(**config)
 
 
-def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlowUNet2DConditionModel]:
-    """The Stable Diffusion VAE and its UNet widened for SymmFlow (with the empty-prompt embedding when available)."""
+def load_latent_models(
+    args: argparse.Namespace, label_time: bool
+) -> tuple[AutoencoderKL, SymmFlowUNet2DConditionModel]:
+    """The Stable Diffusion VAE and its UNet widened for SymmFlow (with the empty-prompt embedding when available);
+    `label_time` as in `load_pixel_unet`."""
     from transformers import AutoTokenizer, CLIPTextModel
 
     source, revision, variant = args.pretrained_model_name_or_path, args.revision, args.variant
@@ -410,7 +414,7 @@ def load_latent_models(args: argparse.Namespace) -> tuple[AutoencoderKL, SymmFlo
     else:
         logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
     unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        sd_unet, label_time=make_objective(args).needs_label_time, text_encoder=text_encoder, tokenizer=tokenizer,
+        sd_unet, label_time=label_time, text_encoder=text_encoder, tokenizer=tokenizer,
         conv_in_init=args.conv_in_init,
     )
     return vae, unet
@@ -433,6 +437,12 @@ def add_lora(unet: torch.nn.Module, args: argparse.Namespace) -> None:
         module = getattr(unet, name, None)
         if module is not None:
             module.requires_grad_(True)
+
+
+def rgb_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images `[N, H, W, C]` in [0, 1] (C = 1 or 3) as uint8 RGB `[N, H, W, 3]`, for grids."""
+    images = (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
 def image_grid(rows: list[np.ndarray]) -> np.ndarray:
@@ -459,7 +469,7 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
     devices = [accelerator.device] if accelerator.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         generator = torch.Generator(device=accelerator.device).manual_seed(args.seed)
-        confusion, examples, shown = None, [], []
+        confusion, examples, shown_images, predictions = None, [], [], []
         for batch in validation_dataloader:
             # [0, 1] floats: the pipeline's image processor reads a tensor with no negative value as [0, 1].
             images = (batch["pixel_values"] + 1.0) / 2.0
@@ -477,12 +487,13 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
                 take = args.num_validation_images - len(examples)
                 examples += list(batch["labels"][:take])
                 if data.task == "segmentation":
-                    shown += list(zip(images[:take], batch["labels"][:take], predicted[:take]))
+                    shown_images += list(images[:take])
+                    predictions += list(predicted[:take])
         if confusion is None:
             raise ValueError("The validation set is empty; check --max_eval_samples / --validation_split.")
         metrics = pipe.label_codec.scores(confusion)
 
-        grid = None
+        grid = segmentations = None
         if examples:
             labels = torch.stack(examples)
             if data.task == "segmentation":
@@ -497,19 +508,12 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
                     output_type="np",
                 ).images
                 label_row = None
-            generated = (generated * 255).round().astype(np.uint8)
-            if generated.shape[-1] == 1:
-                generated = np.repeat(generated, 3, axis=-1)
+            generated = rgb_uint8(generated)
             grid = image_grid([generated] if label_row is None else [generated, label_row])
-        segmentations = None
-        if shown:
-            shown_images, true_masks, predicted_masks = (torch.stack(part) for part in zip(*shown))
-            shown_images = (shown_images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-            if shown_images.shape[-1] == 1:
-                shown_images = np.repeat(shown_images, 3, axis=-1)
-            segmentations = image_grid(
-                [shown_images, pipe.label_codec.colorize(true_masks), pipe.label_codec.colorize(predicted_masks)]
-            )
+            if shown_images:
+                # Rows: validation images, their true masks (the labels above), the predicted masks.
+                shown = rgb_uint8(pipe.image_processor.pt_to_numpy(torch.stack(shown_images)))
+                segmentations = image_grid([shown, label_row, pipe.label_codec.colorize(torch.stack(predictions))])
 
     accelerator.log({f"validation/{name}": value for name, value in metrics.items()}, step=step)
     for tracker in accelerator.trackers:
@@ -582,7 +586,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     # 2. Model, objective and the pipeline that encodes labels, validates and is saved.
     objective = make_objective(args)
     if latent:
-        vae, unet = load_latent_models(args)
+        vae, unet = load_latent_models(args, objective.needs_label_time)
         vae.requires_grad_(False).eval()
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         if data.resolution % factor:
@@ -595,7 +599,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             task=data.task, encoding=args.label_encoding, num_classes=data.num_classes,
             palette=data.palette.tolist(), ignore_index=data.ignore_index,
         )
-        unet = load_pixel_unet(args, data.image_channels, codec.num_channels, data.resolution)
+        unet = load_pixel_unet(
+            args, data.image_channels, codec.num_channels, data.resolution, objective.needs_label_time
+        )
     # The label settings of the pipeline that validates here and of the one saved (with other UNet weights) later.
     pipeline_labels = dict(
         task=data.task,
@@ -770,13 +776,9 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             ).save_pretrained(args.output_dir, safe_serialization=True)
         sample_image = None
         if grid is not None:
-            from PIL import Image
-
             sample_image = "samples.png"
             Image.fromarray(grid).save(os.path.join(args.output_dir, sample_image))
         if segmentations is not None:
-            from PIL import Image
-
             # Rows: validation images, their true masks, the masks predicted with --validation_prediction_steps.
             Image.fromarray(segmentations).save(os.path.join(args.output_dir, "validation_segmentations.png"))
         repo_id = (args.hub_model_id or Path(args.output_dir).name) if args.push_to_hub else None

@@ -2,13 +2,15 @@
 # The one-step readout study's grid (BENCHMARKS.md section 1c): learning curves of discriminative models and
 # SymmFlow variants, segmentation and classification on the bundled digits, batch 128, several runs at once.
 #
-#   bash benchmarks/readout_grid.sh OUT_DIR [PARALLEL] [STEPS]
+#   bash benchmarks/readout_grid.sh OUT_DIR [PARALLEL] [STEPS] [RUNS_FILE]
 #
+# RUNS_FILE (optional) is a bash file that sets `runs` (lines "NAME|flags", as below; it may use $seg, $cls, $paper,
+# $skip, $logits and $out) and may set `evals`; without it the first round's grid runs.
 # Each run writes OUT_DIR/NAME.json (its curve so far, rewritten at every scored step) and OUT_DIR/NAME.log.
 # On a GPU the runs share the device; on a CPU give PARALLEL 1 and expect hours. `--data_cache` files in OUT_DIR
 # hold the collated digits, so the runs (and a machine without the data packages) skip the loaders.
 set -euo pipefail
-out=${1:?usage: readout_grid.sh OUT_DIR [PARALLEL] [STEPS]}
+out=${1:?usage: readout_grid.sh OUT_DIR [PARALLEL] [STEPS] [RUNS_FILE]}
 parallel=${2:-4}
 steps=${3:-3000}
 mkdir -p "$out"
@@ -18,6 +20,7 @@ seg="--task segmentation --data_cache $out/segmentation.pt"
 cls="--task classification --data_cache $out/classification.pt"
 paper="--mode symmflow --label_param velocity --label_input raw --label_time diagonal --image_loss_weight 0.5"
 skip="--mode symmflow --label_param skip --label_input gated --label_time diagonal --image_loss_weight 0.5"
+logits="--mode symmflow --label_param logits --label_input gated --label_time diagonal"
 
 runs=(
   "seg_disc_lr5e-4|$seg --mode discriminative --lr 5e-4"
@@ -44,6 +47,11 @@ runs=(
   "cls_paper_w0.9_lr1e-3|$cls $paper --image_loss_weight 0.9 --lr 1e-3"
   "cls_mixed_w0.9_lr1e-3|$cls --mode symmflow --label_time mixed --image_loss_weight 0.9 --lr 1e-3"
 )
+
+if [ -n "${4:-}" ]; then
+  # shellcheck disable=SC1090
+  source "$4"
+fi
 
 # Build the data caches once, before the runs race to write them.
 python3 "$here/readout_study.py" $seg --steps 1 --eval_steps 1 --mode discriminative > /dev/null

@@ -89,6 +89,12 @@ def main(argv=None):
                              "K channels instead of a mean).")
     parser.add_argument("--time_sampling", default="uniform", choices=["uniform", "logit_normal"])
     parser.add_argument("--logit_mean", type=float, default=0.0)
+    parser.add_argument("--readout_probability", type=float, default=0.0,
+                        help="Share of each batch placed at the readout's point (t = s = 1); see SymmFlowObjective.")
+    parser.add_argument("--save_step", type=int, default=None, help="Step at which --save_pipeline saves (default: last).")
+    parser.add_argument("--save_pipeline", default=None,
+                        help="Save the final (EMA, if used) model as a SymmFlowPipeline here, for evaluate_symmflow.py; "
+                        "the `logits` label head with `raw` or `gated` input, or the paper's `velocity` head.")
     parser.add_argument("--weight_decay", type=float, default=0.0)
     parser.add_argument("--ema_decay", type=float, default=0.0,
                         help="Score an EMA of the weights (diffusers' warm-up: min(decay, (1 + n) / (10 + n))); 0: off.")
@@ -117,7 +123,7 @@ def main(argv=None):
     resolution = train_x.shape[-1]
     objective = SymmFlowObjective(
         image_loss_weight=args.image_loss_weight, label_time=args.label_time, time_sampling=args.time_sampling,
-        logit_mean=args.logit_mean,
+        logit_mean=args.logit_mean, readout_probability=args.readout_probability,
     )
     if args.mode == "discriminative":
         config = symmflow_unet2d_config(c_x, k, resolution, label_time=False, preset=args.preset)
@@ -226,9 +232,26 @@ def main(argv=None):
             if args.out:  # written at every point, so a run stopped early still leaves its curve
                 with open(args.out, "w") as file:
                     json.dump({"args": vars(args), "curve": curve}, file, indent=1)
+        if args.save_pipeline and step == (args.save_step or args.steps):
+            save_pipeline(args, data, ema if ema is not None else model, objective)
         if step >= args.steps:
             break
     return {"args": vars(args), "curve": curve}
+
+
+def save_pipeline(args: argparse.Namespace, data: dict, model: UNet2DModel, objective: SymmFlowObjective) -> None:
+    """The trained model as the pipeline `train_symmflow.py` would save (bundled digits' palette and class names)."""
+    from diffusers_symmflow import SymmFlowPipeline, SymmFlowScheduler
+
+    if args.mode != "symmflow" or args.label_param not in ("velocity", "logits"):
+        raise ValueError("--save_pipeline needs --mode symmflow with --label_param velocity or logits.")
+    pipe = SymmFlowPipeline(
+        unet=copy.deepcopy(model).float().cpu(),
+        scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
+        task=data["task"], label_encoding="onehot", num_classes=data["num_classes"],
+        label_prediction=args.label_param, label_input=args.label_input,
+    )
+    pipe.save_pretrained(args.save_pipeline, safe_serialization=True)
 
 
 if __name__ == "__main__":

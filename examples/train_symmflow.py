@@ -92,6 +92,8 @@ logger = get_logger(__name__, log_level="INFO")
 # Classification keeps the authors' 0.9: its readout is as fast there (1c) and 0.2 ruins generation from class ids
 # at the quickstart budget (FID 19.7 vs 2.7, section 1d).
 LOGITS_SEGMENTATION_IMAGE_LOSS_WEIGHT = 0.2
+# Share of the batch at the readout's point with the logits head (BENCHMARKS.md 1e).
+LOGITS_READOUT_PROBABILITY = 0.5
 PIXEL_IMAGE_LOSS_WEIGHT = 0.9
 LATENT_IMAGE_LOSS_WEIGHT = 0.7
 LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
@@ -102,7 +104,7 @@ CARD_HYPERPARAMETERS = (
     "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
     "task", "label_encoding", "resolution",
     "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "logit_mean",
-    "logit_std", "label_time", "diagonal_probability",
+    "logit_std", "label_time", "diagonal_probability", "readout_probability",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
     "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
@@ -168,6 +170,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             "(BENCHMARKS.md 1d).")
     model.add_argument("--diagonal_probability", type=float, default=0.5,
                        help="With --label_time mixed: the fraction of samples on the paper's diagonal.")
+    model.add_argument("--readout_probability", type=float, default=None,
+                       help="Share of each batch placed at the one-step readout's point (clean image, label noise), "
+                            "where the label side is the discriminative task itself. Default: "
+                            f"{LOGITS_READOUT_PROBABILITY} with --label_prediction logits (measured: the one-step "
+                            "readout then learns as fast as a discriminative model, BENCHMARKS.md 1e); 0 (the paper's) "
+                            "otherwise.")
     model.add_argument("--use_lora", action="store_true",
                        help="Latent back-end: train LoRA adapters (plus conv_in / conv_out / label-time embedding) "
                             "instead of the whole UNet.")
@@ -295,6 +303,8 @@ def check_args(args: argparse.Namespace) -> None:
             args.image_loss_weight = LOGITS_SEGMENTATION_IMAGE_LOSS_WEIGHT
         else:
             args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
+    if args.readout_probability is None:
+        args.readout_probability = LOGITS_READOUT_PROBABILITY if args.label_prediction == "logits" else 0.0
     if args.lr_warmup_epochs is not None and (args.streaming or args.lr_warmup_epochs < 0):
         raise ValueError(
             f"--lr_warmup_epochs {args.lr_warmup_epochs} needs map-style data (no --streaming) and a value >= 0."
@@ -356,6 +366,7 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
         label_time=args.label_time,
         diagonal_probability=args.diagonal_probability,
         label_prediction=args.label_prediction,
+        readout_probability=args.readout_probability,
     )
 
 

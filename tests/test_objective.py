@@ -65,6 +65,30 @@ def test_label_time_options():
     assert not SymmFlowObjective().needs_label_time and SymmFlowObjective(label_time="mixed").needs_label_time
 
 
+@pytest.mark.parametrize("label_time", ["diagonal", "mixed"])
+def test_readout_probability_puts_that_share_of_the_batch_at_the_readout_point(label_time):
+    g = torch.Generator().manual_seed(0)
+    t, s = SymmFlowObjective(label_time=label_time, readout_probability=0.5).sample_times(4000, generator=g)
+    at_readout = (t == 1) & (s == 1)
+    assert 0.46 < at_readout.float().mean() < 0.54
+    # Off the readout point, the times are the usual draw (uniform t, s tied to t on the diagonal).
+    assert (t[~at_readout] < 1).all() and 0.45 < t[~at_readout].mean() < 0.55
+    if label_time == "diagonal":
+        assert torch.equal(t, s)
+    # At the readout point the input is the clean image (up to sigma_min) and pure label noise.
+    objective = SymmFlowObjective(readout_probability=1.0)
+    image, image_noise, label, label_noise = batch()
+    inputs = objective.prepare(image, label, image_noise=image_noise, label_noise=label_noise, generator=g)
+    torch.testing.assert_close(inputs.sample[:, :3], image + 1e-4 * image_noise)
+    torch.testing.assert_close(inputs.sample[:, 3:], label_noise + 1e-4 * label)
+    # 0 (the paper's) draws exactly what the objective drew before the option existed.
+    a = SymmFlowObjective(label_time="mixed").sample_times(64, generator=torch.Generator().manual_seed(3))
+    b = SymmFlowObjective(label_time="mixed", readout_probability=0.0).sample_times(
+        64, generator=torch.Generator().manual_seed(3)
+    )
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
 def test_time_sampling_is_reproducible_and_in_range():
     for sampling in ("uniform", "logit_normal"):
         objective = SymmFlowObjective(time_sampling=sampling)
@@ -92,6 +116,7 @@ def test_config_round_trip(tmp_path):
         ({"image_loss_weight": 1.5}, "image_loss_weight"),
         ({"diagonal_probability": -0.1}, "diagonal_probability"),
         ({"sigma_min": 1.0}, "sigma_min"),
+        ({"readout_probability": 1.5}, "readout_probability"),
     ],
 )
 def test_bad_config_raises(kwargs, match):

@@ -87,6 +87,9 @@ class SymmFlowObjective(ConfigMixin):
             `LabelHead`). `"velocity"` is the paper's MSE on `v_y`; `"logits"` trains class logits with per-pixel
             cross-entropy against the class of the clean one-hot code, which makes the one-step readout learn about
             as fast as a discriminative model (BENCHMARKS.md section 1c).
+        readout_probability (`float`, defaults to 0.0): the share of samples placed exactly at the one-step
+            readout's point, `t = 1` (clean image) and `s = 1` (label noise), on top of the time sampling above; 0 is
+            the paper's. There the label side is the discriminative task itself.
     """
 
     config_name = "symmflow_objective.json"
@@ -103,6 +106,7 @@ class SymmFlowObjective(ConfigMixin):
         diagonal_probability: float = 0.5,
         num_train_timesteps: int = 1000,
         label_prediction: str = "velocity",
+        readout_probability: float = 0.0,
     ):
         if not 0.0 <= sigma_min < 1.0:
             raise ValueError(f"`sigma_min` must lie in [0, 1), got {sigma_min}.")
@@ -116,6 +120,8 @@ class SymmFlowObjective(ConfigMixin):
             raise ValueError(f"Unknown label_time {label_time!r}; choose one of {LABEL_TIMES}.")
         if not 0.0 <= diagonal_probability <= 1.0:
             raise ValueError(f"`diagonal_probability` must lie in [0, 1], got {diagonal_probability}.")
+        if not 0.0 <= readout_probability <= 1.0:
+            raise ValueError(f"`readout_probability` must lie in [0, 1], got {readout_probability}.")
         if label_prediction not in LABEL_PREDICTIONS:
             raise ValueError(f"Unknown label_prediction {label_prediction!r}; choose one of {LABEL_PREDICTIONS}.")
 
@@ -136,12 +142,18 @@ class SymmFlowObjective(ConfigMixin):
         """Draw the image time `t` and the label noise level `s`, each of shape `(batch_size,)` in [0, 1]."""
         t = self._draw_time(batch_size, device, generator)
         if self.config.label_time == "diagonal":
-            return t, t.clone()
-        independent = self._draw_time(batch_size, device, generator)
-        if self.config.label_time == "independent":
-            return t, independent
-        on_diagonal = torch.rand(batch_size, device=device, generator=generator) < self.config.diagonal_probability
-        return t, torch.where(on_diagonal, t, independent)
+            s = t.clone()
+        else:
+            independent = self._draw_time(batch_size, device, generator)
+            if self.config.label_time == "independent":
+                s = independent
+            else:
+                on_diagonal = torch.rand(batch_size, device=device, generator=generator)
+                s = torch.where(on_diagonal < self.config.diagonal_probability, t, independent)
+        if self.config.readout_probability > 0:
+            at_readout = torch.rand(batch_size, device=device, generator=generator) < self.config.readout_probability
+            t, s = t.masked_fill(at_readout, 1.0), s.masked_fill(at_readout, 1.0)
+        return t, s
 
     def interpolate_image(self, image: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Eq. 1, image side: `x_t = t x + (1 - (1 - sigma_min) t) xi_x`."""

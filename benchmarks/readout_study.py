@@ -92,6 +92,11 @@ def main(argv=None):
     parser.add_argument("--readout_probability", type=float, default=0.0,
                         help="Share of each batch placed at the readout's point (t = s = 1); see SymmFlowObjective.")
     parser.add_argument("--save_step", type=int, default=None, help="Step at which --save_pipeline saves (default: last).")
+    parser.add_argument("--score_generation", type=int, default=0,
+                        help="After training (or at --save_step), generate this many images from the held-out labels "
+                        "(25 Euler steps, joint) and score them with the package's evaluate_generation (FID against "
+                        "the held-out digits, class consistency by a classifier trained on the training digits), "
+                        "as evaluate_symmflow.py does.")
     parser.add_argument("--save_pipeline", default=None,
                         help="Save the final (EMA, if used) model as a SymmFlowPipeline here, for evaluate_symmflow.py; "
                         "the `logits` label head with `raw` or `gated` input, or the paper's `velocity` head.")
@@ -232,26 +237,54 @@ def main(argv=None):
             if args.out:  # written at every point, so a run stopped early still leaves its curve
                 with open(args.out, "w") as file:
                     json.dump({"args": vars(args), "curve": curve}, file, indent=1)
-        if args.save_pipeline and step == (args.save_step or args.steps):
-            save_pipeline(args, data, ema if ema is not None else model, objective)
+        if (args.save_pipeline or args.score_generation) and step == (args.save_step or args.steps):
+            pipe = build_pipeline(args, data, ema if ema is not None else model, objective)
+            if args.save_pipeline:
+                pipe.save_pretrained(args.save_pipeline, safe_serialization=True)
+            if args.score_generation:
+                if not curve or curve[-1]["step"] != step:
+                    curve.append({"step": step, "examples": step * args.batch})
+                curve[-1].update(score_generation(args, data, pipe.to(device)))
+                print(json.dumps(curve[-1]), flush=True)
+                if args.out:
+                    with open(args.out, "w") as file:
+                        json.dump({"args": vars(args), "curve": curve}, file, indent=1)
         if step >= args.steps:
             break
     return {"args": vars(args), "curve": curve}
 
 
-def save_pipeline(args: argparse.Namespace, data: dict, model: UNet2DModel, objective: SymmFlowObjective) -> None:
-    """The trained model as the pipeline `train_symmflow.py` would save (bundled digits' palette and class names)."""
+def build_pipeline(args: argparse.Namespace, data: dict, model: UNet2DModel, objective: SymmFlowObjective):
+    """The trained model as the pipeline `train_symmflow.py` would save (on the CPU, a copy of the weights)."""
     from diffusers_symmflow import SymmFlowPipeline, SymmFlowScheduler
 
     if args.mode != "symmflow" or args.label_param not in ("velocity", "logits"):
-        raise ValueError("--save_pipeline needs --mode symmflow with --label_param velocity or logits.")
-    pipe = SymmFlowPipeline(
+        raise ValueError("--save_pipeline / --score_generation need --mode symmflow with --label_param velocity or "
+                         "logits.")
+    return SymmFlowPipeline(
         unet=copy.deepcopy(model).float().cpu(),
         scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
         task=data["task"], label_encoding="onehot", num_classes=data["num_classes"],
         label_prediction=args.label_param, label_input=args.label_input,
+        background_class=data["num_classes"] - 1 if data["task"] == "segmentation" else None,
     )
-    pipe.save_pretrained(args.save_pipeline, safe_serialization=True)
+
+
+def score_generation(args: argparse.Namespace, data: dict, pipe) -> dict:
+    """FID and class consistency of `--score_generation` images at 25 steps (evaluate_symmflow.py's protocol)."""
+    from diffusers_symmflow.evaluation import evaluate_generation
+
+    def items(x, y):
+        return [{"pixel_values": x[i].float(), "labels": y[i].long()} for i in range(len(y))]
+
+    pipe.set_progress_bar_config(disable=True)
+    results = evaluate_generation(
+        pipe, items(data["val_x"], data["val_y"]), steps=[25], sampling_modes=["joint"],
+        num_generated=args.score_generation, feature_classifier_data=items(data["train_x"], data["train_y"]),
+        batch_size=100, seed=0, progress=False,
+    )
+    scores = results.generation["joint"][25]
+    return {"generation_steps": 25, **{key: scores[key] for key in ("fid", "class_consistency") if key in scores}}
 
 
 if __name__ == "__main__":

@@ -363,9 +363,11 @@ def test_accelerate_launchs_one_thread_pin_is_lifted_for_a_single_cpu_process(tr
 
 
 def test_the_quickstart_defaults_are_the_measured_ones(train):
-    """BENCHMARKS.md 1c / 1d: the logits head, gated input, image weight 0.2, diagonal time, `narrow`, 2 x batch 12."""
+    """BENCHMARKS.md 1c-1e: the logits head, gated input, image weight 0.2, half of each batch at the readout's point,
+    diagonal time, `narrow`, 2 x batch 12."""
     args = train.parse_args([])
     assert (args.label_prediction, args.label_input, args.image_loss_weight) == ("logits", "gated", 0.2)
+    assert train.make_objective(args).config.readout_probability == 0.5
     assert (args.label_time, args.unet_config, args.num_train_epochs, args.train_batch_size) == (
         "diagonal", "narrow", 2, 12,
     )
@@ -375,6 +377,10 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     # Codes the logits head cannot read keep the paper's head and the authors' weight.
     scalar = train.parse_args(["--task", "classification", "--label_encoding", "scalar"])
     assert (scalar.label_prediction, scalar.label_input, scalar.image_loss_weight) == ("velocity", "raw", 0.9)
+    assert scalar.readout_probability == 0.0
+    # The paper's model is one flag set away, readout share included.
+    paper = train.parse_args(["--label_prediction", "velocity", "--label_input", "raw", "--image_loss_weight", "0.9"])
+    assert train.make_objective(paper).config.readout_probability == 0.0
     narrow, small = (UNet2DModel(**train.symmflow_unet2d_config(1, 11, 32, preset=p)) for p in ("narrow", "small"))
     assert narrow.config.block_out_channels == (16, 32, 64)
     assert sum(p.numel() for p in narrow.parameters()) < 0.7 * sum(p.numel() for p in small.parameters())

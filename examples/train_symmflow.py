@@ -62,6 +62,7 @@ from diffusers_symmflow.models import (
     LABEL_PREDICTIONS,
     PIXEL_UNET_PRESETS,
     SymmFlowUNet2DConditionModel,
+    check_label_prediction,
     predict_model_output,
     symmflow_unet2d_config,
 )
@@ -291,11 +292,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
     if args.label_prediction is None:
         args.label_prediction = "logits" if args.label_encoding == "onehot" else "velocity"
-    if args.label_prediction == "logits" and args.label_encoding != "onehot":
-        raise ValueError(
-            f"--label_prediction logits needs --label_encoding onehot (got {args.label_encoding}); use "
-            "--label_prediction velocity, the paper's."
-        )
+    check_label_prediction(args.label_prediction, args.label_encoding)
     if args.label_input is None:
         args.label_input = "gated" if args.label_prediction == "logits" else "raw"
     if args.image_loss_weight is None:

@@ -281,7 +281,7 @@ def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_
         (["--unet_config", "huge"], "--unet_config 'huge' is neither a preset"),
         (["--validation_steps", "0"], "--validation_steps must be a positive integer"),
         (["--label_encoding", "scalar", "--task", "classification", "--label_prediction", "logits"],
-         "--label_prediction logits needs --label_encoding onehot"),
+         "label_prediction='logits' reads the label channels as class logits, which needs label_encoding='onehot'"),
     ],
 )
 def test_bad_flags_fail_before_anything_loads(train, flags, message):

@@ -31,7 +31,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..inputs import check_positive_int
 from ..labels import LabelCodec, LabelDecoding
-from ..models import LabelHead, predict_velocity, supports_label_time
+from ..models import LabelHead, check_label_prediction, predict_velocity, supports_label_time
 from ..schedulers import SymmFlowScheduler
 from .image_processor_symmflow import SymmFlowImageProcessor
 
@@ -251,11 +251,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                     f"`background_class` must be a class id in [0, {num_classes}), got {background_class!r}."
                 )
 
-        if label_prediction == "logits" and label_encoding != "onehot":
-            raise ValueError(
-                f"label_prediction='logits' reads the label channels as class logits, which needs "
-                f"label_encoding='onehot'; got {label_encoding!r}."
-            )
+        check_label_prediction(label_prediction, label_encoding)
 
         self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
         self.register_to_config(

@@ -48,13 +48,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import (
-    DataExampleError,
-    add_data_arguments,
-    collate_fn,
-    data_config_from_args,
-    load_symmflow_data,
-)
+from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
 from diffusers_symmflow.inputs import check_positive_int
 from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
 from diffusers_symmflow.models import (
@@ -82,6 +76,7 @@ from diffusers_symmflow.training_utils import (
     save_checkpoint,
     unet_without_adapters,
 )
+from symmflow_data_args import add_data_arguments, data_config_from_args
 
 
 logger = get_logger(__name__, log_level="INFO")

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
 from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
 from diffusers_symmflow.inputs import check_positive_int
-from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
+from diffusers_symmflow.labels import LABEL_ENCODINGS
 from diffusers_symmflow.models import (
     LABEL_INPUTS,
     LABEL_PREDICTIONS,
@@ -577,7 +577,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
 
     # 1. Data (checked before any model is built).
     with accelerator.main_process_first():
-        data = load_symmflow_data(data_config_from_args(args), split_seed=args.seed)
+        data = load_symmflow_data(
+            data_config_from_args(args), split_seed=args.seed, label_encoding=args.label_encoding,
+            beta=args.beta if args.beta > 0 else None,
+        )
     latent = args.pretrained_model_name_or_path is not None
     if latent and data.image_channels != 3:
         raise ValueError(
@@ -598,31 +601,19 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             )
     else:
         vae = None
-        codec = LabelCodec(
-            task=data.task, encoding=args.label_encoding, num_classes=data.num_classes,
-            palette=data.palette.tolist(), ignore_index=data.ignore_index,
-        )
         unet = load_pixel_unet(
-            args, data.image_channels, codec.num_channels, data.resolution, objective.needs_label_time
+            args, data.image_channels, data.label_codec.num_channels, data.resolution, objective.needs_label_time
         )
-    # The label settings of the pipeline that validates here and of the one saved (with other UNet weights) later.
-    pipeline_labels = dict(
-        task=data.task,
-        label_encoding=args.label_encoding,
-        num_classes=data.num_classes,
-        palette=data.palette.tolist(),
-        class_names=data.class_names,
-        ignore_index=data.ignore_index,
-        background_class=data.background_class,
-        beta=args.beta if args.beta > 0 else None,
-        label_prediction=args.label_prediction,
-        label_input=args.label_input,
+    # The pipeline that validates here and the one saved (with other UNet weights) later share the data's codec.
+    pipeline_settings = dict(
+        background_class=data.background_class, label_prediction=args.label_prediction, label_input=args.label_input
     )
-    pipe = SymmFlowPipeline(
+    pipe = SymmFlowPipeline.from_label_codec(
+        data.label_codec,
         unet=unet,
         scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
         vae=vae,
-        **pipeline_labels,
+        **pipeline_settings,
     )
     sampling_modes = pipe.sampling_modes
     if args.use_lora:
@@ -774,8 +765,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             return
         with ema_weights(ema, trainable):
             unet_to_save = unet_without_adapters(unwrapped_unet)
-            SymmFlowPipeline(
-                unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_labels
+            SymmFlowPipeline.from_label_codec(
+                pipe.label_codec, unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_settings
             ).save_pretrained(args.output_dir, safe_serialization=True)
         sample_image = None
         if grid is not None:

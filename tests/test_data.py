@@ -113,6 +113,29 @@ def test_local_dataset_with_palette_rgb_masks(tmp_path):
     assert torch.equal(data.train[0]["labels"], torch.from_numpy(masks[first_train]).long())
 
 
+def test_the_data_carries_the_one_codec_its_labels_are_read_with(tmp_path):
+    """The model's label code travels with the data: the transforms read masks with it and the data's label facts
+    are its."""
+    import datasets
+
+    images, masks = stripes(size=12, count=6)
+    rgb = np.asarray(PALETTE, dtype=np.uint8)[masks]
+    table = {"image": [PIL.Image.fromarray(i) for i in images], "mask": [PIL.Image.fromarray(m) for m in rgb]}
+    datasets.Dataset.from_dict(table).save_to_disk(str(tmp_path / "ds"))
+    config = SymmFlowDataConfig(dataset_name=str(tmp_path / "ds"), palette=PALETTE, num_classes=3, validation_split=2)
+
+    data = load_symmflow_data(config, label_encoding="palette", beta=4.0)
+    codec = data.label_codec
+    assert (codec.config.encoding, codec.config.beta, codec.num_channels) == ("palette", 4.0, 3)
+    assert data.train.transform.codec is codec and data.validation.transform.codec is codec
+    assert (data.task, data.num_classes, data.ignore_index) == ("segmentation", 3, None)
+    assert data.palette.tolist() == PALETTE == codec.palette_array.tolist()
+    # The code changes the model's channels, never what is read.
+    onehot = load_symmflow_data(config)
+    assert (onehot.label_codec.config.encoding, onehot.label_codec.num_channels) == ("onehot", 3)
+    assert torch.equal(onehot.train[0]["labels"], data.train[0]["labels"])
+
+
 def test_local_parquet_class_id_masks_resized_with_nearest(tmp_path):
     import datasets
 

@@ -547,14 +547,12 @@ class SymmFlowData:
     Args:
         train: `SymmFlowDataset` (map-style), or `SymmFlowIterableDataset` when streaming.
         validation: as `train`, never augmented.
-        task (`str`): `"segmentation"` or `"classification"`.
-        num_classes (`int`): K.
+        label_codec (`LabelCodec`): the label space of the data and the model's label code: the masks and class ids are
+            read and checked with it, the training script counts the model's label channels with it and builds the
+            pipeline around it (`SymmFlowPipeline.from_label_codec`). `task`, `num_classes`, `class_names`, `palette`
+            and `ignore_index` are read from it.
         image_channels (`int`): 1 or 3.
         resolution (`int`): side of the square images.
-        class_names (`list[str]` or `None`): K names.
-        palette (`np.ndarray`): uint8 `[K, 3]` (`[K + 1, 3]` when `ignore_index` lies outside [0, K) in segmentation),
-            the colours masks are read and painted with.
-        ignore_index (`int` or `None`): the label id metrics ignore.
         dataset_description (`str`): one paragraph for the model card.
         num_train_examples, num_validation_examples (`int` or `None`): sizes (`None` when streaming).
         background_class (`int` or `None`): segmentation: the class id of "no object" (see `--background_class`).
@@ -562,17 +560,39 @@ class SymmFlowData:
 
     train: torch.utils.data.Dataset
     validation: torch.utils.data.Dataset
-    task: str
-    num_classes: int
+    label_codec: LabelCodec
     image_channels: int
     resolution: int
-    class_names: list[str] | None
-    palette: np.ndarray
-    ignore_index: int | None
     dataset_description: str
     num_train_examples: int | None = None
     num_validation_examples: int | None = None
     background_class: int | None = None
+
+    @property
+    def task(self) -> str:
+        """`"segmentation"` or `"classification"`."""
+        return self.label_codec.config.task
+
+    @property
+    def num_classes(self) -> int:
+        """K."""
+        return self.label_codec.num_classes
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """K names, or `None`."""
+        return self.label_codec.config.class_names
+
+    @property
+    def palette(self) -> np.ndarray:
+        """uint8 `[K, 3]` (`[K + 1, 3]` when `ignore_index` has a code of its own), the colours masks are read and
+        painted with."""
+        return self.label_codec.palette_array
+
+    @property
+    def ignore_index(self) -> int | None:
+        """The label id metrics ignore, or `None`."""
+        return self.label_codec.ignore_index
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -790,7 +810,9 @@ def _resolve_num_classes(config: SymmFlowDataConfig, class_names, label_names) -
     )
 
 
-def load_symmflow_data(config: SymmFlowDataConfig, split_seed: int = 0) -> SymmFlowData:
+def load_symmflow_data(
+    config: SymmFlowDataConfig, split_seed: int = 0, label_encoding: str = "onehot", beta: float | None = None
+) -> SymmFlowData:
     """Load the train and validation sets `config` describes.
 
     The first few training examples and the first validation example are decoded before returning, so unknown
@@ -802,6 +824,8 @@ def load_symmflow_data(config: SymmFlowDataConfig, split_seed: int = 0) -> SymmF
         config (`SymmFlowDataConfig`): what to load.
         split_seed (`int`, defaults to 0): seeds the permutation that carves a validation split off the training data
             (and picks `max_train_samples`), so the split does not change with the training seed.
+        label_encoding (`str`, defaults to `"onehot"`), beta (`float`, *optional*): the model's label code, as in
+            `LabelCodec`; they shape the returned `label_codec`, not what is read.
 
     Returns:
         `SymmFlowData`.
@@ -908,11 +932,12 @@ def load_symmflow_data(config: SymmFlowDataConfig, split_seed: int = 0) -> SymmF
         raise ValueError(f"{len(class_names)} class names for --num_classes {num_classes}: {class_names}.")
     codec = LabelCodec(
         task=task,
-        encoding="palette" if task == "segmentation" else "onehot",
+        encoding=label_encoding,
         num_classes=num_classes,
         palette=config.palette,
         ignore_index=config.ignore_index,
         class_names=class_names,
+        beta=beta,
     )
 
     # Validation: the dataset's own split, else a seeded hold-out of the training split.
@@ -1003,13 +1028,9 @@ def load_symmflow_data(config: SymmFlowDataConfig, split_seed: int = 0) -> SymmF
     return SymmFlowData(
         train=train,
         validation=validation,
-        task=task,
-        num_classes=num_classes,
+        label_codec=codec,
         image_channels=image_channels,
         resolution=resolution,
-        class_names=class_names,
-        palette=codec.palette_array,
-        ignore_index=config.ignore_index,
         dataset_description=description,
         num_train_examples=num_train,
         num_validation_examples=num_validation,

@@ -104,6 +104,36 @@ def test_papers_label_head_is_one_flag_away(train, tmp_path):
     assert "label_prediction" in card and "0.9" in card  # the authors' image-loss weight comes back with the head
 
 
+def test_training_batches_and_the_saved_pipeline_go_through_the_datas_codec(train, tmp_path, monkeypatch):
+    loaded, encoding_codecs, saved_codecs = [], [], []
+    real_load = train.load_symmflow_data
+    real_encode, real_save = SymmFlowPipeline.encode_labels, SymmFlowPipeline.save_pretrained
+
+    def recording_load(*args, **kwargs):
+        loaded.append(real_load(*args, **kwargs))
+        return loaded[-1]
+
+    def recording_encode(self, *args, **kwargs):
+        encoding_codecs.append(self.label_codec)
+        return real_encode(self, *args, **kwargs)
+
+    def recording_save(self, *args, **kwargs):
+        saved_codecs.append(self.label_codec)
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(train, "load_symmflow_data", recording_load)
+    monkeypatch.setattr(SymmFlowPipeline, "encode_labels", recording_encode)
+    monkeypatch.setattr(SymmFlowPipeline, "save_pretrained", recording_save)
+    train.main([*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "2", "--num_validation_images", "0"])
+
+    (data,) = loaded
+    codec = data.label_codec
+    # The model's code (--label_encoding, --beta) is the codec the masks were read with.
+    assert (codec.config.encoding, codec.config.beta) == ("onehot", 4.0) and data.train.transform.codec is codec
+    assert len(encoding_codecs) >= 2 and all(used is codec for used in encoding_codecs)
+    assert len(saved_codecs) == 1 and saved_codecs[0] is codec
+
+
 def test_refuses_a_multi_process_launch_without_a_distributed_backend(train, tmp_path, monkeypatch):
     # What `torchrun --nproc_per_node 2` on a CPU machine without ACCELERATE_USE_CPU=true gives each process.
     monkeypatch.setenv("WORLD_SIZE", "2")

@@ -768,6 +768,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             SymmFlowPipeline.from_label_codec(
                 pipe.label_codec, unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_settings
             ).save_pretrained(args.output_dir, safe_serialization=True)
+        # What the model was trained with, beside the pipeline that samples it (the objective is no pipeline part).
+        objective.save_config(args.output_dir)
         sample_image = None
         if grid is not None:
             sample_image = "samples.png"
@@ -800,6 +802,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             base_model=args.pretrained_model_name_or_path if latent else None,
             repo_id=repo_id,
             sample_image=sample_image,
+            objective_file=SymmFlowObjective.config_name,
         )
         card.save(os.path.join(args.output_dir, "README.md"))
 

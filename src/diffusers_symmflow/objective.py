@@ -93,6 +93,8 @@ class SymmFlowObjective(ConfigMixin):
             the paper's. There the label side is the discriminative task itself.
     """
 
+    # examples/train_symmflow.py saves the objective under this name beside the pipeline it trained (the model card
+    # names it), so what a model was trained with travels with it; `from_config(load_config(dir))` rebuilds it.
     config_name = "symmflow_objective.json"
 
     @register_to_config

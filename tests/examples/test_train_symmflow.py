@@ -12,6 +12,7 @@ from diffusers import UNet2DModel
 from safetensors.torch import load_file
 
 from conftest import reset_accelerate_state
+from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
 
@@ -102,6 +103,11 @@ def test_papers_label_head_is_one_flag_away(train, tmp_path):
     assert not (output_dir / "validation_segmentations.png").exists()
     card = (output_dir / "README.md").read_text()
     assert "label_prediction" in card and "0.9" in card  # the authors' image-loss weight comes back with the head
+    # The training objective is saved beside the pipeline, and the card says where and how to rebuild it.
+    objective = SymmFlowObjective.from_config(SymmFlowObjective.load_config(str(output_dir)))
+    assert (objective.config.label_prediction, objective.config.image_loss_weight) == ("velocity", 0.9)
+    assert objective.config.label_time == "diagonal" and not objective.needs_label_time
+    assert f"`{SymmFlowObjective.config_name}`" in card
 
 
 def test_training_batches_and_the_saved_pipeline_go_through_the_datas_codec(train, tmp_path, monkeypatch):

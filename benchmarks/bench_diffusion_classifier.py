@@ -22,14 +22,19 @@ Classifier with each trial count, and the speed ratio.
 
 import argparse
 import json
+import os
 import platform
+import sys
 import time
 
 import torch
 
 from diffusers_symmflow import SymmFlowObjective, SymmFlowPipeline
-from diffusers_symmflow.data import add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import collate_fn, load_symmflow_data
 from diffusers_symmflow.models import predict_velocity
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 @torch.no_grad()
@@ -99,7 +104,7 @@ def main(argv=None):
     if pipe.config.task != "classification":
         raise ValueError(f"{args.pipeline} is a {pipe.config.task} pipeline; this benchmark needs classification.")
     args.task = "classification"
-    data = load_symmflow_data(args)
+    data = load_symmflow_data(data_config_from_args(args))
     items = [data.validation[i] for i in range(min(args.num_images, len(data.validation)))]
     batches = [collate_fn(items[i : i + args.batch_size]) for i in range(0, len(items), args.batch_size)]
     num_classes = pipe.label_codec.num_classes

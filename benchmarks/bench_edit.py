@@ -34,9 +34,12 @@ import numpy as np
 import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import add_data_arguments, load_symmflow_data
+from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import mean_iou
 from diffusers_symmflow.pipelines import SymmFlowPipeline
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 EDIT_KINDS = ("swap", "relabel", "shift")
@@ -109,7 +112,7 @@ def main(argv=None) -> dict:
         raise ValueError("This benchmark edits digit masks: it needs a segmentation pipeline with a background_class.")
     num_classes = pipe.config.num_classes
 
-    data = load_symmflow_data(args)
+    data = load_symmflow_data(data_config_from_args(args))
     count = min(args.num_images, len(data.validation))
     items = [data.validation[i] for i in range(count)]
     images = torch.stack([item["pixel_values"] for item in items])  # [-1, 1]

@@ -9,11 +9,16 @@ generator per image) and prints the accuracy as JSON.
 
 import argparse
 import json
+import os
+import sys
 
 import torch
 
 from diffusers_symmflow import SymmFlowPipeline
-from diffusers_symmflow.data import add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import collate_fn, load_symmflow_data
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 def main(argv=None):
@@ -30,7 +35,7 @@ def main(argv=None):
     pipe.set_progress_bar_config(disable=True)
     # The same held-out digits as the classification models, with their class ids as labels.
     args.task = "classification"
-    data = load_symmflow_data(args, split_seed=0)
+    data = load_symmflow_data(data_config_from_args(args), split_seed=0)
     items = [data.validation[i] for i in range(len(data.validation))]
     correct = 0
     for start in range(0, len(items), args.batch_size):

@@ -24,16 +24,19 @@ import argparse
 import copy
 import json
 import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
 
-from diffusers_symmflow.data import add_data_arguments
 from diffusers_symmflow.labels import LabelCodec, dequantize
 from diffusers_symmflow.models import symmflow_unet2d_config
 from diffusers_symmflow.objective import SymmFlowObjective
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 def confusion(pred: torch.Tensor, true: torch.Tensor, k: int) -> torch.Tensor:
@@ -57,7 +60,7 @@ def load_tensors(args: argparse.Namespace) -> dict:
         return torch.load(args.data_cache)
     from diffusers_symmflow.data import collate_fn, load_symmflow_data
 
-    data = load_symmflow_data(args)
+    data = load_symmflow_data(data_config_from_args(args))
     train = collate_fn([data.train[i] for i in range(len(data.train))])
     validation = collate_fn([data.validation[i] for i in range(len(data.validation))])
     tensors = {

@@ -11,7 +11,9 @@ schedule and number of optimizer steps (or the same wall-clock budget). It print
 
 import argparse
 import json
+import os
 import platform
+import sys
 import time
 
 import torch
@@ -20,7 +22,10 @@ from diffusers import UNet2DModel
 from diffusers.optimization import get_scheduler
 
 from diffusers_symmflow import symmflow_unet2d_config
-from diffusers_symmflow.data import add_data_arguments, collate_fn, load_symmflow_data
+from diffusers_symmflow.data import collate_fn, load_symmflow_data
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 def main(argv=None):
@@ -42,7 +47,7 @@ def main(argv=None):
         raise ValueError("The discriminative baseline classifies images: pass --task classification.")
 
     torch.manual_seed(args.seed)
-    data = load_symmflow_data(args)
+    data = load_symmflow_data(data_config_from_args(args))
     config = symmflow_unet2d_config(
         data.image_channels, data.num_classes, data.resolution, label_time=False, preset=args.unet_preset
     )

@@ -48,20 +48,15 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.data import (
-    DataExampleError,
-    add_data_arguments,
-    collate_fn,
-    data_config_from_args,
-    load_symmflow_data,
-)
+from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
 from diffusers_symmflow.inputs import check_positive_int
-from diffusers_symmflow.labels import LABEL_ENCODINGS, LabelCodec
+from diffusers_symmflow.labels import LABEL_ENCODINGS
 from diffusers_symmflow.models import (
     LABEL_INPUTS,
     LABEL_PREDICTIONS,
     PIXEL_UNET_PRESETS,
     SymmFlowUNet2DConditionModel,
+    check_label_prediction,
     predict_model_output,
     symmflow_unet2d_config,
 )
@@ -81,6 +76,7 @@ from diffusers_symmflow.training_utils import (
     save_checkpoint,
     unet_without_adapters,
 )
+from symmflow_data_args import add_data_arguments, data_config_from_args
 
 
 logger = get_logger(__name__, log_level="INFO")
@@ -291,11 +287,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
     if args.label_prediction is None:
         args.label_prediction = "logits" if args.label_encoding == "onehot" else "velocity"
-    if args.label_prediction == "logits" and args.label_encoding != "onehot":
-        raise ValueError(
-            f"--label_prediction logits needs --label_encoding onehot (got {args.label_encoding}); use "
-            "--label_prediction velocity, the paper's."
-        )
+    check_label_prediction(args.label_prediction, args.label_encoding)
     if args.label_input is None:
         args.label_input = "gated" if args.label_prediction == "logits" else "raw"
     if args.image_loss_weight is None:
@@ -585,7 +577,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
 
     # 1. Data (checked before any model is built).
     with accelerator.main_process_first():
-        data = load_symmflow_data(data_config_from_args(args), split_seed=args.seed)
+        data = load_symmflow_data(
+            data_config_from_args(args), split_seed=args.seed, label_encoding=args.label_encoding,
+            beta=args.beta if args.beta > 0 else None,
+        )
     latent = args.pretrained_model_name_or_path is not None
     if latent and data.image_channels != 3:
         raise ValueError(
@@ -606,31 +601,19 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             )
     else:
         vae = None
-        codec = LabelCodec(
-            task=data.task, encoding=args.label_encoding, num_classes=data.num_classes,
-            palette=data.palette.tolist(), ignore_index=data.ignore_index,
-        )
         unet = load_pixel_unet(
-            args, data.image_channels, codec.num_channels, data.resolution, objective.needs_label_time
+            args, data.image_channels, data.label_codec.num_channels, data.resolution, objective.needs_label_time
         )
-    # The label settings of the pipeline that validates here and of the one saved (with other UNet weights) later.
-    pipeline_labels = dict(
-        task=data.task,
-        label_encoding=args.label_encoding,
-        num_classes=data.num_classes,
-        palette=data.palette.tolist(),
-        class_names=data.class_names,
-        ignore_index=data.ignore_index,
-        background_class=data.background_class,
-        beta=args.beta if args.beta > 0 else None,
-        label_prediction=args.label_prediction,
-        label_input=args.label_input,
+    # The pipeline that validates here and the one saved (with other UNet weights) later share the data's codec.
+    pipeline_settings = dict(
+        background_class=data.background_class, label_prediction=args.label_prediction, label_input=args.label_input
     )
-    pipe = SymmFlowPipeline(
+    pipe = SymmFlowPipeline.from_label_codec(
+        data.label_codec,
         unet=unet,
         scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
         vae=vae,
-        **pipeline_labels,
+        **pipeline_settings,
     )
     sampling_modes = pipe.sampling_modes
     if args.use_lora:
@@ -782,9 +765,11 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             return
         with ema_weights(ema, trainable):
             unet_to_save = unet_without_adapters(unwrapped_unet)
-            SymmFlowPipeline(
-                unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_labels
+            SymmFlowPipeline.from_label_codec(
+                pipe.label_codec, unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_settings
             ).save_pretrained(args.output_dir, safe_serialization=True)
+        # What the model was trained with, beside the pipeline that samples it (the objective is no pipeline part).
+        objective.save_config(args.output_dir)
         sample_image = None
         if grid is not None:
             sample_image = "samples.png"
@@ -817,6 +802,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             base_model=args.pretrained_model_name_or_path if latent else None,
             repo_id=repo_id,
             sample_image=sample_image,
+            objective_file=SymmFlowObjective.config_name,
         )
         card.save(os.path.join(args.output_dir, "README.md"))
 

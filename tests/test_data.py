@@ -16,21 +16,12 @@ from diffusers_symmflow.data import (
     SymmFlowDataConfig,
     SymmFlowDataset,
     SymmFlowIterableDataset,
-    add_data_arguments,
     collate_fn,
-    data_config_from_args,
     load_symmflow_data,
 )
 
 
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 255, 0]]
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_data_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(list(argv))
 
 
 def stripes(size: int = 12, count: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +45,7 @@ def stripes(size: int = 12, count: int = 10, seed: int = 0) -> tuple[np.ndarray,
 
 @pytest.fixture(scope="module")
 def mnist():
-    return load_symmflow_data(parse())
+    return load_symmflow_data(SymmFlowDataConfig())
 
 
 def test_bundled_mnist_segmentation(mnist):
@@ -75,7 +66,7 @@ def test_bundled_mnist_segmentation(mnist):
     intensity = ((pixels[:, 0] + 1) / 2 * 255).round()
     assert torch.equal(foreground, intensity >= MNIST_FOREGROUND_THRESHOLD)
     # One digit class per mask, and it is the image's classification label (same split seed, same order).
-    classification = load_symmflow_data(parse("--task", "classification"))
+    classification = load_symmflow_data(SymmFlowDataConfig(task="classification"))
     for i in range(8):
         digits = labels[i][foreground[i]].unique()
         assert digits.tolist() == [int(classification.validation[i]["labels"])]
@@ -83,18 +74,16 @@ def test_bundled_mnist_segmentation(mnist):
 
 
 def test_bundled_mnist_classification_and_split_determinism(mnist):
-    data = load_symmflow_data(
-        parse("--task", "classification", "--max_train_samples", "20", "--max_eval_samples", "7")
-    )
+    data = load_symmflow_data(SymmFlowDataConfig(task="classification", max_train_samples=20, max_eval_samples=7))
     assert (data.num_classes, data.class_names) == (10, [str(d) for d in range(10)])
     assert (len(data.train), len(data.validation)) == (20, 7)
     item = data.train[0]
     assert item["labels"].shape == () and item["labels"].dtype == torch.int64
     # The validation split depends on the split seed only, and never overlaps the training split.
-    same = load_symmflow_data(parse("--task", "classification", "--seed", "5"))
-    default = load_symmflow_data(parse("--task", "classification"))
+    same = load_symmflow_data(SymmFlowDataConfig(task="classification", seed=5))
+    default = load_symmflow_data(SymmFlowDataConfig(task="classification"))
     assert torch.equal(same.validation[3]["pixel_values"], default.validation[3]["pixel_values"])
-    other = load_symmflow_data(parse("--task", "classification"), split_seed=1)
+    other = load_symmflow_data(SymmFlowDataConfig(task="classification"), split_seed=1)
     assert not torch.equal(other.validation[3]["pixel_values"], same.validation[3]["pixel_values"])
     train_images = {mnist.train.examples[i]["image"].tobytes() for i in range(len(mnist.train))}
     assert not any(mnist.validation.examples[i]["image"].tobytes() in train_images for i in range(50))
@@ -113,9 +102,9 @@ def test_local_dataset_with_palette_rgb_masks(tmp_path):
     palette_file = tmp_path / "palette.json"
     palette_file.write_text(json.dumps(PALETTE))
 
-    data = load_symmflow_data(parse(
-        "--dataset_name", str(tmp_path / "ds"), "--image_column", "photo", "--mask_column", "seg",
-        "--palette", str(palette_file), "--num_classes", "3", "--validation_split", "2",
+    data = load_symmflow_data(SymmFlowDataConfig(
+        dataset_name=str(tmp_path / "ds"), image_column="photo", mask_column="seg", palette=str(palette_file),
+        num_classes=3, validation_split=2,
     ))
     assert (len(data.train), len(data.validation), data.image_channels, data.resolution) == (8, 2, 1, 12)
     assert data.palette.tolist() == PALETTE
@@ -124,44 +113,27 @@ def test_local_dataset_with_palette_rgb_masks(tmp_path):
     assert torch.equal(data.train[0]["labels"], torch.from_numpy(masks[first_train]).long())
 
 
-def test_every_data_flag_is_a_config_field_of_the_same_name():
-    parser = argparse.ArgumentParser()
-    add_data_arguments(parser)
-    flags = {action.dest for action in parser._actions if action.dest != "help"}
-    fields = {field.name for field in dataclasses.fields(SymmFlowDataConfig)}
-    assert flags == fields - {"seed"}
-    # The defaults agree too, so a script's flags and a library caller's keywords mean the same data.
-    assert data_config_from_args(parse()) == SymmFlowDataConfig(seed=0)
-    assert data_config_from_args(parse("--task", "classification", "--num_classes", "4", "--random_flip")) == (
-        SymmFlowDataConfig(task="classification", num_classes=4, random_flip=True, seed=0)
-    )
-
-
-def test_a_typed_config_loads_what_the_flags_load(tmp_path):
-    """The library takes keywords (no argparse); a palette and class names may be lists rather than flag strings."""
+def test_the_data_carries_the_one_codec_its_labels_are_read_with(tmp_path):
+    """The model's label code travels with the data: the transforms read masks with it and the data's label facts
+    are its."""
     import datasets
 
     images, masks = stripes(size=12, count=6)
     rgb = np.asarray(PALETTE, dtype=np.uint8)[masks]
     table = {"image": [PIL.Image.fromarray(i) for i in images], "mask": [PIL.Image.fromarray(m) for m in rgb]}
     datasets.Dataset.from_dict(table).save_to_disk(str(tmp_path / "ds"))
-    palette_file = tmp_path / "palette.json"
-    palette_file.write_text(json.dumps(PALETTE))
+    config = SymmFlowDataConfig(dataset_name=str(tmp_path / "ds"), palette=PALETTE, num_classes=3, validation_split=2)
 
-    typed = load_symmflow_data(SymmFlowDataConfig(
-        dataset_name=str(tmp_path / "ds"), palette=PALETTE, class_names=["void", "block", "line"], validation_split=2,
-    ))
-    flagged = load_symmflow_data(parse(
-        "--dataset_name", str(tmp_path / "ds"), "--palette", str(palette_file), "--class_names", "void,block,line",
-        "--validation_split", "2",
-    ))
-    assert (typed.num_classes, typed.class_names, len(typed.train), len(typed.validation)) == (
-        3, ["void", "block", "line"], 4, 2
-    )
-    assert typed.palette.tolist() == flagged.palette.tolist() == PALETTE
-    for index in range(len(typed.train)):
-        assert torch.equal(typed.train[index]["labels"], flagged.train[index]["labels"])
-        assert torch.equal(typed.train[index]["pixel_values"], flagged.train[index]["pixel_values"])
+    data = load_symmflow_data(config, label_encoding="palette", beta=4.0)
+    codec = data.label_codec
+    assert (codec.config.encoding, codec.config.beta, codec.num_channels) == ("palette", 4.0, 3)
+    assert data.train.transform.codec is codec and data.validation.transform.codec is codec
+    assert (data.task, data.num_classes, data.ignore_index) == ("segmentation", 3, None)
+    assert data.palette.tolist() == PALETTE == codec.palette_array.tolist()
+    # The code changes the model's channels, never what is read.
+    onehot = load_symmflow_data(config)
+    assert (onehot.label_codec.config.encoding, onehot.label_codec.num_channels) == ("onehot", 3)
+    assert torch.equal(onehot.train[0]["labels"], data.train[0]["labels"])
 
 
 def test_local_parquet_class_id_masks_resized_with_nearest(tmp_path):
@@ -172,7 +144,7 @@ def test_local_parquet_class_id_masks_resized_with_nearest(tmp_path):
     datasets.Dataset.from_dict(rows).to_parquet(str(tmp_path / "train.parquet"))
     datasets.Dataset.from_dict({k: v[:2] for k, v in rows.items()}).to_parquet(str(tmp_path / "validation.parquet"))
 
-    data = load_symmflow_data(parse("--dataset_name", str(tmp_path), "--num_classes", "3", "--resolution", "6"))
+    data = load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path), num_classes=3, resolution=6))
     assert (len(data.train), len(data.validation)) == (6, 2)
     item = data.validation[0]
     assert item["pixel_values"].shape == (1, 6, 6) and item["labels"].shape == (6, 6)
@@ -189,7 +161,7 @@ def test_classification_labels_from_a_class_label_column(tmp_path):
     table = {"image": [PIL.Image.fromarray(image).convert("RGB") for image in images], "label": [0, 1] * 4}
     datasets.Dataset.from_dict(table, features=features).save_to_disk(str(tmp_path / "ds"))
 
-    data = load_symmflow_data(parse("--dataset_name", str(tmp_path / "ds"), "--task", "classification"))
+    data = load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "ds"), task="classification"))
     assert (data.num_classes, data.class_names, data.image_channels) == (2, ["cat", "dog"], 3)
     batch = collate_fn([data.train[i] for i in range(len(data.train))])
     assert batch["pixel_values"].shape[1:] == (3, 12, 12) and batch["labels"].dtype == torch.int64
@@ -201,9 +173,9 @@ def test_random_flip_moves_image_and_mask_together(tmp_path):
 
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).save_to_disk(str(tmp_path / "ds"))
-    data = load_symmflow_data(parse(
-        "--dataset_name", str(tmp_path / "ds"), "--num_classes", "3", "--random_flip", "--center_crop",
-        "--validation_split", "1", "--seed", "3",
+    data = load_symmflow_data(SymmFlowDataConfig(
+        dataset_name=str(tmp_path / "ds"), num_classes=3, random_flip=True, center_crop=True, validation_split=1,
+        seed=3,
     ))
     flipped = unflipped = 0
     for epoch in range(6):
@@ -232,8 +204,8 @@ def test_streaming_state_resumes_after_the_consumed_examples(tmp_path):
 
     images, masks = stripes(count=12)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "d.parquet"))
-    data = load_symmflow_data(parse(
-        "--dataset_name", str(tmp_path / "d.parquet"), "--num_classes", "3", "--streaming", "--validation_split", "2",
+    data = load_symmflow_data(SymmFlowDataConfig(
+        dataset_name=str(tmp_path / "d.parquet"), num_classes=3, streaming=True, validation_split=2,
     ))
     assert isinstance(data.train, SymmFlowIterableDataset) and data.num_train_examples is None
     stream = data.train.shuffle(seed=0, buffer_size=1)  # a buffer of one keeps the order resumable exactly
@@ -255,28 +227,28 @@ def test_streaming_state_resumes_after_the_consumed_examples(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "flags, message",
+    "settings, message",
     [
-        (["--image_column", "picture"], "--image_column 'picture' is not a column"),
-        (["--image_column", "image", "--mask_column", "label"], "--mask_column 'label' is not a column"),
-        (["--num_classes", "2"], "outside [0, 2)"),
-        (["--label_column", "mask"], "--label_column names class ids for --task classification"),
-        (["--background_class", "3"], "--background_class 3 needs --task segmentation and a class id in [0, 3)"),
-        (["--validation_split", "1.5"], None),
+        ({"image_column": "picture"}, "--image_column 'picture' is not a column"),
+        ({"image_column": "image", "mask_column": "label"}, "--mask_column 'label' is not a column"),
+        ({"num_classes": 2}, "outside [0, 2)"),
+        ({"label_column": "mask"}, "--label_column names class ids for --task classification"),
+        ({"background_class": 3}, "--background_class 3 needs --task segmentation and a class id in [0, 3)"),
     ],
 )
-def test_bad_flags_fail_early_with_a_clear_message(tmp_path, flags, message):
+def test_bad_settings_fail_early_with_a_clear_message(tmp_path, settings, message):
     import datasets
 
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).save_to_disk(str(tmp_path / "ds"))
-    base = ["--dataset_name", str(tmp_path / "ds"), "--num_classes", "3"]
-    if message is None:
-        with pytest.raises(SystemExit):
-            parse(*base, *flags)
-        return
+    config = SymmFlowDataConfig(**{"dataset_name": str(tmp_path / "ds"), "num_classes": 3, **settings})
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-        load_symmflow_data(parse(*base, *flags))
+        load_symmflow_data(config)
+
+
+def test_the_library_takes_a_typed_config_not_parsed_flags():
+    with pytest.raises(TypeError, match="takes a SymmFlowDataConfig, got Namespace.*data_config_from_args"):
+        load_symmflow_data(argparse.Namespace(**dataclasses.asdict(SymmFlowDataConfig())))
 
 
 def test_missing_mask_column_and_unknown_colours_are_named(tmp_path):
@@ -285,7 +257,7 @@ def test_missing_mask_column_and_unknown_colours_are_named(tmp_path):
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images)}).save_to_disk(str(tmp_path / "images_only"))
     with pytest.raises(ValueError, match="no mask column.*--mask_column"):
-        load_symmflow_data(parse("--dataset_name", str(tmp_path / "images_only"), "--num_classes", "3"))
+        load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "images_only"), num_classes=3))
 
     rgb = np.asarray(PALETTE, dtype=np.uint8)[masks]
     rgb[0, 0, 0] = (1, 2, 3)
@@ -293,9 +265,8 @@ def test_missing_mask_column_and_unknown_colours_are_named(tmp_path):
     palette_file = tmp_path / "palette.json"
     palette_file.write_text(json.dumps(PALETTE))
     with pytest.raises(ValueError, match=r"not in the palette.*\(1, 2, 3\).*--palette"):
-        load_symmflow_data(parse(
-            "--dataset_name", str(tmp_path / "rgb"), "--num_classes", "3", "--palette", str(palette_file),
-            "--validation_split", "1",
+        load_symmflow_data(SymmFlowDataConfig(
+            dataset_name=str(tmp_path / "rgb"), num_classes=3, palette=str(palette_file), validation_split=1,
         ))
 
 
@@ -305,7 +276,7 @@ def test_streaming_needs_a_count_for_the_validation_split(tmp_path):
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "d.parquet"))
     with pytest.raises(ValueError, match="pass a number of examples"):
-        load_symmflow_data(parse("--dataset_name", str(tmp_path / "d.parquet"), "--num_classes", "3", "--streaming"))
+        load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "d.parquet"), num_classes=3, streaming=True))
 
 
 def test_map_style_dataset_ends_with_index_error(mnist):
@@ -319,14 +290,14 @@ def test_an_empty_dataset_says_so(tmp_path):
     features = datasets.Features({"image": datasets.Image(), "mask": datasets.Image()})
     datasets.Dataset.from_dict({"image": [], "mask": []}, features=features).save_to_disk(str(tmp_path / "empty"))
     with pytest.raises(ValueError, match="no rows|is empty"):
-        load_symmflow_data(parse("--dataset_name", str(tmp_path / "empty"), "--num_classes", "3"))
+        load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "empty"), num_classes=3))
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "train.parquet"))
     datasets.Dataset.from_dict({"image": list(images[:0]), "mask": list(masks[:0])}).to_parquet(
         str(tmp_path / "validation.parquet")
     )
     with pytest.raises(ValueError, match=r"is empty, or one of its splits is.*validation"):
-        load_symmflow_data(parse("--dataset_name", str(tmp_path), "--num_classes", "3"))
+        load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path), num_classes=3))
 
 
 def _png_bytes(array: np.ndarray) -> bytes:
@@ -356,8 +327,7 @@ def test_a_bad_example_names_its_index_and_column(tmp_path, bad):
         str(tmp_path / "ds")
     )
     # The first examples decode, so loading succeeds; the bad one fails when it is read, naming where it is.
-    data = load_symmflow_data(parse("--dataset_name", str(tmp_path / "ds"), "--num_classes", "3",
-                                    "--validation_split", "1"))
+    data = load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "ds"), num_classes=3, validation_split=1))
     # One example was held out for validation by a seeded permutation: the message names the source row.
     position = int(np.flatnonzero(data.train.rows == 10)[0])
     with pytest.raises(DataExampleError, match=match) as caught:

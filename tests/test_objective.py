@@ -100,6 +100,20 @@ def test_time_sampling_is_reproducible_and_in_range():
     assert ((logit > 0.25) & (logit < 0.75)).float().mean() > 0.6
 
 
+def test_times_are_drawn_as_diffusers_sd3_scripts_draw_them_with_t_the_image_time():
+    from diffusers.training_utils import compute_density_for_timestep_sampling
+
+    for sampling in ("uniform", "logit_normal"):
+        objective = SymmFlowObjective(time_sampling=sampling, logit_mean=0.5, logit_std=0.8)
+        t, _ = objective.sample_times(4000, generator=torch.Generator().manual_seed(4))
+        expected = compute_density_for_timestep_sampling(
+            sampling, 4000, logit_mean=0.5, logit_std=0.8, generator=torch.Generator().manual_seed(4)
+        )
+        assert torch.equal(t, expected)
+    # The draw is the image time: a positive logit mean puts the median at sigmoid(0.5) = 0.62, towards clean images.
+    assert float(t.median()) == pytest.approx(float(torch.sigmoid(torch.tensor(0.5))), abs=0.02)
+
+
 def test_config_round_trip(tmp_path):
     objective = SymmFlowObjective(image_loss_weight=0.7, label_time="mixed", diagonal_probability=0.25)
     objective.save_config(tmp_path)

@@ -8,9 +8,8 @@ items
      "labels": int64 [H, W] class-id mask (segmentation) or int64 scalar class id (classification)}
 
 and `collate_fn` stacks such items into a batch. The scripts (`examples/train_symmflow.py`,
-`examples/evaluate_symmflow.py`, `benchmarks/`) share the dataset flags through the command-line adapter at the end
-of this module: `add_data_arguments` adds them to a parser, `data_config_from_args` turns the parsed flags into a
-`SymmFlowDataConfig` (one field per flag, same names).
+`examples/evaluate_symmflow.py`, `benchmarks/`) share the dataset flags through `examples/symmflow_data_args.py`,
+which turns them into a `SymmFlowDataConfig` (one field per flag, same names); this module never sees argparse.
 
 Sources (in this order):
 
@@ -37,7 +36,6 @@ the number of data-loader workers.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import functools
 import glob
@@ -45,7 +43,6 @@ import json
 import logging
 import os
 import re
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -550,14 +547,12 @@ class SymmFlowData:
     Args:
         train: `SymmFlowDataset` (map-style), or `SymmFlowIterableDataset` when streaming.
         validation: as `train`, never augmented.
-        task (`str`): `"segmentation"` or `"classification"`.
-        num_classes (`int`): K.
+        label_codec (`LabelCodec`): the label space of the data and the model's label code: the masks and class ids are
+            read and checked with it, the training script counts the model's label channels with it and builds the
+            pipeline around it (`SymmFlowPipeline.from_label_codec`). `task`, `num_classes`, `class_names`, `palette`
+            and `ignore_index` are read from it.
         image_channels (`int`): 1 or 3.
         resolution (`int`): side of the square images.
-        class_names (`list[str]` or `None`): K names.
-        palette (`np.ndarray`): uint8 `[K, 3]` (`[K + 1, 3]` when `ignore_index` lies outside [0, K) in segmentation),
-            the colours masks are read and painted with.
-        ignore_index (`int` or `None`): the label id metrics ignore.
         dataset_description (`str`): one paragraph for the model card.
         num_train_examples, num_validation_examples (`int` or `None`): sizes (`None` when streaming).
         background_class (`int` or `None`): segmentation: the class id of "no object" (see `--background_class`).
@@ -565,17 +560,39 @@ class SymmFlowData:
 
     train: torch.utils.data.Dataset
     validation: torch.utils.data.Dataset
-    task: str
-    num_classes: int
+    label_codec: LabelCodec
     image_channels: int
     resolution: int
-    class_names: list[str] | None
-    palette: np.ndarray
-    ignore_index: int | None
     dataset_description: str
     num_train_examples: int | None = None
     num_validation_examples: int | None = None
     background_class: int | None = None
+
+    @property
+    def task(self) -> str:
+        """`"segmentation"` or `"classification"`."""
+        return self.label_codec.config.task
+
+    @property
+    def num_classes(self) -> int:
+        """K."""
+        return self.label_codec.num_classes
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """K names, or `None`."""
+        return self.label_codec.config.class_names
+
+    @property
+    def palette(self) -> np.ndarray:
+        """uint8 `[K, 3]` (`[K + 1, 3]` when `ignore_index` has a code of its own), the colours masks are read and
+        painted with."""
+        return self.label_codec.palette_array
+
+    @property
+    def ignore_index(self) -> int | None:
+        """The label id metrics ignore, or `None`."""
+        return self.label_codec.ignore_index
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -585,8 +602,9 @@ class SymmFlowData:
 
 @dataclass
 class SymmFlowDataConfig:
-    """What `load_symmflow_data` loads: the keyword form of the dataset flags of `add_data_arguments`, one field per
-    flag of the same name. With neither `dataset_name` nor `train_data_dir`, the bundled MNIST digits.
+    """What `load_symmflow_data` loads: the keyword form of the scripts' dataset flags
+    (`examples/symmflow_data_args.py`), one field per flag of the same name. With neither `dataset_name` nor
+    `train_data_dir`, the bundled MNIST digits.
 
     Args:
         dataset_name (`str`, *optional*): a Hub dataset, a `save_to_disk` directory, parquet file(s) (a file, a
@@ -792,7 +810,9 @@ def _resolve_num_classes(config: SymmFlowDataConfig, class_names, label_names) -
     )
 
 
-def load_symmflow_data(config: SymmFlowDataConfig | argparse.Namespace, split_seed: int = 0) -> SymmFlowData:
+def load_symmflow_data(
+    config: SymmFlowDataConfig, split_seed: int = 0, label_encoding: str = "onehot", beta: float | None = None
+) -> SymmFlowData:
     """Load the train and validation sets `config` describes.
 
     The first few training examples and the first validation example are decoded before returning, so unknown
@@ -801,16 +821,20 @@ def load_symmflow_data(config: SymmFlowDataConfig | argparse.Namespace, split_se
     checked as they load.
 
     Args:
-        config (`SymmFlowDataConfig`): what to load. The flags parsed with `add_data_arguments` (an
-            `argparse.Namespace`) are accepted too, through `data_config_from_args`.
+        config (`SymmFlowDataConfig`): what to load.
         split_seed (`int`, defaults to 0): seeds the permutation that carves a validation split off the training data
             (and picks `max_train_samples`), so the split does not change with the training seed.
+        label_encoding (`str`, defaults to `"onehot"`), beta (`float`, *optional*): the model's label code, as in
+            `LabelCodec`; they shape the returned `label_codec`, not what is read.
 
     Returns:
         `SymmFlowData`.
     """
-    if isinstance(config, argparse.Namespace):
-        config = data_config_from_args(config)
+    if not isinstance(config, SymmFlowDataConfig):
+        raise TypeError(
+            f"`load_symmflow_data` takes a SymmFlowDataConfig, got {type(config).__name__}; a script turns its parsed "
+            "dataset flags into one with `data_config_from_args` of examples/symmflow_data_args.py."
+        )
     task = config.task
     if task not in TASKS:
         raise ValueError(f"Unknown --task {task!r}; choose one of {TASKS}.")
@@ -908,11 +932,12 @@ def load_symmflow_data(config: SymmFlowDataConfig | argparse.Namespace, split_se
         raise ValueError(f"{len(class_names)} class names for --num_classes {num_classes}: {class_names}.")
     codec = LabelCodec(
         task=task,
-        encoding="palette" if task == "segmentation" else "onehot",
+        encoding=label_encoding,
         num_classes=num_classes,
         palette=config.palette,
         ignore_index=config.ignore_index,
         class_names=class_names,
+        beta=beta,
     )
 
     # Validation: the dataset's own split, else a seeded hold-out of the training split.
@@ -1003,120 +1028,11 @@ def load_symmflow_data(config: SymmFlowDataConfig | argparse.Namespace, split_se
     return SymmFlowData(
         train=train,
         validation=validation,
-        task=task,
-        num_classes=num_classes,
+        label_codec=codec,
         image_channels=image_channels,
         resolution=resolution,
-        class_names=class_names,
-        palette=codec.palette_array,
-        ignore_index=config.ignore_index,
         dataset_description=description,
         num_train_examples=num_train,
         num_validation_examples=num_validation,
         background_class=background_class,
     )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Command-line adapter (for the scripts in examples/ and benchmarks/; the library itself takes SymmFlowDataConfig)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _validation_split(value: str) -> float:
-    number = float(value)
-    if number <= 0 or (number >= 1 and number != int(number)):
-        raise argparse.ArgumentTypeError(
-            f"--validation_split must be a fraction in (0, 1) or a whole number of examples, got {value!r}."
-        )
-    return number
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the dataset flags shared by the training and evaluation scripts to `parser` (no `--seed`).
-
-    With none of `--dataset_name` / `--train_data_dir` the bundled MNIST digits are used (see the module docstring).
-    """
-    group = parser.add_argument_group("data")
-    group.add_argument(
-        "--dataset_name", type=str, default=None,
-        help=(
-            "A dataset on the Hub, a directory written by `datasets`' save_to_disk, parquet file(s) (a file, a "
-            "comma-separated list or a directory) or any directory `datasets.load_dataset` reads. Default: the "
-            "bundled MNIST digits (offline)."
-        ),
-    )
-    group.add_argument("--dataset_config_name", type=str, default=None,
-                       help="The dataset's config, if it has several.")
-    group.add_argument(
-        "--train_data_dir", type=str, default=None,
-        help=(
-            "A local folder with the data (same forms as a local --dataset_name); with --dataset_name, passed to "
-            "`load_dataset` as `data_dir`."
-        ),
-    )
-    group.add_argument("--image_column", type=str, default=None,
-                       help=f"Column of the images. Default: the first of {list(IMAGE_COLUMN_CANDIDATES)} present.")
-    group.add_argument(
-        "--mask_column", type=str, default=None,
-        help=f"Segmentation: column of the masks. Default: the first of {list(MASK_COLUMN_CANDIDATES)} present.",
-    )
-    group.add_argument(
-        "--label_column", type=str, default=None,
-        help=(
-            f"Classification: column of the class ids. Default: the first of {list(LABEL_COLUMN_CANDIDATES)} present."
-        ),
-    )
-    group.add_argument("--streaming", action="store_true",
-                       help="Stream the dataset (`datasets` streaming) instead of loading it; needs "
-                            "--max_train_steps.")
-    group.add_argument("--resolution", type=int, default=None,
-                       help="Side of the square training images. Default: 32 for the bundled MNIST digits, else the "
-                            "shorter side of the first training image.")
-    group.add_argument("--center_crop", action="store_true",
-                       help="Crop training images at the centre (validation images always are) instead of randomly.")
-    group.add_argument(
-        "--skip_bad_examples", action="store_true",
-        help=(
-            "Skip training examples that fail to decode (each logged with its row and column, and counted in the "
-            "training log) instead of stopping training with a checkpoint. The first few examples are still checked "
-            "before training starts."
-        ),
-    )
-    group.add_argument("--random_flip", action="store_true",
-                       help="Flip training images horizontally at random, together with their masks.")
-    group.add_argument("--task", type=str, default="segmentation", choices=TASKS,
-                       help="Pixel-level labels (segmentation) or one label per image (classification).")
-    group.add_argument("--num_classes", type=int, default=None,
-                       help="Number of classes K. Default: from the bundled data, --class_names, a ClassLabel column "
-                            "or the 'celebamask-hq' palette.")
-    group.add_argument("--palette", type=str, default=None,
-                       help="Mask colours: 'celebamask-hq', 'generated' or a JSON file of [r, g, b] lists. Needed "
-                            "to read RGB masks; also colours the predicted masks. Default: generated.")
-    group.add_argument("--ignore_index", type=int, default=None,
-                       help="Label id that metrics ignore (e.g. 255 for unlabelled pixels, or 0 for CelebAMask-HQ's "
-                            "background).")
-    group.add_argument("--background_class", type=int, default=None,
-                       help="Segmentation: the class id of 'no object'. The saved pipeline then also classifies "
-                            "single-object images (the object class covering the most pixels). Default: 10 for the "
-                            "bundled digits, none otherwise.")
-    group.add_argument("--class_names", type=str, default=None,
-                       help="Class names: comma-separated, or a JSON file holding a list.")
-    group.add_argument("--max_train_samples", type=int, default=None,
-                       help="Use only this many training examples (for debugging or quick runs).")
-    group.add_argument("--max_eval_samples", type=int, default=None,
-                       help="Use only this many validation examples.")
-    group.add_argument(
-        "--validation_split", type=_validation_split, default=None,
-        help=(
-            "For data without a validation split: the fraction (< 1) or number (>= 1) of training examples held "
-            f"out, by a seeded permutation. Default: {DEFAULT_VALIDATION_FRACTION} (a number is required when "
-            "streaming)."
-        ),
-    )
-
-
-def data_config_from_args(args: argparse.Namespace) -> SymmFlowDataConfig:
-    """The `SymmFlowDataConfig` of flags parsed with `add_data_arguments` (a `--seed` flag, when the script has one,
-    seeds the augmentation)."""
-    names = [field.name for field in dataclasses.fields(SymmFlowDataConfig)]
-    return SymmFlowDataConfig(**{name: getattr(args, name) for name in names if hasattr(args, name)})

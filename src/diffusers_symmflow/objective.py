@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.training_utils import compute_density_for_timestep_sampling
 from diffusers.utils import BaseOutput
 
 from .models.velocity import LABEL_PREDICTIONS
@@ -92,6 +93,8 @@ class SymmFlowObjective(ConfigMixin):
             the paper's. There the label side is the discriminative task itself.
     """
 
+    # examples/train_symmflow.py saves the objective under this name beside the pipeline it trained (the model card
+    # names it), so what a model was trained with travels with it; `from_config(load_config(dir))` rebuilds it.
     config_name = "symmflow_objective.json"
 
     @register_to_config
@@ -131,10 +134,17 @@ class SymmFlowObjective(ConfigMixin):
         return self.config.label_time != "diagonal"
 
     def _draw_time(self, batch_size: int, device, generator) -> torch.Tensor:
-        if self.config.time_sampling == "uniform":
-            return torch.rand(batch_size, device=device, generator=generator)
-        normal = torch.randn(batch_size, device=device, generator=generator)
-        return torch.sigmoid(self.config.logit_mean + self.config.logit_std * normal)
+        # diffusers' SD3 sampler: U(0, 1) for "uniform" (its fallback scheme), sigmoid(N(logit_mean, logit_std)) for
+        # "logit_normal", drawn from `generator`. Its scripts read the draw as the noise level; here it is the image
+        # time t (t = 1 clean), so a positive `logit_mean` leans towards clean images.
+        return compute_density_for_timestep_sampling(
+            self.config.time_sampling,
+            batch_size,
+            logit_mean=self.config.logit_mean,
+            logit_std=self.config.logit_std,
+            device=device,
+            generator=generator,
+        )
 
     def sample_times(
         self, batch_size: int, device: str | torch.device = "cpu", generator: torch.Generator | None = None

@@ -395,6 +395,7 @@ def make_model_card(
     base_model: str | None = None,
     repo_id: str | None = None,
     sample_image: str | None = None,
+    objective_file: str | None = None,
 ):
     """The `README.md` of a trained SymmFlow pipeline, as a `huggingface_hub.ModelCard`.
 
@@ -412,6 +413,8 @@ def make_model_card(
         base_model (`str`, *optional*): the Stable Diffusion model fine-tuned, for the metadata.
         repo_id (`str`, *optional*): the Hub repository (used in the usage snippet; the local path otherwise).
         sample_image (`str`, *optional*): a file name, relative to the card, of generated samples to show.
+        objective_file (`str`, *optional*): a file name, relative to the card, of the training objective's config
+            (`SymmFlowObjective.save_config`), named in the training section with how to rebuild the objective.
 
     Returns:
         `huggingface_hub.ModelCard`; `.save(path)` writes it.
@@ -507,6 +510,13 @@ def make_model_card(
         lines += ["", "Images generated from validation labels:", "", f"![samples]({sample_image})"]
     lines += ["", "## Training", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {_markdown_value(value)} |" for key, value in training.items()]
+    if objective_file:
+        lines += [
+            "",
+            f"The training objective (paths, loss weights, time sampling, label head) is recorded in "
+            f"`{objective_file}`; `SymmFlowObjective.from_config(SymmFlowObjective.load_config(path))` rebuilds it, "
+            "e.g. to fine-tune with the same objective.",
+        ]
     lines += ["", "### Hyper-parameters", "", "| flag | value |", "|---|---|"]
     lines += [f"| `--{key}` | {_markdown_value(value)} |" for key, value in hyperparameters.items()]
     content = f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"

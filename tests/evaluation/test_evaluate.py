@@ -460,7 +460,7 @@ def test_script_end_to_end_writes_json_markdown_and_plots_with_the_metric_functi
     # The same numbers from the pipeline and the metric functions, with the runner's documented noise.
     pipe = SymmFlowPipeline.from_pretrained(str(root / "pipeline"))
     pipe.set_progress_bar_config(disable=True)
-    data = load_symmflow_data(evaluate_script.parse_args(argv))
+    data = load_symmflow_data(evaluate_script.data_config_from_args(evaluate_script.parse_args(argv)))
     images = torch.stack([item["pixel_values"] for item in data.validation])
     masks = torch.stack([item["labels"] for item in data.validation])
     for mode in ("joint", "conditional"):

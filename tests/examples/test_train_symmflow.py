@@ -12,6 +12,7 @@ from diffusers import UNet2DModel
 from safetensors.torch import load_file
 
 from conftest import reset_accelerate_state
+from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
 
@@ -102,6 +103,41 @@ def test_papers_label_head_is_one_flag_away(train, tmp_path):
     assert not (output_dir / "validation_segmentations.png").exists()
     card = (output_dir / "README.md").read_text()
     assert "label_prediction" in card and "0.9" in card  # the authors' image-loss weight comes back with the head
+    # The training objective is saved beside the pipeline, and the card says where and how to rebuild it.
+    objective = SymmFlowObjective.from_config(SymmFlowObjective.load_config(str(output_dir)))
+    assert (objective.config.label_prediction, objective.config.image_loss_weight) == ("velocity", 0.9)
+    assert objective.config.label_time == "diagonal" and not objective.needs_label_time
+    assert f"`{SymmFlowObjective.config_name}`" in card
+
+
+def test_training_batches_and_the_saved_pipeline_go_through_the_datas_codec(train, tmp_path, monkeypatch):
+    loaded, encoding_codecs, saved_codecs = [], [], []
+    real_load = train.load_symmflow_data
+    real_encode, real_save = SymmFlowPipeline.encode_labels, SymmFlowPipeline.save_pretrained
+
+    def recording_load(*args, **kwargs):
+        loaded.append(real_load(*args, **kwargs))
+        return loaded[-1]
+
+    def recording_encode(self, *args, **kwargs):
+        encoding_codecs.append(self.label_codec)
+        return real_encode(self, *args, **kwargs)
+
+    def recording_save(self, *args, **kwargs):
+        saved_codecs.append(self.label_codec)
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(train, "load_symmflow_data", recording_load)
+    monkeypatch.setattr(SymmFlowPipeline, "encode_labels", recording_encode)
+    monkeypatch.setattr(SymmFlowPipeline, "save_pretrained", recording_save)
+    train.main([*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "2", "--num_validation_images", "0"])
+
+    (data,) = loaded
+    codec = data.label_codec
+    # The model's code (--label_encoding, --beta) is the codec the masks were read with.
+    assert (codec.config.encoding, codec.config.beta) == ("onehot", 4.0) and data.train.transform.codec is codec
+    assert len(encoding_codecs) >= 2 and all(used is codec for used in encoding_codecs)
+    assert len(saved_codecs) == 1 and saved_codecs[0] is codec
 
 
 def test_refuses_a_multi_process_launch_without_a_distributed_backend(train, tmp_path, monkeypatch):
@@ -281,7 +317,7 @@ def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_
         (["--unet_config", "huge"], "--unet_config 'huge' is neither a preset"),
         (["--validation_steps", "0"], "--validation_steps must be a positive integer"),
         (["--label_encoding", "scalar", "--task", "classification", "--label_prediction", "logits"],
-         "--label_prediction logits needs --label_encoding onehot"),
+         "label_prediction='logits' reads the label channels as class logits, which needs label_encoding='onehot'"),
     ],
 )
 def test_bad_flags_fail_before_anything_loads(train, flags, message):

@@ -109,3 +109,16 @@ def test_unknown_head_settings_are_rejected():
         LabelHead(num_image_channels=1, prediction="sample")
     with pytest.raises(ValueError, match="label input"):
         LabelHead(num_image_channels=1, input="masked")
+
+
+def test_a_logits_head_needs_the_one_hot_code():
+    from diffusers_symmflow.models import check_label_prediction
+
+    for encoding in ("onehot", "scalar", "palette"):
+        check_label_prediction("velocity", encoding)  # the paper's head reads any code
+    check_label_prediction("logits", "onehot")
+    for encoding in ("scalar", "palette"):
+        with pytest.raises(ValueError, match=f"needs label_encoding='onehot'; got label_encoding='{encoding}'"):
+            check_label_prediction("logits", encoding)
+    with pytest.raises(ValueError, match="Unknown label prediction 'sample'"):
+        check_label_prediction("sample", "onehot")

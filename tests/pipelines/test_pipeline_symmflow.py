@@ -972,3 +972,23 @@ def test_pipelines_saved_before_the_label_head_load_as_the_papers(pixel_seg_pipe
     index.write_text(json.dumps(config))
     loaded = SymmFlowPipeline.from_pretrained(tmp_path)
     assert loaded.label_head.is_paper
+
+
+def test_a_pipeline_built_from_a_codec_keeps_it_and_saves_what_the_constructor_saves(tiny_pixel_unet, tmp_path):
+    colours = [[0, 0, 0], [255, 0, 0], [0, 0, 255], [255, 255, 255]]  # the last for unlabelled pixels (255)
+    codec = LabelCodec(task="segmentation", encoding="palette", num_classes=SEG_CLASSES, palette=colours,
+                       ignore_index=255, class_names=["bg", "a", "b"], beta=4.0)
+    unet = tiny_pixel_unet(image_channels=1, label_channels=codec.num_channels, sample_size=PIXEL_SIZE)
+    pipe = SymmFlowPipeline.from_label_codec(codec, unet=unet, scheduler=SymmFlowScheduler(), background_class=0)
+    assert pipe.label_codec is codec  # the data's codec itself, not a copy
+    plain = SymmFlowPipeline(
+        unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", label_encoding="palette",
+        num_classes=SEG_CLASSES, palette=codec.config.palette, ignore_index=255, class_names=["bg", "a", "b"],
+        beta=4.0, background_class=0,
+    )
+    assert dict(pipe.config) == dict(plain.config)
+    pipe.save_pretrained(tmp_path)
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path)
+    assert dict(loaded.label_codec.config) == dict(codec.config) and loaded.config.background_class == 0
+    with pytest.raises(TypeError, match="num_classes"):
+        SymmFlowPipeline.from_label_codec(codec, unet=unet, scheduler=SymmFlowScheduler(), num_classes=5)

@@ -51,6 +51,11 @@ def _as_index_tensor(values, name: str) -> torch.Tensor:
     return values.long()
 
 
+# Not torchmetrics' MulticlassConfusionMatrix / MulticlassJaccardIndex, measured (benchmarks/compare_torchmetrics.py,
+# torchmetrics 1.9, 500 masks of 32x32, 11 classes, one CPU thread): the matrices agree exactly, but its mIoU does
+# not: float32 (1e-8 off this float64 one), and where `ignore_index` has a code of its own (255) its macro mean
+# counts that code as a class (0.438 vs 0.482). It was also 2.9-18x slower with its default argument checks; without
+# them 0.6-1.3x, but an id out of range then miscounts or fails in a reshape instead of naming the id.
 def confusion_matrix(
     pred: torch.Tensor | np.ndarray,
     target: torch.Tensor | np.ndarray,

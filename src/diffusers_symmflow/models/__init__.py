@@ -6,6 +6,7 @@ from .velocity import (
     LABEL_INPUTS,
     LABEL_PREDICTIONS,
     LabelHead,
+    check_label_prediction,
     predict_model_output,
     predict_velocity,
     supports_label_time,

@@ -17,6 +17,25 @@ LABEL_INPUTS = ("raw", "gated")
 _MIN_LABEL_SIGMA = 1e-3
 
 
+
+def check_label_prediction(label_prediction: str, label_encoding: str) -> None:
+    """Raise a `ValueError` unless a model whose label channels predict `label_prediction` can use the label code
+    `label_encoding`: a logits head reads one channel per class, so it needs the one-hot code (`LabelCodec`).
+
+    The one place this rule lives; the pipeline and the training script's flag checks call it.
+
+    Args:
+        label_prediction (`str`): one of `LABEL_PREDICTIONS`.
+        label_encoding (`str`): the codec's encoding (`"onehot"`, `"scalar"` or `"palette"`).
+    """
+    if label_prediction not in LABEL_PREDICTIONS:
+        raise ValueError(f"Unknown label prediction {label_prediction!r}; choose one of {LABEL_PREDICTIONS}.")
+    if label_prediction == "logits" and label_encoding != "onehot":
+        raise ValueError(
+            f"label_prediction='logits' reads the label channels as class logits, which needs label_encoding='onehot'; "
+            f"got label_encoding={label_encoding!r}. Use label_prediction='velocity' (the paper's) with this code."
+        )
+
 @dataclass(frozen=True)
 class LabelHead:
     """How a SymmFlow model reads and writes its label channels: the one place that turns its output into velocities.

@@ -31,7 +31,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..inputs import check_positive_int
 from ..labels import LabelCodec, LabelDecoding
-from ..models import LabelHead, predict_velocity, supports_label_time
+from ..models import LabelHead, check_label_prediction, predict_velocity, supports_label_time
 from ..schedulers import SymmFlowScheduler
 from .image_processor_symmflow import SymmFlowImageProcessor
 
@@ -251,11 +251,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                     f"`background_class` must be a class id in [0, {num_classes}), got {background_class!r}."
                 )
 
-        if label_prediction == "logits" and label_encoding != "onehot":
-            raise ValueError(
-                f"label_prediction='logits' reads the label channels as class logits, which needs "
-                f"label_encoding='onehot'; got {label_encoding!r}."
-            )
+        check_label_prediction(label_prediction, label_encoding)
 
         self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
         self.register_to_config(
@@ -283,6 +279,47 @@ class SymmFlowPipeline(DiffusionPipeline):
             input=label_input,
             num_train_timesteps=scheduler.config.num_train_timesteps,
         )
+
+    @classmethod
+    def from_label_codec(
+        cls,
+        label_codec: LabelCodec,
+        unet: ModelMixin,
+        scheduler: SymmFlowScheduler,
+        vae: AutoencoderKL | None = None,
+        **kwargs,
+    ) -> "SymmFlowPipeline":
+        """A pipeline around `label_codec`, the codec the training data was read with (`SymmFlowData.label_codec`).
+
+        The label arguments of the constructor (`task`, `label_encoding`, `num_classes`, `palette`, `class_names`,
+        `ignore_index`, `beta`) come from `label_codec.config`, so they are saved and reloaded as usual, and
+        `pipe.label_codec` is `label_codec` itself: a training batch and a segmentation call go through one codec.
+
+        Args:
+            label_codec (`LabelCodec`): the label space and code.
+            unet, scheduler, vae: as in the constructor.
+            kwargs: the constructor's other settings (`background_class`, `label_prediction`, `label_input`,
+                `default_generation_steps`, `default_prediction_steps`).
+
+        Returns:
+            `SymmFlowPipeline`.
+        """
+        config = label_codec.config
+        pipe = cls(
+            unet=unet,
+            scheduler=scheduler,
+            vae=vae,
+            task=config.task,
+            label_encoding=config.encoding,
+            num_classes=config.num_classes,
+            palette=config.palette,
+            class_names=config.class_names,
+            ignore_index=config.ignore_index,
+            beta=config.beta,
+            **kwargs,
+        )
+        pipe.label_codec = label_codec
+        return pipe
 
     # ------------------------------------------------------------------------------------------------------------
     # Saving and loading through plain diffusers

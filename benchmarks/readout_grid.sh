@@ -60,7 +60,8 @@ python3 "$here/readout_study.py" $cls --steps 1 --eval_steps 1 --mode discrimina
 run_one() {
   local name=${1%%|*} flags=${1#*|}
   # shellcheck disable=SC2086
-  OMP_NUM_THREADS=1 python3 "$here/readout_study.py" $flags --steps "$steps" --eval_steps "$evals" \
+  # The run's own flags come last, so they may override --steps / --eval_steps.
+  OMP_NUM_THREADS=1 python3 "$here/readout_study.py" --steps "$steps" --eval_steps "$evals" $flags \
     --out "$out/$name.json" > "$out/$name.log" 2>&1 || echo "$name failed" >> "$out/failed.txt"
 }
 export -f run_one

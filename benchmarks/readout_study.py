@@ -94,6 +94,8 @@ def main(argv=None):
     parser.add_argument("--logit_mean", type=float, default=0.0)
     parser.add_argument("--readout_probability", type=float, default=0.0,
                         help="Share of each batch placed at the readout's point (t = s = 1); see SymmFlowObjective.")
+    parser.add_argument("--readout_image_loss", action="store_true",
+                        help="Count the readout-point samples in the image loss too (SymmFlowObjective).")
     parser.add_argument("--save_step", type=int, default=None, help="Step at which --save_pipeline saves (default: last).")
     parser.add_argument("--score_generation", type=int, default=0,
                         help="After training (or at --save_step), generate this many images from the held-out labels "
@@ -132,6 +134,7 @@ def main(argv=None):
     objective = SymmFlowObjective(
         image_loss_weight=args.image_loss_weight, label_time=args.label_time, time_sampling=args.time_sampling,
         logit_mean=args.logit_mean, readout_probability=args.readout_probability,
+        readout_image_loss=args.readout_image_loss,
     )
     if args.mode == "discriminative":
         config = symmflow_unet2d_config(c_x, k, resolution, label_time=False, preset=args.preset)
@@ -209,7 +212,9 @@ def main(argv=None):
             inputs = objective.prepare(x, y, generator=generator)
             t, s = inputs.t, inputs.label_sigma
             out = forward(inputs.sample[:, :c_x], inputs.sample[:, c_x:], t, s)
-            image_loss = F.mse_loss(out[:, :c_x], inputs.target[:, :c_x])
+            per_sample = ((out[:, :c_x] - inputs.target[:, :c_x]) ** 2).flatten(1).mean(1)
+            mask = inputs.image_loss_mask
+            image_loss = (per_sample * mask).sum() / mask.sum().clamp(min=1)
             if args.label_param == "velocity":
                 label_loss = F.mse_loss(out[:, c_x:], inputs.target[:, c_x:])
             elif args.label_param == "skip":

@@ -101,6 +101,7 @@ CARD_HYPERPARAMETERS = (
     "task", "label_encoding", "resolution",
     "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "logit_mean",
     "logit_std", "label_time", "diagonal_probability", "readout_probability",
+    "readout_image_loss",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
     "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
     "mixed_precision", "seed",
@@ -172,6 +173,9 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             f"{LOGITS_READOUT_PROBABILITY} with --label_prediction logits (measured: the one-step "
                             "readout then learns as fast as a discriminative model, BENCHMARKS.md 1e); 0 (the paper's) "
                             "otherwise.")
+    model.add_argument("--readout_image_loss", action="store_true",
+                       help="Count the --readout_probability samples in the image loss too (by default they train "
+                            "the label side only, so the image side keeps the paper's time distribution).")
     model.add_argument("--use_lora", action="store_true",
                        help="Latent back-end: train LoRA adapters (plus conv_in / conv_out / label-time embedding) "
                             "instead of the whole UNet.")
@@ -359,6 +363,7 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
         diagonal_probability=args.diagonal_probability,
         label_prediction=args.label_prediction,
         readout_probability=args.readout_probability,
+        readout_image_loss=args.readout_image_loss,
     )
 
 
@@ -891,7 +896,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                     label_head=pipe.label_head,
                 )
                 loss = objective.loss(
-                    model_output, inputs.target, num_image_channels=pipe.num_image_channels, label=labels
+                    model_output, inputs.target, num_image_channels=pipe.num_image_channels, label=labels,
+                    image_loss_mask=inputs.image_loss_mask,
                 )
                 # Logged losses are means over all processes (each one sees a different shard of the batch).
                 step_losses = torch.stack([loss.loss, loss.image_loss, loss.label_loss]).detach().float()

@@ -89,6 +89,32 @@ def test_readout_probability_puts_that_share_of_the_batch_at_the_readout_point(l
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
+def test_readout_samples_leave_the_image_loss_unless_asked():
+    image, image_noise, label, label_noise = batch()
+    g = torch.Generator().manual_seed(0)
+    inputs = SymmFlowObjective(readout_probability=0.5).prepare(image, label, generator=g)
+    at_readout = (inputs.t == 1) & (inputs.label_sigma == 1)
+    assert torch.equal(inputs.image_loss_mask, ~at_readout)
+    assert at_readout.any() and not at_readout.all()  # this seed places some samples there
+    assert SymmFlowObjective().prepare(image, label, generator=g).image_loss_mask.all()  # the paper's: every sample
+    kept = SymmFlowObjective(readout_probability=1.0, readout_image_loss=True).prepare(image, label, generator=g)
+    assert kept.image_loss_mask.all()
+
+    # The image loss is the mean over the masked-in samples; the label loss still sees every sample.
+    objective = SymmFlowObjective(image_loss_weight=0.5)
+    target = torch.cat([image, label], dim=1)
+    output = target.clone()
+    output[0, :3] += 2.0  # sample 0's image is off by 2 everywhere (squared error 4)
+    output[:, 3:] += 1.0  # every label is off by 1
+    mask = torch.tensor([False, True, True, True])
+    masked = objective.loss(output, target, num_image_channels=3, image_loss_mask=mask)
+    assert masked.image_loss == 0 and masked.label_loss == 1
+    unmasked = objective.loss(output, target, num_image_channels=3)
+    torch.testing.assert_close(unmasked.image_loss, torch.tensor(1.0))  # 4 on one sample of four
+    none = objective.loss(output, target, num_image_channels=3, image_loss_mask=torch.zeros(4, dtype=torch.bool))
+    assert none.image_loss == 0 and torch.isfinite(none.loss)
+
+
 def test_time_sampling_is_reproducible_and_in_range():
     for sampling in ("uniform", "logit_normal"):
         objective = SymmFlowObjective(time_sampling=sampling)

@@ -44,6 +44,8 @@ class SymmFlowTrainingInputs(BaseOutput):
         target (`torch.Tensor`, same shape as `sample`): `[v_x | v_y]` (eq. 2).
         t (`torch.Tensor` of shape `(B,)`): image time in [0, 1].
         label_sigma (`torch.Tensor` of shape `(B,)`): label noise level `s` in [0, 1].
+        image_loss_mask (`torch.Tensor` of shape `(B,)`, bool): the samples that count in the image loss (all, unless
+            `readout_probability` placed some at the readout's point and `readout_image_loss` is off).
     """
 
     sample: torch.Tensor
@@ -52,6 +54,7 @@ class SymmFlowTrainingInputs(BaseOutput):
     target: torch.Tensor
     t: torch.Tensor
     label_sigma: torch.Tensor
+    image_loss_mask: torch.Tensor
 
 
 @dataclass
@@ -91,6 +94,10 @@ class SymmFlowObjective(ConfigMixin):
         readout_probability (`float`, defaults to 0.0): the share of samples placed exactly at the one-step
             readout's point, `t = 1` (clean image) and `s = 1` (label noise), on top of the time sampling above; 0 is
             the paper's. There the label side is the discriminative task itself.
+        readout_image_loss (`bool`, defaults to `False`): whether the samples placed at the readout's point count in
+            the image loss too. By default they do not, so the image side keeps the paper's time distribution: at
+            `t = 1` the image target's noise part cannot be predicted from the clean image, and the image loss of
+            those samples only adds gradient noise (measured to cost generation, BENCHMARKS.md 1e).
     """
 
     # examples/train_symmflow.py saves the objective under this name beside the pipeline it trained (the model card
@@ -110,6 +117,7 @@ class SymmFlowObjective(ConfigMixin):
         num_train_timesteps: int = 1000,
         label_prediction: str = "velocity",
         readout_probability: float = 0.0,
+        readout_image_loss: bool = False,
     ):
         if not 0.0 <= sigma_min < 1.0:
             raise ValueError(f"`sigma_min` must lie in [0, 1), got {sigma_min}.")
@@ -223,6 +231,9 @@ class SymmFlowObjective(ConfigMixin):
         y_s = self.interpolate_label(label, label_noise, label_sigma)
         v_x, v_y = self.target_velocity(image, image_noise, label, label_noise)
         scale = self.config.num_train_timesteps
+        image_loss_mask = torch.ones(batch, dtype=torch.bool, device=image.device)
+        if self.config.readout_probability > 0 and not self.config.readout_image_loss:
+            image_loss_mask = ~((t == 1) & (label_sigma == 1))
         return SymmFlowTrainingInputs(
             sample=torch.cat([x_t, y_s], dim=1),
             timestep=(1 - t) * scale,
@@ -230,6 +241,7 @@ class SymmFlowObjective(ConfigMixin):
             target=torch.cat([v_x, v_y], dim=1),
             t=t,
             label_sigma=label_sigma,
+            image_loss_mask=image_loss_mask,
         )
 
     def loss(
@@ -238,6 +250,7 @@ class SymmFlowObjective(ConfigMixin):
         target: torch.Tensor,
         num_image_channels: int,
         label: torch.Tensor | None = None,
+        image_loss_mask: torch.Tensor | None = None,
     ) -> SymmFlowLoss:
         """Eq. 3 with the authors' per-side weighting: `w * image_loss + (1 - w) * label_loss`.
 
@@ -248,11 +261,18 @@ class SymmFlowObjective(ConfigMixin):
             num_image_channels (`int`): `C_x`.
             label (`torch.Tensor` of shape `(B, C_y, ...)`, *optional*): the clean (dequantized) one-hot code given
                 to `prepare`; required with `label_prediction="logits"`, whose targets are its per-pixel argmax.
+            image_loss_mask (`torch.Tensor` of shape `(B,)`, *optional*): `SymmFlowTrainingInputs.image_loss_mask`;
+                the image loss is the mean over these samples (0 when there are none). Default: every sample.
         """
         if model_output.shape != target.shape:
             raise ValueError(f"Model output {tuple(model_output.shape)} does not match target {tuple(target.shape)}.")
         c = num_image_channels
-        image_loss = ((model_output[:, :c].float() - target[:, :c].float()) ** 2).mean()
+        squared = (model_output[:, :c].float() - target[:, :c].float()) ** 2
+        if image_loss_mask is None:
+            image_loss = squared.mean()
+        else:
+            per_sample = squared.flatten(1).mean(dim=1)
+            image_loss = (per_sample * image_loss_mask).sum() / image_loss_mask.sum().clamp(min=1)
         if self.config.label_prediction == "velocity":
             label_loss = ((model_output[:, c:].float() - target[:, c:].float()) ** 2).mean()
         else:

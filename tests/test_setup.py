@@ -32,7 +32,9 @@ def _third_party_imports(paths) -> set[str]:
                 names |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names.add(node.module.split(".")[0])
-    names -= set(sys.stdlib_module_names) | {"diffusers_symmflow", "__future__"}
+    # The example scripts' own helper modules (examples/*.py imported by name, with examples/ on sys.path).
+    local = {path.stem for path in (ROOT / "examples").glob("*.py")}
+    names -= set(sys.stdlib_module_names) | {"diffusers_symmflow", "__future__"} | local
     return {DISTRIBUTIONS.get(name, name) for name in names}
 
 

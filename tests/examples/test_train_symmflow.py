@@ -410,6 +410,9 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     # Classification keeps the authors' image weight (0.2 ruins generation from class ids, BENCHMARKS.md 1d).
     onehot = train.parse_args(["--task", "classification"])
     assert (onehot.label_prediction, onehot.image_loss_weight) == ("logits", 0.9)
+    # ... and no readout share (it costs generation from class ids, BENCHMARKS.md 1e).
+    assert train.make_objective(onehot).config.readout_probability == 0.0
+    assert not train.make_objective(args).config.readout_image_loss
     # Codes the logits head cannot read keep the paper's head and the authors' weight.
     scalar = train.parse_args(["--task", "classification", "--label_encoding", "scalar"])
     assert (scalar.label_prediction, scalar.label_input, scalar.image_loss_weight) == ("velocity", "raw", 0.9)

@@ -212,9 +212,7 @@ def main(argv=None):
             inputs = objective.prepare(x, y, generator=generator)
             t, s = inputs.t, inputs.label_sigma
             out = forward(inputs.sample[:, :c_x], inputs.sample[:, c_x:], t, s)
-            per_sample = ((out[:, :c_x] - inputs.target[:, :c_x]) ** 2).flatten(1).mean(1)
-            mask = inputs.image_loss_mask
-            image_loss = (per_sample * mask).sum() / mask.sum().clamp(min=1)
+            image_loss = objective.image_loss(out, inputs.target, c_x, inputs.image_loss_mask)
             if args.label_param == "velocity":
                 label_loss = F.mse_loss(out[:, c_x:], inputs.target[:, c_x:])
             elif args.label_param == "skip":

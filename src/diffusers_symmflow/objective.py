@@ -244,6 +244,23 @@ class SymmFlowObjective(ConfigMixin):
             image_loss_mask=image_loss_mask,
         )
 
+    @staticmethod
+    def image_loss(
+        model_output: torch.Tensor,
+        target: torch.Tensor,
+        num_image_channels: int,
+        image_loss_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The image side of eq. 3: the mean squared velocity error over the first `num_image_channels` channels,
+        averaged over the samples in `image_loss_mask` (`SymmFlowTrainingInputs.image_loss_mask`; 0 when there are
+        none) or over every sample when it is `None`."""
+        c = num_image_channels
+        squared = (model_output[:, :c].float() - target[:, :c].float()) ** 2
+        if image_loss_mask is None:
+            return squared.mean()
+        per_sample = squared.flatten(1).mean(dim=1)
+        return (per_sample * image_loss_mask).sum() / image_loss_mask.sum().clamp(min=1)
+
     def loss(
         self,
         model_output: torch.Tensor,
@@ -267,12 +284,7 @@ class SymmFlowObjective(ConfigMixin):
         if model_output.shape != target.shape:
             raise ValueError(f"Model output {tuple(model_output.shape)} does not match target {tuple(target.shape)}.")
         c = num_image_channels
-        squared = (model_output[:, :c].float() - target[:, :c].float()) ** 2
-        if image_loss_mask is None:
-            image_loss = squared.mean()
-        else:
-            per_sample = squared.flatten(1).mean(dim=1)
-            image_loss = (per_sample * image_loss_mask).sum() / image_loss_mask.sum().clamp(min=1)
+        image_loss = self.image_loss(model_output, target, c, image_loss_mask)
         if self.config.label_prediction == "velocity":
             label_loss = ((model_output[:, c:].float() - target[:, c:].float()) ** 2).mean()
         else:

@@ -102,6 +102,9 @@ def main(argv=None):
                         "(25 Euler steps, joint) and score them with the package's evaluate_generation (FID against "
                         "the held-out digits, class consistency by a classifier trained on the training digits), "
                         "as evaluate_symmflow.py does.")
+    parser.add_argument("--generation_modes", default="joint",
+                        help="Comma-separated sampling modes --score_generation scores (same judge, labels and noise); "
+                        "the first one's scores keep the plain keys, every mode's are under `generation`.")
     parser.add_argument("--save_pipeline", default=None,
                         help="Save the final (EMA, if used) model as a SymmFlowPipeline here, for evaluate_symmflow.py; "
                         "the `logits` label head with `raw` or `gated` input, or the paper's `velocity` head.")
@@ -284,13 +287,19 @@ def score_generation(args: argparse.Namespace, data: dict, pipe) -> dict:
         return [{"pixel_values": x[i].float(), "labels": y[i].long()} for i in range(len(y))]
 
     pipe.set_progress_bar_config(disable=True)
+    modes = args.generation_modes.split(",")
     results = evaluate_generation(
-        pipe, items(data["val_x"], data["val_y"]), steps=[25], sampling_modes=["joint"],
+        pipe, items(data["val_x"], data["val_y"]), steps=[25], sampling_modes=modes,
         num_generated=args.score_generation, feature_classifier_data=items(data["train_x"], data["train_y"]),
         batch_size=100, seed=0, progress=False,
     )
-    scores = results.generation["joint"][25]
-    return {"generation_steps": 25, **{key: scores[key] for key in ("fid", "class_consistency") if key in scores}}
+    by_mode = {
+        mode: {key: scores[25][key] for key in ("fid", "class_consistency", "round_trip_accuracy", "round_trip_mean_iou")
+               if scores[25].get(key) is not None}
+        for mode, scores in results.generation.items()
+    }
+    first = next(iter(by_mode.values()))
+    return {"generation_steps": 25, **first, "generation": by_mode, "generation_notes": results.notes}
 
 
 if __name__ == "__main__":

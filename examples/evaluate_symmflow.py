@@ -32,6 +32,7 @@ import torch
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
 from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import DEFAULT_STEPS, EvaluationResults, evaluate_pipeline
+from diffusers_symmflow.schedulers.scheduling_symmflow import SAMPLING_MODES
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from symmflow_data_args import add_data_arguments, data_config_from_args
 
@@ -43,10 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--steps", type=int, nargs="+", default=list(DEFAULT_STEPS),
                             help="Solver steps for segmentation / classification (the reverse ODE).")
-    evaluation.add_argument("--sampling_modes", nargs="+", choices=["joint", "conditional", "default"],
+    evaluation.add_argument("--sampling_modes", nargs="+", choices=[*SAMPLING_MODES, "default"],
                             default=["default"],
-                            help="'joint' (the paper's ODE), 'conditional' (needs a model with a label time; skipped "
-                                 "with a note otherwise) and/or 'default' (conditional when supported, else joint).")
+                            help="'joint' (the paper's ODE), 'replacement' (the given side kept on its exact noising "
+                                 "path), 'conditional' (needs a model with a label time; skipped with a note "
+                                 "otherwise) and/or 'default' (conditional when supported, else joint).")
     evaluation.add_argument("--generation_steps", type=int, nargs="+", default=None,
                             help="Solver steps for generation (the forward ODE); defaults to --steps.")
     evaluation.add_argument("--num_generated", type=int, default=None,

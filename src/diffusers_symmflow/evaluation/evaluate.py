@@ -83,8 +83,8 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
 
     Args:
         pipe (`SymmFlowPipeline`): the pipeline.
-        sampling_modes (`str`, `None` or a sequence of them): `"joint"`, `"conditional"`, or `None` for the
-            pipeline's default (conditional when the model has a label time, joint otherwise).
+        sampling_modes (`str`, `None` or a sequence of them): `"joint"`, `"replacement"`, `"conditional"`, or `None`
+            for the pipeline's default (conditional when the model has a label time, joint otherwise).
 
     Returns:
         `(modes, notes)`: the distinct mode names in the order given, and one note per skipped mode.
@@ -94,7 +94,7 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
     """
     requested = [sampling_modes] if sampling_modes is None or isinstance(sampling_modes, str) else list(sampling_modes)
     if not requested:
-        raise ValueError("`sampling_modes` is empty; pass 'joint', 'conditional' or None (the model's default).")
+        raise ValueError(f"`sampling_modes` is empty; pass some of {SAMPLING_MODES} or None (the model's default).")
     modes, notes = [], []
     for mode in requested:
         if mode is not None and mode not in SAMPLING_MODES:
@@ -103,8 +103,8 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
             mode = pipe.default_sampling_mode
         if mode not in pipe.sampling_modes:
             notes.append(
-                "Skipped sampling_mode='conditional': this model has no label time input (its config has no "
-                "class_embed_type='timestep'), so it cannot hold one side clean; only the paper's joint ODE runs."
+                f"Skipped sampling_mode={mode!r}: this model has no label time input (its config has no "
+                "class_embed_type='timestep'), so it cannot hold one side clean."
             )
             continue
         if mode not in modes:

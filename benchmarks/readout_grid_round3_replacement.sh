@@ -1,6 +1,7 @@
 # Round 3 (BENCHMARKS.md section 1f): does keeping the class label on its exact noising path during generation
 # (`sampling_mode="replacement"`) give back the class consistency that the readout share costs in the joint ODE?
 # Each model is scored in both modes on the same judge, labels and noise, at issue 11's budget (364 x 128).
+# The mode was measured worse than the joint ODE everywhere and removed afterwards: run this at commit b2cf5e2.
 #
 #   bash benchmarks/readout_grid.sh OUT_DIR 16 364 benchmarks/readout_grid_round3_replacement.sh
 evals=150,250,364

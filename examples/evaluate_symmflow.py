@@ -46,9 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             help="Solver steps for segmentation / classification (the reverse ODE).")
     evaluation.add_argument("--sampling_modes", nargs="+", choices=[*SAMPLING_MODES, "default"],
                             default=["default"],
-                            help="'joint' (the paper's ODE), 'replacement' (the given side kept on its exact noising "
-                                 "path), 'conditional' (needs a model with a label time; skipped with a note "
-                                 "otherwise) and/or 'default' (conditional when supported, else joint).")
+                            help="'joint' (the paper's ODE), 'conditional' (needs a model with a label time; skipped "
+                                 "with a note otherwise) and/or 'default' (conditional when supported, else joint).")
     evaluation.add_argument("--generation_steps", type=int, nargs="+", default=None,
                             help="Solver steps for generation (the forward ODE); defaults to --steps.")
     evaluation.add_argument("--num_generated", type=int, default=None,

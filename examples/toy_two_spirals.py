@@ -60,8 +60,8 @@ DATA_DIM = 2
 LABEL_DEQUANTIZATION_BETA = 127.5
 # label_time: the objective's; class_embed_type: whether the model receives the label's noise level.
 CONFIGS = {
-    "diagonal": {"label_time": "diagonal", "class_embed_type": None, "modes": ("joint", "replacement")},
-    "mixed": {"label_time": "mixed", "class_embed_type": "timestep", "modes": ("joint", "conditional", "replacement")},
+    "diagonal": {"label_time": "diagonal", "class_embed_type": None, "modes": ("joint",)},
+    "mixed": {"label_time": "mixed", "class_embed_type": "timestep", "modes": ("joint", "conditional")},
 }
 CLASS_NAMES = ("A", "B")
 
@@ -220,22 +220,11 @@ def integrate(
     num_steps: int,
     direction: str,
     mode: str,
-    generator: torch.Generator,
 ) -> torch.Tensor:
-    """Run the package's scheduler from `sample` (`(B, 3)`) and return the final joint state (`(B, 3)`).
-
-    In `"replacement"` mode the given side (the label when generating, the point when classifying) moves along its
-    exact path to a noise drawn from `generator`, as `SymmFlowPipeline` does.
-    """
+    """Run the package's scheduler from `sample` (`(B, 3)`) and return the final joint state (`(B, 3)`)."""
     scheduler.set_timesteps(num_steps, direction=direction, mode=mode)
-    given = slice(DATA_DIM, None) if direction == "forward" else slice(0, DATA_DIM)
-    if mode == "replacement":
-        clean = sample[:, given]
-        path_velocity = scheduler.path_velocity(clean, torch.randn(clean.shape, generator=generator))
     for timestep, label_timestep in zip(scheduler.timesteps, scheduler.label_timesteps):
         velocity = predict_velocity(model, sample, timestep, label_timestep)
-        if mode == "replacement":
-            velocity[:, given] = path_velocity
         sample = scheduler.step(velocity, timestep, sample, num_image_channels=DATA_DIM).prev_sample
     return sample
 
@@ -251,9 +240,7 @@ def classify(
 ) -> torch.Tensor:
     """Reverse process (paper eq. 8): from (point, label noise) at t=1 to the label at t=0; returns class ids `(B,)`."""
     label_noise = torch.randn(len(points), codec.num_channels, generator=generator)
-    final = integrate(
-        model, scheduler, torch.cat([points, label_noise], dim=1), num_steps, "reverse", mode, generator
-    )
+    final = integrate(model, scheduler, torch.cat([points, label_noise], dim=1), num_steps, "reverse", mode)
     return codec.decode(final[:, DATA_DIM:]).labels
 
 
@@ -268,8 +255,7 @@ def generate(
 ) -> torch.Tensor:
     """Forward process: from (image noise, class code) at t=0 to a point at t=1; returns points `(B, 2)`."""
     image_noise = torch.randn(len(class_ids), DATA_DIM, generator=generator)
-    sample = torch.cat([image_noise, codec.encode(class_ids)], dim=1)
-    final = integrate(model, scheduler, sample, num_steps, "forward", mode, generator)
+    final = integrate(model, scheduler, torch.cat([image_noise, codec.encode(class_ids)], dim=1), num_steps, "forward", mode)
     return final[:, :DATA_DIM]
 
 
@@ -413,8 +399,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--knn_neighbors", type=int, default=5)
     parser.add_argument("--figure_steps", type=int, default=20, help="Steps of the plotted samples (paper: 20).")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--modes", nargs="+", default=list(SAMPLING_MODES), choices=list(SAMPLING_MODES),
-                        help="Sampling modes to score; each configuration runs those it supports.")
+    parser.add_argument("--modes", nargs="+", default=list(SAMPLING_MODES), choices=list(SAMPLING_MODES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_dir", type=str, default="docs")
     parser.add_argument(

@@ -194,9 +194,8 @@ def test_model_card_states_modes_metrics_and_hyperparameters():
     assert "`joint`, `conditional`" in text and "| mIoU | 0.6123 |" in text and "step 300" in text
     assert "| `--learning_rate` | 0.002 |" in text and 'from_pretrained("me/symmflow-mnist")' in text
     assert "![samples](samples.png)" in text and "MNIST digits." in text
-    joint_only = str(make_model_card(sampling_modes=["joint", "replacement"], **common))
-    assert "modes `joint`, `replacement`; `joint` (the paper's ODE) is the default" in joint_only
-    assert '`sampling_mode="conditional"` raises' in joint_only and "No validation was run." in joint_only
+    joint_only = str(make_model_card(sampling_modes=["joint"], **common))
+    assert "`joint` (the paper's ODE) only" in joint_only and "No validation was run." in joint_only
 
 
 def test_model_card_loading_code_runs_through_plain_diffusers(tmp_path, tiny_pixel_unet):

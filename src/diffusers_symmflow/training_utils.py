@@ -403,7 +403,8 @@ def make_model_card(
         task (`str`): `"segmentation"` or `"classification"`.
         dataset_description (`str`): from `SymmFlowData`.
         label_encoding (`str`), num_classes (`int`), class_names (`list[str]`, *optional*): the label side.
-        sampling_modes (`list[str]`): the modes the checkpoint supports (`SymmFlowPipeline.sampling_modes`).
+        sampling_modes (`list[str]`): the modes the checkpoint supports (`["joint"]`, or `["joint", "conditional"]`
+            for a model with a label time input).
         hyperparameters (`dict`): flag -> value, shown as a table.
         training (`dict`): facts about the run (steps, epochs, wall time, processes, ...), shown as a table.
         metrics (`dict`, *optional*): validation scores in [0, 1] (`LabelCodec.scores`), at `metrics_step` with
@@ -431,21 +432,17 @@ def make_model_card(
     )
     location = repo_id or "path/to/this/directory"
     modes = ", ".join(f"`{mode}`" for mode in sampling_modes)
-    default_mode = "conditional" if "conditional" in sampling_modes else "joint"  # SymmFlowPipeline's default
-    replacement = (
-        " `replacement` walks the paper's path but keeps the given side (the label when generating, the image when "
-        "predicting) on its exact noising path, so the model's reading of the other side cannot pull it elsewhere."
-    )
+    default_mode = "conditional" if "conditional" in sampling_modes else "joint"
     if "conditional" in sampling_modes:
         modes_text = (
             f"This checkpoint supports the sampling modes {modes}: it was trained with the label's noise level as a "
             "second time input, so it can hold the given side clean while integrating the other (`conditional`, the "
-            "default) as well as follow the paper's joint ODE (`joint`)." + replacement
+            "default) as well as follow the paper's joint ODE (`joint`)."
         )
     else:
         modes_text = (
-            f"This checkpoint supports the sampling modes {modes}; `joint` (the paper's ODE) is the default." + replacement
-            + " It has no label time input, so `sampling_mode=\"conditional\"` raises."
+            "This checkpoint supports the sampling mode `joint` (the paper's ODE) only: it has no label time input, "
+            "so `sampling_mode=\"conditional\"` raises."
         )
     names = f" ({', '.join(class_names)})" if class_names else ""
     if task == "segmentation":

@@ -201,9 +201,6 @@ def test_sampling_modes_are_resolved_and_conditional_is_skipped_with_a_note_with
     assert modes == ["joint"] and len(notes) == 1 and "no label time input" in notes[0]
     with pytest.raises(ValueError, match="None of the sampling modes"):
         resolve_sampling_modes(joint_only, "conditional")
-    # Replacement needs no label time: it walks the paper's grid with the given side on its exact path.
-    modes, notes = resolve_sampling_modes(joint_only, ("replacement", "conditional", "joint"))
-    assert modes == ["replacement", "joint"] and "sampling_mode='conditional'" in notes[0]
     both = oracle_pipeline(label_time=True)
     assert resolve_sampling_modes(both, None) == (["conditional"], [])
     assert resolve_sampling_modes(both, ("conditional", "joint", None)) == (["conditional", "joint"], [])

@@ -188,7 +188,7 @@ def test_classification_on_a_local_parquet_dataset(train, tmp_path):
     out = pipe.classify(np.zeros((16, 16, 3), dtype=np.uint8), generator=torch.Generator().manual_seed(0))
     assert out.class_names[0] in ("even", "odd")
     card = (output_dir / "README.md").read_text()
-    assert "`joint` (the paper's ODE) is the default" in card and '`sampling_mode="conditional"` raises' in card and "pipeline_tag: image-classification" in card
+    assert "`joint` (the paper's ODE) only" in card and "pipeline_tag: image-classification" in card
 
 
 def test_streaming_palette_masks_and_resume(train, tmp_path):

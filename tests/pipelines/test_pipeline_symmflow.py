@@ -487,9 +487,8 @@ def test_default_sampling_mode_follows_the_model(pixel_seg_pipe, pixel_cls_pipe,
     ))
     assert not no_label_time.supports_conditional_sampling
     # One resolver: what a model supports and what None means (evaluation and training read the same).
-    assert no_label_time.sampling_modes == ["joint", "replacement"]
-    assert no_label_time.default_sampling_mode == "joint"
-    assert pixel_seg_pipe.sampling_modes == ["joint", "conditional", "replacement"]
+    assert no_label_time.sampling_modes == ["joint"] and no_label_time.default_sampling_mode == "joint"
+    assert pixel_seg_pipe.sampling_modes == ["joint", "conditional"]
     assert pixel_seg_pipe.default_sampling_mode == "conditional"
     no_label_time(mask=_masks(no_label_time), num_inference_steps=1)
     assert no_label_time.scheduler.mode == "joint"
@@ -529,68 +528,6 @@ def test_conditional_generation_holds_the_label_clean(pixel_seg_pipe):
     pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="joint",
          callback_on_step_end=callback, output_type="np")
     assert not torch.equal(seen[-1], clean)  # the paper's ODE turns the label into noise meanwhile
-
-
-def test_replacement_generation_keeps_the_label_on_its_exact_path(pixel_cls_pipe):
-    """Replacement mode (any model, here one without a label time): the label side is exactly
-    `(1 - s) code + s xi` at every step, `xi` being the generator's next draw after the image noise."""
-    pipe = pixel_cls_pipe
-    labels = torch.tensor([0, 3])
-    clean = pipe.encode_labels(labels, (PIXEL_SIZE, PIXEL_SIZE))
-    image_noise = torch.randn(2, pipe.num_image_channels, PIXEL_SIZE, PIXEL_SIZE, generator=_gen(7))
-    label_noise = torch.randn(clean.shape, generator=_gen(0))  # latents given: the label noise is the first draw
-    seen = []
-
-    def callback(pipe, i, t, kwargs):
-        seen.append(kwargs["latents"][:, pipe.num_image_channels :].clone())
-        return kwargs
-
-    out = pipe(class_labels=labels, num_inference_steps=4, generator=_gen(0), latents=image_noise,
-               sampling_mode="replacement", callback_on_step_end=callback, output_type="pt")
-    assert pipe.scheduler.mode == "replacement" and len(seen) == 4
-    for i, state in enumerate(seen):
-        s = pipe.scheduler.label_sigmas[i + 1]
-        torch.testing.assert_close(state, (1 - s) * clean + s * label_noise, atol=1e-5, rtol=1e-5)
-    # The image side still follows the model, so the images differ from the joint ODE's from the same noise.
-    joint = pipe(class_labels=labels, num_inference_steps=4, latents=image_noise, sampling_mode="joint",
-                 output_type="pt")
-    assert not torch.allclose(out.images, joint.images)
-    # Reproducible, and a batch with one generator per image equals single calls.
-    batched = pipe(class_labels=labels, num_inference_steps=3, generator=[_gen(1), _gen(2)],
-                   sampling_mode="replacement", output_type="pt").images
-    singles = [pipe(class_labels=labels[i : i + 1], num_inference_steps=3, generator=_gen(i + 1),
-                    sampling_mode="replacement", output_type="pt").images for i in range(2)]
-    torch.testing.assert_close(batched, torch.cat(singles), atol=1e-5, rtol=1e-5)
-
-
-def test_replacement_prediction_keeps_the_image_on_its_path_and_reads_one_step_as_joint(pixel_seg_pipe):
-    pipe = pixel_seg_pipe
-    images = _images(pipe, batch=2)
-    one = {mode: pipe.segment(images, num_inference_steps=1, generator=_gen(0), sampling_mode=mode, output_type="pt")
-           for mode in ("joint", "replacement")}
-    # One step reads at t = 1 (clean image, label noise) in both modes: the same call of the model.
-    torch.testing.assert_close(one["joint"].scores, one["replacement"].scores)
-    clean = pipe.encode_images(pipe.image_processor.preprocess_images(images, pipe.num_pixel_channels))
-    seen = []
-
-    def callback(pipe, i, t, kwargs):
-        seen.append(kwargs["latents"][:, : pipe.num_image_channels].clone())
-        return kwargs
-
-    pipe.segment(images, num_inference_steps=3, generator=_gen(0), sampling_mode="replacement",
-                 callback_on_step_end=callback)
-    # The image's noise is the draw after the label noise: the image reaches it exactly at t = 0.
-    generator = _gen(0)
-    torch.randn(2, pipe.num_label_channels, PIXEL_SIZE, PIXEL_SIZE, generator=generator)
-    image_noise = torch.randn(clean.shape, generator=generator)
-    for i, state in enumerate(seen):
-        sigma = pipe.scheduler.sigmas[i + 1]
-        torch.testing.assert_close(state, (1 - sigma) * clean + sigma * image_noise, atol=1e-5, rtol=1e-5)
-
-
-def test_unknown_sampling_mode_names_the_choices(pixel_seg_pipe):
-    with pytest.raises(ValueError, match="Unknown sampling_mode 'both'.*'replacement'"):
-        pixel_seg_pipe.segment(_images(pixel_seg_pipe), sampling_mode="both")
 
 
 def test_callback_on_step_end_reads_and_replaces_latents(pixel_seg_pipe):

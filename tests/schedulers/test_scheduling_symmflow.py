@@ -59,45 +59,6 @@ def test_conditional_mode_holds_the_given_side_and_lands_exactly(direction):
     torch.testing.assert_close(end, expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("solver", ["euler", "heun"])
-@pytest.mark.parametrize("direction", ["forward", "reverse"])
-def test_replacement_keeps_the_given_side_on_its_exact_path(solver, direction):
-    # The model's velocity for the given side is wrong on purpose (it would pull the label / image elsewhere); with
-    # the path velocity in its place the given side sits exactly on (1 - sigma) clean + sigma noise at every grid
-    # point, while the generated side moves by the model's velocity as in the joint ODE.
-    x, xi_x, y, xi_y = exact_pair(3, 2)
-    scheduler = SymmFlowScheduler(solver=solver)
-    scheduler.set_timesteps(5, direction=direction, mode="replacement")
-    joint = SymmFlowScheduler(solver=solver)
-    joint.set_timesteps(5, direction=direction, mode="joint")
-    torch.testing.assert_close(scheduler.timesteps, joint.timesteps)  # the paper's grid
-    torch.testing.assert_close(scheduler.label_timesteps, joint.label_timesteps)
-    if direction == "forward":
-        state, given, clean, noise = torch.cat([xi_x, y], 1), slice(3, None), y, xi_y
-        sigmas = scheduler.label_sigmas
-    else:
-        state, given, clean, noise = torch.cat([x, xi_y], 1), slice(0, 3), x, xi_x
-        sigmas = scheduler.sigmas
-    path_velocity = scheduler.path_velocity(clean, noise)
-    wrong = torch.full_like(state, 3.0)
-    for call, t in enumerate(scheduler.timesteps):
-        velocity = wrong.clone()
-        velocity[:, given] = path_velocity
-        state = scheduler.step(velocity, t, state, 3).prev_sample
-        if (call + 1) % scheduler.order == 0:
-            sigma = sigmas[(call + 1) // scheduler.order]
-            torch.testing.assert_close(state[:, given], (1 - sigma) * clean + sigma * noise, atol=1e-5, rtol=1e-5)
-    generated = slice(0, 3) if direction == "forward" else slice(3, None)
-    start = xi_x if direction == "forward" else xi_y
-    sign = 1 if direction == "forward" else -1  # the image moves by -dsigma_x * v_x, the label by +dsigma_y * v_y
-    torch.testing.assert_close(state[:, generated], start + sign * 3.0, atol=1e-5, rtol=1e-5)
-
-
-def test_path_velocity_needs_a_grid():
-    with pytest.raises(ValueError, match="set_timesteps"):
-        SymmFlowScheduler().path_velocity(torch.zeros(1), torch.zeros(1))
-
-
 def test_timesteps_follow_the_documented_convention():
     scheduler = SymmFlowScheduler()
     scheduler.set_timesteps(4, direction="forward")

@@ -83,8 +83,8 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
 
     Args:
         pipe (`SymmFlowPipeline`): the pipeline.
-        sampling_modes (`str`, `None` or a sequence of them): `"joint"`, `"replacement"`, `"conditional"`, or `None`
-            for the pipeline's default (conditional when the model has a label time, joint otherwise).
+        sampling_modes (`str`, `None` or a sequence of them): `"joint"`, `"conditional"`, or `None` for the
+            pipeline's default (conditional when the model has a label time, joint otherwise).
 
     Returns:
         `(modes, notes)`: the distinct mode names in the order given, and one note per skipped mode.

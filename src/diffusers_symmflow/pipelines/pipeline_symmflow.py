@@ -156,12 +156,9 @@ class SymmFlowPipeline(DiffusionPipeline):
       held clean, then regenerate it with another mask (conditional models only).
 
     Each call takes `sampling_mode`: `"joint"` is the paper's ODE, where the given side turns into noise while the
-    other side is generated (the given side moves by the model's own velocity); `"replacement"` walks the same path
-    but moves the given side along its exact straight path to one noise draw, so the model's reading of the generated
-    side cannot pull the given label (or image) elsewhere (any model); `"conditional"` holds the given side at its
-    clean end (noise level 0) and integrates only the other side, which needs a model trained with a label time input
-    (`supports_conditional_sampling`). `None` picks `"conditional"` when the model supports it and `"joint"`
-    otherwise.
+    other side is generated; `"conditional"` holds the given side at its clean end (noise level 0) and integrates only
+    the other side, which needs a model trained with a label time input (`supports_conditional_sampling`). `None`
+    picks `"conditional"` when the model supports it and `"joint"` otherwise.
 
     This model inherits from `DiffusionPipeline` (saving, loading, `.to(...)`, offloading, progress bars).
 
@@ -422,9 +419,8 @@ class SymmFlowPipeline(DiffusionPipeline):
 
     @property
     def sampling_modes(self) -> list[str]:
-        """The sampling modes this model supports: all of `SAMPLING_MODES` with a label time input, else all but
-        `"conditional"`."""
-        return [m for m in SAMPLING_MODES if m != "conditional" or self.supports_conditional_sampling]
+        """The sampling modes this model supports: `["joint", "conditional"]` with a label time input, else `["joint"]`."""
+        return list(SAMPLING_MODES) if self.supports_conditional_sampling else ["joint"]
 
     @property
     def default_sampling_mode(self) -> str:
@@ -442,8 +438,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                 "sampling_mode='conditional' holds one side clean while the other is integrated, which needs a model "
                 "that takes the label's noise level as a second time input (config.class_embed_type='timestep'). "
                 "This model was trained without a label time input, so it cannot hold one side clean; use "
-                "sampling_mode='joint' (the paper's ODE), 'replacement' (the given side kept on its exact noising "
-                "path) or retrain with --label_time mixed."
+                "sampling_mode='joint' (the paper's ODE) or retrain with --label_time mixed."
             )
         return sampling_mode
 
@@ -678,20 +673,13 @@ class SymmFlowPipeline(DiffusionPipeline):
         callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = (),
         invert: bool = False,
         num_steps: int | None = None,
-        given_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Solve the SymmFlow ODE from the joint state `sample` `[x | y]` and return the final state.
 
         `invert` walks the grid backwards (clean to noise, see the scheduler). `num_steps` (all when `None`) runs only
         the part of the `num_inference_steps` grid nearest the clean end: its first steps when inverting, its last
         ones otherwise, so an inversion and a generation with the same `num_steps` retrace each other (SDEdit).
-        `given_noise` (`mode="replacement"` only): the noise the given side travels to, shaped like that side; the
-        given side must start at its clean end (a full grid, not inverted).
         """
-        if (mode == "replacement") != (given_noise is not None):
-            raise ValueError("`given_noise` is needed by, and only by, sampling_mode='replacement'.")
-        if mode == "replacement" and (invert or (num_steps is not None and num_steps != num_inference_steps)):
-            raise ValueError("sampling_mode='replacement' integrates a whole grid from the given side's clean end.")
         device = sample.device
         self.scheduler.set_timesteps(num_inference_steps, direction=direction, mode=mode, device=device, invert=invert)
         order = self.scheduler.order
@@ -703,22 +691,11 @@ class SymmFlowPipeline(DiffusionPipeline):
         timesteps, label_timesteps = self.scheduler.timesteps[calls], self.scheduler.label_timesteps[calls]
         self._num_timesteps = len(timesteps)
         self._interrupt = False
-        # The given side: the label when generating ("forward"), the image when segmenting / classifying.
-        channels = self.num_image_channels
-        given = slice(channels, None) if direction == "forward" else slice(0, channels)
-        if given_noise is not None:
-            path_velocity = self.scheduler.path_velocity(sample[:, given], given_noise.to(sample))
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
                 velocity = predict_velocity(self.unet, sample, t, label_timesteps[i], label_head=self.label_head)
-                if given_noise is not None:
-                    velocity = torch.cat(
-                        [velocity[:, :channels], path_velocity.to(velocity)] if direction == "forward"
-                        else [path_velocity.to(velocity), velocity[:, channels:]],
-                        dim=1,
-                    )
                 step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
                 sample = step.prev_sample
                 if callback_on_step_end is not None:
@@ -763,9 +740,8 @@ class SymmFlowPipeline(DiffusionPipeline):
                 num_images_per_prompt`), for reproducible noise.
             latents (`torch.Tensor`, *optional*): the initial image noise, `[B * num_images_per_prompt,
                 num_image_channels, h, w]` in model space; drawn with `generator` when `None`.
-            sampling_mode (`str`, *optional*): `"joint"` (the paper's ODE), `"replacement"` (the label kept on its exact
-                path to a noise drawn from `generator` after the image noise), `"conditional"` (label held clean; needs
-                a model with a label time) or `None` (conditional when supported, else joint).
+            sampling_mode (`str`, *optional*): `"joint"` (the paper's ODE), `"conditional"` (label held clean; needs a
+                model with a label time) or `None` (conditional when supported, else joint).
             output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` (float32 `[B, H, W, C]` in [0, 1]) or `"pt"`
                 (float `[B, C, H, W]` in [0, 1]).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowGenerationOutput` instead of `(images,)`.
@@ -809,17 +785,13 @@ class SymmFlowPipeline(DiffusionPipeline):
         labels = labels.repeat_interleave(num_images_per_prompt, dim=0).to(device)
         label_code = self.encode_labels(labels, spatial_size).to(dtype)
 
-        # 3. Prepare the initial state [noise | clean code] (and, for "replacement", the label's own noise).
+        # 3. Prepare the initial state [noise | clean code].
         noise = self.prepare_latents(batch_size, 1, noise_shape, generator, latents, device, dtype)
         sample = torch.cat([noise, label_code], dim=1)
-        given_noise = None
-        if mode == "replacement":
-            given_noise = self.prepare_latents(batch_size, 1, label_code.shape[1:], generator, None, device, dtype)
 
         # 4. Integrate t: 0 -> 1.
         sample = self._integrate(
-            sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs,
-            given_noise=given_noise,
+            sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs
         )
 
         # 5. Decode and post-process.
@@ -869,19 +841,13 @@ class SymmFlowPipeline(DiffusionPipeline):
         image_latents = self.encode_images(pixels.to(device)).to(dtype)
         image_latents = image_latents.repeat_interleave(num_samples, dim=0)
 
-        # 3. Prepare the initial state [image | noise] (and, for "replacement", the image's own noise); all samples go
-        # through the model as one batch.
+        # 3. Prepare the initial state [image | noise]; all samples go through the model as one batch.
         noise = self.prepare_latents(num_images, num_samples, noise_shape, generator, latents, device, dtype)
         sample = torch.cat([image_latents, noise], dim=1)
-        given_noise = None
-        if mode == "replacement":
-            image_shape = image_latents.shape[1:]
-            given_noise = self.prepare_latents(num_images, num_samples, image_shape, generator, None, device, dtype)
 
         # 4. Integrate t: 1 -> 0 and keep the label side.
         sample = self._integrate(
-            sample, num_inference_steps, "reverse", mode, callback_on_step_end, callback_on_step_end_tensor_inputs,
-            given_noise=given_noise,
+            sample, num_inference_steps, "reverse", mode, callback_on_step_end, callback_on_step_end_tensor_inputs
         )
         return sample[:, self.num_image_channels :]
 
@@ -913,9 +879,8 @@ class SymmFlowPipeline(DiffusionPipeline):
                 generator, so a batch equals single calls with the same generators).
             latents (`torch.Tensor`, *optional*): the initial label noise, `[B * num_samples, num_label_channels, h, w]`
                 in model space.
-            sampling_mode (`str`, *optional*): `"joint"`, `"replacement"` (the image kept on its exact path to a noise
-                drawn from `generator` after the label noise), `"conditional"` (image held clean) or `None`
-                (conditional when supported, else joint). One step reads the same in `"joint"` and `"replacement"`.
+            sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` (image held clean) or `None` (conditional
+                when supported).
             output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"pil"` (see `SymmFlowSegmentationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowSegmentationOutput` instead of the tuple
                 `(masks, colored_masks, scores, uncertainty)`.
@@ -1000,7 +965,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                 averaged and `labels` is the argmax of the average.
             generator: a `torch.Generator`, or a list with one per image.
             latents (`torch.Tensor`, *optional*): the initial label noise, `[B * num_samples, num_label_channels, H, W]`.
-            sampling_mode (`str`, *optional*): as for `segment`.
+            sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` or `None` (conditional when supported).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowClassificationOutput` instead of the tuple
                 `(labels, scores, class_names)`.
             callback_on_step_end, callback_on_step_end_tensor_inputs: as for `segment`.

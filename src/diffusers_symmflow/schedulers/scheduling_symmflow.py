@@ -30,11 +30,6 @@ Directions and modes
 * ``mode="joint"`` is the paper's ODE: both sides move together with the same ``dt``.
 * ``mode="conditional"`` (beyond the paper, needs a model with a label time): the given side stays at its clean
   end point (noise level 0) and only the other side is integrated.
-* ``mode="replacement"`` (beyond the paper, any model): the paper's grid, but the given side is not moved by the
-  model's velocity: it follows its exact straight path from its clean value to one fixed noise draw (the
-  replacement method for conditional sampling from a joint model, Song et al. 2021), so the model's own reading of
-  the other side cannot pull it elsewhere. The caller overwrites the given side's velocity with
-  `SymmFlowScheduler.path_velocity`; on a straight path the solver then lands exactly on it.
 * ``invert=True`` walks the grid of ``direction`` backwards: the side that ``direction`` generates goes from its
   clean end back to noise (with ``mode="conditional"`` and ``direction="forward"``: an image back to the noise that
   generates it from its mask, what ``SymmFlowPipeline.invert`` and ``edit`` do).
@@ -56,8 +51,8 @@ from ..inputs import check_positive_int
 
 
 DIRECTIONS = ("forward", "reverse")
-SAMPLING_MODES = ("joint", "conditional", "replacement")
-"""The sampling modes; the pipeline and evaluation read this tuple."""
+SAMPLING_MODES = ("joint", "conditional")
+"""The sampling modes; the pipeline, evaluation and the examples read this tuple."""
 SOLVERS = ("euler", "heun")
 
 
@@ -160,8 +155,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
                 labels, paper eq. 8).
             mode (`str`, defaults to `"joint"`):
                 `"joint"` is the paper's ODE; `"conditional"` holds the given side clean (noise level 0) and
-                integrates only the other side (needs a model trained with a label time); `"replacement"` uses the
-                joint grid, and the caller keeps the given side on its exact path with `path_velocity`.
+                integrates only the other side. Needs a model trained with a label time.
             device: where `timesteps` and `label_timesteps` live.
             invert (`bool`, defaults to `False`): walk the grid of `direction` backwards, so the side it generates
                 goes from clean to noise (inversion). Euler inversion is exact for velocities that do not change along
@@ -182,7 +176,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
 
         # Noise level of the side being generated, from pure noise to clean.
         generated = self._shift(np.linspace(1.0, 0.0, num_inference_steps + 1))
-        if mode in ("joint", "replacement"):
+        if mode == "joint":
             given = 1.0 - generated  # the paper's diagonal: the given side turns into noise meanwhile
         else:
             given = np.zeros_like(generated)
@@ -206,22 +200,6 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         self._step_index = None
         self._begin_index = None
         self._first_stage = None
-
-    def path_velocity(self, clean: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """The exact velocity of the given side on its straight path, for `mode="replacement"`.
-
-        The given side is the label when `direction="forward"` (`y = (1 - s) y_0 + s xi`, so `dy/ds = xi - y_0`) and
-        the image when `direction="reverse"` (`x = (1 - sigma) x_0 + sigma xi` with the model's `v_x = dx/dt`, so
-        `v_x = x_0 - xi`). Replacing the model's velocity of that side by this keeps it exactly on the path (Euler
-        and Heun both integrate a constant velocity exactly).
-
-        Args:
-            clean (`torch.Tensor`): the given side at its clean end (the label code, or the image in model space).
-            noise (`torch.Tensor`, same shape): the one noise draw it travels to.
-        """
-        if self.direction is None:
-            raise ValueError("Call `set_timesteps(...)` before `path_velocity(...)`.")
-        return noise - clean if self.direction == "forward" else clean - noise
 
     def _increment(self, model_output: torch.Tensor, grid_index: int, num_image_channels: int) -> torch.Tensor:
         """Euler increment `[(sigma_x - sigma_x') v_x | (sigma_y' - sigma_y) v_y]` for grid step `grid_index`."""

@@ -399,8 +399,8 @@ def test_accelerate_launchs_one_thread_pin_is_lifted_for_a_single_cpu_process(tr
 
 
 def test_the_quickstart_defaults_are_the_measured_ones(train):
-    """BENCHMARKS.md 1c-1e: the logits head, gated input, image weight 0.2, half of each batch at the readout's point,
-    diagonal time, `narrow`, 2 x batch 12."""
+    """BENCHMARKS.md 1c-1f: the logits head, gated input, image weight 0.2, half of each batch at the readout's point,
+    diagonal time, `narrow`, 2 x batch 12; classification: weight 0.9, a quarter at the readout, logit-normal time."""
     args = train.parse_args([])
     assert (args.label_prediction, args.label_input, args.image_loss_weight) == ("logits", "gated", 0.2)
     assert train.make_objective(args).config.readout_probability == 0.5
@@ -410,9 +410,15 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     # Classification keeps the authors' image weight (0.2 ruins generation from class ids, BENCHMARKS.md 1d).
     onehot = train.parse_args(["--task", "classification"])
     assert (onehot.label_prediction, onehot.image_loss_weight) == ("logits", 0.9)
-    # ... and no readout share (it costs generation from class ids, BENCHMARKS.md 1e).
-    assert train.make_objective(onehot).config.readout_probability == 0.0
+    # ... a quarter of the batch at the readout, with the image time leaning to the generation's start (BENCHMARKS.md
+    # 1f: both the readout and generation from class ids gain), where segmentation keeps the paper's uniform time.
+    objective = train.make_objective(onehot).config
+    assert (objective.readout_probability, objective.time_sampling, objective.logit_mean) == (0.25, "logit_normal", -1)
+    assert (train.make_objective(args).config.time_sampling, args.logit_mean) == ("uniform", 0.0)
     assert not train.make_objective(args).config.readout_image_loss
+    # An explicit choice wins over the task's default.
+    uniform = train.parse_args(["--task", "classification", "--time_sampling", "uniform", "--readout_probability", "0"])
+    assert (uniform.time_sampling, uniform.readout_probability) == ("uniform", 0.0)
     # Codes the logits head cannot read keep the paper's head and the authors' weight.
     scalar = train.parse_args(["--task", "classification", "--label_encoding", "scalar"])
     assert (scalar.label_prediction, scalar.label_input, scalar.image_loss_weight) == ("velocity", "raw", 0.9)
@@ -420,6 +426,8 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     # The paper's model is one flag set away, readout share included.
     paper = train.parse_args(["--label_prediction", "velocity", "--label_input", "raw", "--image_loss_weight", "0.9"])
     assert train.make_objective(paper).config.readout_probability == 0.0
+    paper_cls = train.parse_args(["--task", "classification", "--label_prediction", "velocity", "--label_input", "raw"])
+    assert (paper_cls.readout_probability, paper_cls.time_sampling, paper_cls.logit_mean) == (0.0, "uniform", 0.0)
     narrow, small = (UNet2DModel(**train.symmflow_unet2d_config(1, 11, 32, preset=p)) for p in ("narrow", "small"))
     assert narrow.config.block_out_channels == (16, 32, 64)
     assert sum(p.numel() for p in narrow.parameters()) < 0.7 * sum(p.numel() for p in small.parameters())

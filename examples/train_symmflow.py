@@ -307,12 +307,13 @@ def check_args(args: argparse.Namespace) -> None:
     check_label_prediction(args.label_prediction, args.label_encoding)
     if args.label_input is None:
         args.label_input = "gated" if args.label_prediction == "logits" else "raw"
+    # The logits head's measured defaults depend on the task (BENCHMARKS.md 1c-1f); a flag the user sets wins.
+    logits, classification = args.label_prediction == "logits", args.task == "classification"
     if args.image_loss_weight is None:
-        if args.label_prediction == "logits" and args.task == "segmentation":
+        if logits and not classification:
             args.image_loss_weight = LOGITS_SEGMENTATION_IMAGE_LOSS_WEIGHT
         else:
             args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
-    logits, classification = args.label_prediction == "logits", args.task == "classification"
     if args.readout_probability is None:
         if not logits:
             args.readout_probability = 0.0

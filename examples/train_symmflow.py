@@ -81,44 +81,87 @@ from symmflow_data_args import add_data_arguments, data_config_from_args
 
 logger = get_logger(__name__, log_level="INFO")
 
-# The authors' per-side loss weight: 0.9 for pixel-space models, 0.7 for Stable Diffusion latent models.
-# A segmentation model with a logits label head (the default for one-hot codes) learns its one-step readout much
-# faster with a smaller image weight: 0.85 vs 0.12 mIoU after 364 steps at 0.5 vs 0.9 (BENCHMARKS.md 1c, batch 128);
-# on the quickstart 0.43 / 0.41 / 0.29 mIoU at 0.2 / 0.3 / 0.5, digits generated from masks as well (section 1d).
-# Classification keeps the authors' 0.9: its readout is as fast there (1c) and 0.2 ruins generation from class ids
-# at the quickstart budget (FID 19.7 vs 2.7, section 1d).
-LOGITS_SEGMENTATION_IMAGE_LOSS_WEIGHT = 0.2
-# Share of the batch at the readout's point with the logits head, for segmentation (BENCHMARKS.md 1e: quickstart
-# mIoU 0.48 -> 0.70, mask-conditioned generation's class consistency unchanged).
-LOGITS_SEGMENTATION_READOUT_PROBABILITY = 0.5
-# Classification with the logits head: a quarter of each batch at the readout's point, and the other samples' image
-# time drawn logit-normal around the generation's start (noisy image, clean label). At the quickstart (batch 12, 750
-# steps): one-step accuracy 28.0 -> 39.8%, FID 2.31 -> 0.90, class consistency of generated digits 40.3 -> 64.0%; at
-# 364 steps of batch 128: 0.61x -> 0.98x a discriminative classifier, consistency 72.0 -> 76.2% (BENCHMARKS.md 1f).
-LOGITS_CLASSIFICATION_READOUT_PROBABILITY = 0.25
-LOGITS_CLASSIFICATION_TIME_SAMPLING = "logit_normal"
-LOGITS_CLASSIFICATION_LOGIT_MEAN = -1.0
-PIXEL_IMAGE_LOSS_WEIGHT = 0.9
-LATENT_IMAGE_LOSS_WEIGHT = 0.7
+# Named presets: the settings whose best value depends on the task and the back-end, as one table instead of
+# defaults filled in by other flags. A preset has one row per setting (`preset_row` picks it); the row's values are
+# the parser's defaults, so any flag given on the command line wins. Why "symmflow" holds these values (each was
+# measured against the paper's): BENCHMARKS.md, "Defaults and why".
+_PAPER_OBJECTIVE = {
+    "label_prediction": "velocity", "label_input": "raw", "image_loss_weight": 0.9, "readout_probability": 0.0,
+    "time_sampling": "uniform", "logit_mean": 0.0, "label_time": "diagonal",
+}
+_DIFFUSERS_OPTIMISATION = {
+    "adam_weight_decay": 1e-2, "max_grad_norm": 1.0, "use_ema": False, "ema_decay": 0.999,
+    "ema_constant_decay": False, "lr_scheduler": "cosine",
+}
+# The authors' code: AdamW without weight decay, no clipping, an EMA at a constant decay updated every step from the
+# first, torch's OneCycleLR from 1e-6 (cosine warm-up and decay).
+_AUTHORS_OPTIMISATION = {
+    "adam_weight_decay": 0.0, "max_grad_norm": 0.0, "use_ema": True, "ema_decay": 0.999,
+    "ema_constant_decay": True, "lr_scheduler": "one_cycle",
+}
+PRESETS = {
+    "symmflow": {
+        # One-hot code with a logits head, trained with half of each batch at the one-step readout's point.
+        "segmentation": {
+            **_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "onehot",
+            "label_prediction": "logits", "label_input": "gated", "image_loss_weight": 0.2,
+            "readout_probability": 0.5,
+        },
+        # One-hot code with a logits head, a quarter of each batch at the readout's point, image times drawn
+        # logit-normal around the generation's start.
+        "classification": {
+            **_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "onehot",
+            "label_prediction": "logits", "label_input": "gated", "readout_probability": 0.25,
+            "time_sampling": "logit_normal", "logit_mean": -1.0,
+        },
+        # A pixel model with the paper's velocity head (e.g. --label_encoding scalar): the paper's objective.
+        "velocity": {**_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "onehot"},
+        "latent": {
+            **_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": None, "label_encoding": "palette",
+            "image_loss_weight": 0.7,
+        },
+    },
+    # The paper's model as the authors' code trains it: their label codes (scalar for classification, an RGB palette
+    # for masks), velocity head, raw label input, image weight 0.9 (pixel) / 0.7 (latent), uniform time, the
+    # diagonal label time, no readout share, and their optimisation. The UNet is the quickstart's (the recipes in
+    # examples/recipes/ pick the paper's per dataset).
+    "paper": {
+        "segmentation": {**_AUTHORS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "palette"},
+        "classification": {**_AUTHORS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "scalar"},
+        "latent": {
+            **_AUTHORS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": None, "label_encoding": "palette",
+            "image_loss_weight": 0.7, "ema_decay": 0.9,
+        },
+    },
+}
+PRESET_FLAGS = tuple(PRESETS["symmflow"]["segmentation"])
+# torch's OneCycleLR as the authors configure it: from this learning rate up to --learning_rate and back down to it.
+ONE_CYCLE_START_LR = 1e-6
 LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 # UNet2DModel arguments the script derives from the data and the label time; a --unet_config JSON may not set them.
 MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
 # Flags listed in the model card's hyper-parameter table.
 CARD_HYPERPARAMETERS = (
-    "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
+    "preset", "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
     "task", "label_encoding", "resolution",
     "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "logit_mean",
     "logit_std", "label_time", "diagonal_probability", "readout_probability",
     "readout_image_loss",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
     "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
-    "mixed_precision", "seed",
+    "ema_constant_decay", "mixed_precision", "seed",
 )
 
 
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train a SymmFlow model (generation + segmentation/classification).")
     add_data_arguments(parser)
+    parser.add_argument("--preset", type=str, default="symmflow", choices=sorted(PRESETS),
+                        help="Where the defaults of the task-dependent settings come from (any flag given wins): "
+                             "'symmflow' (the project's measured defaults) or 'paper' (the paper's model as the "
+                             "authors train it: their label code, velocity head, raw label input, image weight 0.9 / "
+                             "0.7 latent, uniform time, diagonal label time, AdamW without weight decay, no clipping, "
+                             "an EMA at a constant decay, OneCycleLR from 1e-6). See PRESETS in this file.")
 
     model = parser.add_argument_group("model")
     model.add_argument("--pretrained_model_name_or_path", type=str, default=None,
@@ -134,11 +177,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
     model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
     model.add_argument("--unet_config", type=str, default=None,
-                       help=f"Pixel back-end: a preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'narrow', "
+                       help=f"Pixel back-end: a UNet preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'narrow', "
                             "the quickstart's, fast on a CPU) or a JSON file of UNet2DModel arguments overriding the "
                             "'small' preset.")
     model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
-                       help="How class ids become the label channels: 'onehot' (default, pixel back-end), 'scalar' "
+                       help="How class ids become the label channels (default: --preset's): 'onehot' (pixel "
+                            "back-end, 'symmflow'), 'scalar' "
                             "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
                             "back-end's).")
     model.add_argument("--beta", type=float, default=4.0,
@@ -147,30 +191,27 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
                             "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
                             "(0: codes +-1, no noise).")
     model.add_argument("--label_prediction", type=str, default=None, choices=LABEL_PREDICTIONS,
-                       help="What the label channels predict: 'logits' (class logits, cross-entropy; the default "
+                       help="What the label channels predict: 'logits' (class logits, cross-entropy; 'symmflow' "
                             "for one-hot codes, measured to make the one-step readout learn several times faster) or "
                             "'velocity' (the paper's, and the only choice for scalar / palette codes).")
     model.add_argument("--label_input", type=str, default=None, choices=LABEL_INPUTS,
-                       help="How the noisy label enters the model: 'gated' (scaled by 1 - s; the default with "
-                            "--label_prediction logits) or 'raw' (the paper's; the default otherwise). The paper's "
-                            "model: --label_prediction velocity --label_input raw --image_loss_weight 0.9.")
+                       help="How the noisy label enters the model: 'gated' (scaled by 1 - s; 'symmflow' with "
+                            "the logits head) or 'raw' (the paper's). The paper's model: --preset paper.")
     model.add_argument("--image_loss_weight", type=float, default=None,
-                       help=f"Weight w of the image side of the loss. Default: {LOGITS_SEGMENTATION_IMAGE_LOSS_WEIGHT} "
-                            f"for segmentation with --label_prediction logits; else {PIXEL_IMAGE_LOSS_WEIGHT} (pixel), "
-                            f"{LATENT_IMAGE_LOSS_WEIGHT} (latent), the authors' values.")
+                       help="Weight w of the image side of the loss (default: --preset's; the authors': 0.9 pixel, "
+                            "0.7 latent; 'symmflow' segmentation with the logits head: 0.2).")
     model.add_argument("--sigma_min", type=float, default=1e-4,
                        help="Minimum noise level of the paths (the authors': 1e-4).")
     model.add_argument("--time_sampling", type=str, default=None, choices=TIME_SAMPLINGS,
                        help="Distribution of the training time t: the paper's uniform, or logit-normal "
                             "(sigmoid(--logit_mean + --logit_std * N(0, 1)); a positive mean favours clean images "
                             "and noisy labels, the one-step readout's end, a negative one the generation's start). "
-                            f"Default: {LOGITS_CLASSIFICATION_TIME_SAMPLING} for classification with --label_prediction "
-                            "logits (BENCHMARKS.md 1f); uniform (the paper's) otherwise.")
+                            "Default: --preset's ('symmflow' classification: logit_normal; otherwise uniform).")
     model.add_argument("--logit_mean", type=float, default=None,
-                       help=f"With --time_sampling logit_normal. Default: {LOGITS_CLASSIFICATION_LOGIT_MEAN} for "
-                            "classification with --label_prediction logits; 0 (SD3's) otherwise.")
+                       help="With --time_sampling logit_normal. Default: --preset's ('symmflow' classification: -1; "
+                            "otherwise 0, SD3's).")
     model.add_argument("--logit_std", type=float, default=1.0, help="With --time_sampling logit_normal.")
-    model.add_argument("--label_time", type=str, default="diagonal", choices=LABEL_TIMES,
+    model.add_argument("--label_time", type=str, default=None, choices=LABEL_TIMES,
                        help="The label's noise level during training: 'diagonal' (the paper's and the default, equal "
                             "to the image time; the model then samples in 'joint' mode only), 'independent', or "
                             "'mixed' (the diagonal with probability --diagonal_probability). Non-diagonal options "
@@ -182,10 +223,9 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--readout_probability", type=float, default=None,
                        help="Share of each batch placed at the one-step readout's point (clean image, label noise), "
                             "where the label side is the discriminative task itself: the one-step readout then learns "
-                            "about as fast as a discriminative model, at a cost to generation (BENCHMARKS.md 1e). "
-                            f"Default: {LOGITS_SEGMENTATION_READOUT_PROBABILITY} for segmentation and "
-                            f"{LOGITS_CLASSIFICATION_READOUT_PROBABILITY} for classification with --label_prediction "
-                            "logits; 0 (the paper's) otherwise.")
+                            "about as fast as a discriminative model, at a cost to generation. Default: --preset's "
+                            "('symmflow' with the logits head: 0.5 segmentation, 0.25 classification; else 0, the "
+                            "paper's).")
     model.add_argument("--readout_image_loss", action="store_true",
                        help="Count the --readout_probability samples in the image loss too (by default they train "
                             "the label side only, so the image side keeps the paper's time distribution).")
@@ -213,23 +253,31 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     training.add_argument("--learning_rate", type=float, default=2e-3, help="Peak learning rate (after warm-up).")
     training.add_argument("--scale_lr", action="store_true",
                           help="Scale the learning rate by processes x accumulation x batch size.")
-    training.add_argument("--lr_scheduler", type=str, default="cosine",
-                          help='"cosine" (the paper\'s, with warm-up), "linear", "cosine_with_restarts", '
-                               '"polynomial", "constant" or "constant_with_warmup".')
+    training.add_argument("--lr_scheduler", type=str, default=None,
+                          help='"one_cycle" (the authors\': torch\'s OneCycleLR from 1e-6, cosine warm-up over '
+                               '--lr_warmup_steps and cosine decay back to 1e-6), or one of diffusers\' "cosine" '
+                               '(linear warm-up from 0), "linear", "cosine_with_restarts", "polynomial", "constant", '
+                               '"constant_with_warmup". Default: --preset\'s ("symmflow": cosine).')
     training.add_argument("--lr_warmup_steps", type=int, default=50, help="Warm-up steps of the LR scheduler.")
     training.add_argument("--lr_warmup_epochs", type=float, default=None,
                           help="Warm-up in epochs (the authors' unit), converted to steps; overrides "
                                "--lr_warmup_steps. Not with --streaming.")
     training.add_argument("--adam_beta1", type=float, default=0.9)
     training.add_argument("--adam_beta2", type=float, default=0.999)
-    training.add_argument("--adam_weight_decay", type=float, default=1e-2)
+    training.add_argument("--adam_weight_decay", type=float, default=None,
+                          help="Default: --preset's ('symmflow': 1e-2, diffusers'; 'paper': 0, the authors').")
     training.add_argument("--adam_epsilon", type=float, default=1e-8)
-    training.add_argument("--max_grad_norm", type=float, default=1.0,
-                          help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing).")
-    training.add_argument("--use_ema", action="store_true",
-                          help="Keep an exponential moving average of the weights; the saved pipeline gets it.")
-    training.add_argument("--ema_decay", type=float, default=0.999,
+    training.add_argument("--max_grad_norm", type=float, default=None,
+                          help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing). Default: "
+                               "--preset's ('symmflow': 1.0).")
+    training.add_argument("--use_ema", action=argparse.BooleanOptionalAction, default=None,
+                          help="Keep an exponential moving average of the weights; the saved pipeline gets it. "
+                               "Default: --preset's ('paper': on).")
+    training.add_argument("--ema_decay", type=float, default=None,
                           help="EMA decay (the authors': 0.999; 0.9 in their Stable Diffusion runs).")
+    training.add_argument("--ema_constant_decay", action=argparse.BooleanOptionalAction, default=None,
+                          help="Use --ema_decay from the first step, as the authors do, instead of diffusers' EMAModel "
+                               "ramp min(decay, (1 + n) / (10 + n)). Default: --preset's ('paper': on).")
     training.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"],
                           help="Default: the accelerate config's (no config: full precision).")
     training.add_argument("--allow_tf32", action="store_true", help="Allow TF32 matmuls on Ampere+ GPUs.")
@@ -271,16 +319,33 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     validation.add_argument("--num_validation_images", type=int, default=8,
                             help="Images generated for the validation grid (0: none).")
 
+    # Two passes: the first tells which settings the user gave (the preset-governed ones default to None there),
+    # the second parses again with the chosen preset row as the defaults, so a given flag always wins.
+    given = parser.parse_args(input_args)
+    parser.set_defaults(**preset_row(given))
     args = parser.parse_args(input_args)
     check_args(args)
     return args
 
 
+def preset_row(given: argparse.Namespace) -> dict:
+    """The defaults of the `PRESET_FLAGS` for this run: the row of `--preset` for the back-end and task, or, for a
+    pixel model whose given label code or head makes it the paper's velocity model, the preset's "velocity" row."""
+    preset = PRESETS[given.preset]
+    if given.pretrained_model_name_or_path is not None:
+        return preset["latent"]
+    row = preset[given.task]
+    encoding = given.label_encoding or row["label_encoding"]
+    prediction = given.label_prediction or ("logits" if encoding == "onehot" and row["label_prediction"] == "logits"
+                                            else "velocity")
+    if prediction == "velocity" and "velocity" in preset:
+        return preset["velocity"]
+    return row
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Reject inconsistent flags before anything is loaded, naming the flag and its value."""
     latent = args.pretrained_model_name_or_path is not None
-    if args.label_encoding is None:
-        args.label_encoding = "palette" if latent else "onehot"
     if args.label_encoding not in LABEL_ENCODINGS[args.task]:
         raise ValueError(
             f"--label_encoding {args.label_encoding!r} does not apply to --task {args.task}; choose one of "
@@ -298,33 +363,9 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--vae_name_or_path is for the latent back-end; it needs --pretrained_model_name_or_path.")
     if latent and args.unet_config is not None:
         raise ValueError("Pass either --pretrained_model_name_or_path (latent) or --unet_config (pixel), not both.")
-    if not latent and args.unet_config is None:
-        args.unet_config = "narrow"
     if args.use_lora and not latent:
         raise ValueError("--use_lora adapts a pretrained UNet; it needs --pretrained_model_name_or_path.")
-    if args.label_prediction is None:
-        args.label_prediction = "logits" if args.label_encoding == "onehot" else "velocity"
     check_label_prediction(args.label_prediction, args.label_encoding)
-    if args.label_input is None:
-        args.label_input = "gated" if args.label_prediction == "logits" else "raw"
-    # The logits head's measured defaults depend on the task (BENCHMARKS.md 1c-1f); a flag the user sets wins.
-    logits, classification = args.label_prediction == "logits", args.task == "classification"
-    if args.image_loss_weight is None:
-        if logits and not classification:
-            args.image_loss_weight = LOGITS_SEGMENTATION_IMAGE_LOSS_WEIGHT
-        else:
-            args.image_loss_weight = LATENT_IMAGE_LOSS_WEIGHT if latent else PIXEL_IMAGE_LOSS_WEIGHT
-    if args.readout_probability is None:
-        if not logits:
-            args.readout_probability = 0.0
-        elif classification:
-            args.readout_probability = LOGITS_CLASSIFICATION_READOUT_PROBABILITY
-        else:
-            args.readout_probability = LOGITS_SEGMENTATION_READOUT_PROBABILITY
-    if args.time_sampling is None:
-        args.time_sampling = LOGITS_CLASSIFICATION_TIME_SAMPLING if logits and classification else "uniform"
-    if args.logit_mean is None:
-        args.logit_mean = LOGITS_CLASSIFICATION_LOGIT_MEAN if logits and classification else 0.0
     if args.lr_warmup_epochs is not None and (args.streaming or args.lr_warmup_epochs < 0):
         raise ValueError(
             f"--lr_warmup_epochs {args.lr_warmup_epochs} needs map-style data (no --streaming) and a value >= 0."
@@ -388,6 +429,32 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
         label_prediction=args.label_prediction,
         readout_probability=args.readout_probability,
         readout_image_loss=args.readout_image_loss,
+    )
+
+
+def make_lr_scheduler(
+    name: str, optimizer: torch.optim.Optimizer, learning_rate: float, num_warmup_steps: int, num_training_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """`"one_cycle"`: torch's OneCycleLR as the authors configure it (from `ONE_CYCLE_START_LR` up to `learning_rate`
+    by a cosine over the warm-up, then down to `ONE_CYCLE_START_LR` by a cosine); any other name: diffusers'
+    `get_scheduler`, whose warm-up is linear from 0."""
+    if name != "one_cycle":
+        return get_scheduler(
+            name, optimizer=optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps
+        )
+    if num_training_steps < 3:
+        raise ValueError(f"The one_cycle schedule needs at least 3 training steps, got {num_training_steps}.")
+    # OneCycleLR's phases must each span at least two steps (it divides by their length minus one).
+    num_warmup_steps = min(max(num_warmup_steps, 2), num_training_steps - 1)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=learning_rate,
+        total_steps=num_training_steps,
+        pct_start=num_warmup_steps / num_training_steps,
+        anneal_strategy="cos",
+        cycle_momentum=False,
+        div_factor=learning_rate / ONE_CYCLE_START_LR,
+        final_div_factor=1.0,
     )
 
 
@@ -658,7 +725,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
 
     ema = None
     if args.use_ema:
-        ema = EMAModel(trainable, decay=args.ema_decay)
+        # diffusers' EMAModel ramps its decay as min(decay, (1 + n) / (10 + n)); its floor min_decay = decay gives
+        # the authors' constant decay from the first step.
+        min_decay = args.ema_decay if args.ema_constant_decay else 0.0
+        ema = EMAModel(trainable, decay=args.ema_decay, min_decay=min_decay)
         accelerator.register_for_checkpointing(ema)
 
     if args.scale_lr:
@@ -700,9 +770,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         args.num_train_epochs = math.ceil(args.max_train_steps / num_update_steps_per_epoch)
         if args.lr_warmup_epochs is not None:
             args.lr_warmup_steps = round(args.lr_warmup_epochs * num_update_steps_per_epoch)
-    lr_scheduler = get_scheduler(
+    lr_scheduler = make_lr_scheduler(
         args.lr_scheduler,
-        optimizer=optimizer,
+        optimizer,
+        learning_rate=args.learning_rate,
         num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=args.max_train_steps * accelerator.num_processes,
     )

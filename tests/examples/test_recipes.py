@@ -18,7 +18,7 @@ from diffusers_symmflow.pipelines import SymmFlowPipeline
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 RECIPES = os.path.join(ROOT, "examples", "recipes")
 # Flags the stand-ins replace (data, model size, steps) or add (quiet, small validation); all others stay as written.
-SMALL = ["--max_train_steps", "2", "--report_to", "none", "--max_eval_samples", "4", "--eval_batch_size", "4",
+SMALL = ["--max_train_steps", "3", "--report_to", "none", "--max_eval_samples", "4", "--eval_batch_size", "4",
          "--num_validation_images", "2", "--validation_inference_steps", "2"]
 
 
@@ -74,14 +74,18 @@ def classification_parquet(path, column: str, channels: int, size: int) -> None:
 @pytest.mark.parametrize("recipe,column,channels,size", [("mnist.sh", "image", 1, 28), ("cifar10.sh", "img", 3, 32)])
 def test_classification_recipe_starts(train, tmp_path, recipe, column, channels, size):
     flags = recipe_flags(recipe)
-    # The paper's settings, as written: the authors' scalar code, diagonal time, no decay, no clipping, EMA.
-    assert flag(flags, "label_encoding") == "scalar" and flag(flags, "label_time") == "diagonal"
-    assert flag(flags, "adam_weight_decay") == "0" and flag(flags, "max_grad_norm") == "0" and "--use_ema" in flags
+    # The paper's settings through --preset paper: the authors' scalar code, diagonal time, no decay, no clipping,
+    # a constant EMA, their LR schedule.
+    args = train.parse_args(flags)
+    assert (args.preset, args.label_encoding, args.label_time, args.label_prediction) == (
+        "paper", "scalar", "diagonal", "velocity")
+    assert (args.adam_weight_decay, args.max_grad_norm, args.use_ema, args.ema_constant_decay) == (0.0, 0.0, True, True)
+    assert (args.lr_scheduler, args.image_loss_weight, args.ema_decay) == ("one_cycle", 0.9, 0.999)
     classification_parquet(tmp_path / "train.parquet", column, channels, size)
     flags = swap(flags, dataset_name=str(tmp_path / "train.parquet"), unet_config="tiny", train_batch_size="4",
                  output_dir=str(tmp_path / "out"))
     result = train.main([*flags, *SMALL, "--validation_split", "4"])
-    assert result["global_step"] == 2 and set(result["metrics"]) == {"accuracy"}
+    assert result["global_step"] == 3 and set(result["metrics"]) == {"accuracy"}
     pipe = SymmFlowPipeline.from_pretrained(str(tmp_path / "out"))
     assert pipe.config.label_encoding == "scalar" and pipe.label_codec.scalar_amplitude == 2.0
     assert pipe.unet.config.sample_size == 32
@@ -128,9 +132,13 @@ def test_segmentation_recipe_starts(train, tmp_path, recipe):
     from conftest import make_tiny_vae
 
     flags = recipe_flags(recipe)
-    assert flag(flags, "conv_in_init") == "duplicate" and flag(flags, "label_time") == "diagonal"
-    assert flag(flags, "adam_weight_decay") == "0" and flag(flags, "max_grad_norm") == "0"
-    assert flag(flags, "ema_decay") == "0.9" and flag(flags, "vae_name_or_path") == "stabilityai/sd-vae-ft-mse"
+    assert flag(flags, "conv_in_init") == "duplicate" and flag(flags, "vae_name_or_path") == "stabilityai/sd-vae-ft-mse"
+    # The authors' loader batch: 32 per process (2 GPUs for CelebAMask-HQ, 4 for COCO-Stuff).
+    assert flag(flags, "train_batch_size") == "32"
+    args = train.parse_args(flags)
+    assert (args.label_time, args.adam_weight_decay, args.max_grad_norm, args.image_loss_weight) == (
+        "diagonal", 0.0, 0.0, 0.7)
+    assert (args.use_ema, args.ema_decay, args.ema_constant_decay, args.lr_scheduler) == (True, 0.9, True, "one_cycle")
     stable_diffusion, vae = write_stable_diffusion(tmp_path, make_tiny_vae)
     if recipe == "celebamask_hq.sh":
         celebamask_parquet(tmp_path / "train.parquet")
@@ -140,7 +148,7 @@ def test_segmentation_recipe_starts(train, tmp_path, recipe):
     flags = swap(flags, dataset_name=data, pretrained_model_name_or_path=stable_diffusion, vae_name_or_path=vae,
                  resolution="16", train_batch_size="2", output_dir=str(tmp_path / "out"))
     result = train.main([*flags, *SMALL, "--validation_split", "4"])
-    assert result["global_step"] == 2 and "mean_iou" in result["metrics"]
+    assert result["global_step"] == 3 and "mean_iou" in result["metrics"]
     pipe = SymmFlowPipeline.from_pretrained(str(tmp_path / "out"))
     # The separate VAE was used, not the repo's: its weights are the seed-1 ones.
     expected = make_tiny_vae(seed=1).state_dict()

@@ -431,3 +431,61 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     narrow, small = (UNet2DModel(**train.symmflow_unet2d_config(1, 11, 32, preset=p)) for p in ("narrow", "small"))
     assert narrow.config.block_out_channels == (16, 32, 64)
     assert sum(p.numel() for p in narrow.parameters()) < 0.7 * sum(p.numel() for p in small.parameters())
+
+
+@pytest.mark.parametrize("task, code", [("segmentation", "palette"), ("classification", "scalar")])
+def test_preset_paper_trains_the_papers_model(train, tmp_path, task, code):
+    """`--preset paper` is the paper's model as the authors train it; the saved configs and the card record it."""
+    output_dir = tmp_path / task
+    result = train.main([
+        *TINY, "--preset", "paper", "--task", task, "--output_dir", str(output_dir), "--max_train_steps", "3",
+        "--num_validation_images", "0", "--lr_warmup_steps", "1",
+    ])
+    assert result["global_step"] == 3
+    objective = SymmFlowObjective.load_config(str(output_dir))
+    assert {key: objective[key] for key in (
+        "label_prediction", "image_loss_weight", "time_sampling", "label_time", "readout_probability",
+    )} == {
+        "label_prediction": "velocity", "image_loss_weight": 0.9, "time_sampling": "uniform",
+        "label_time": "diagonal", "readout_probability": 0.0,
+    }
+    pipeline = json.loads((output_dir / "model_index.json").read_text())
+    assert (pipeline["label_encoding"], pipeline["label_prediction"], pipeline["label_input"]) == (code, "velocity", "raw")
+    card = (output_dir / "README.md").read_text()
+    for row in ("| `--preset` | paper |", "| `--adam_weight_decay` | 0 |", "| `--max_grad_norm` | 0 |",
+                "| `--use_ema` | True |", "| `--ema_constant_decay` | True |"):
+        assert row in card, row
+    # The authors' EMA (constant decay from the first step) and OneCycleLR from 1e-6.
+    args = train.parse_args(["--preset", "paper", "--task", task])
+    assert (args.ema_decay, args.lr_scheduler) == (0.999, "one_cycle")
+
+
+def test_presets_are_one_table_and_a_given_flag_wins(train):
+    for preset, rows in train.PRESETS.items():
+        for row, values in rows.items():
+            assert set(values) == set(train.PRESET_FLAGS), (preset, row)
+    paper = train.parse_args(["--preset", "paper", "--adam_weight_decay", "0.05", "--no-use_ema", "--label_encoding",
+                              "onehot"])
+    assert (paper.adam_weight_decay, paper.use_ema, paper.label_encoding, paper.max_grad_norm) == (0.05, False, "onehot", 0.0)
+    # The latent back-end's paper row: the authors' 0.7 image weight and EMA 0.9.
+    latent = train.parse_args(["--preset", "paper", "--pretrained_model_name_or_path", "some/sd"])
+    assert (latent.image_loss_weight, latent.ema_decay, latent.label_encoding) == (0.7, 0.9, "palette")
+    # Nothing governed by a preset is left unset for check_args to fill in.
+    for argv in ([], ["--task", "classification"], ["--preset", "paper"]):
+        args = train.parse_args(argv)
+        assert all(getattr(args, flag) is not None for flag in train.PRESET_FLAGS if flag != "unet_config")
+
+
+def test_one_cycle_schedule_is_the_authors(train):
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([parameter], lr=5e-4)
+    schedule = train.make_lr_scheduler("one_cycle", optimizer, learning_rate=5e-4, num_warmup_steps=10,
+                                       num_training_steps=100)
+    rates = []
+    for _ in range(100):
+        rates.append(schedule.get_last_lr()[0])
+        optimizer.step()
+        schedule.step()
+    # From 1e-6 up to the peak at the end of the warm-up, then back down to 1e-6.
+    assert rates[0] == pytest.approx(1e-6) and max(rates) == pytest.approx(5e-4) and abs(rates.index(max(rates)) - 10) <= 1
+    assert rates[-1] < 1e-5

@@ -722,11 +722,12 @@ class SymmFlowPipeline(DiffusionPipeline):
         `v_x = v_x_uncond + w (v_x_cond - v_x_uncond)` with `w = guidance_scale`. `v_cond` is the model's velocity at
         `sample` with its label time; `v_uncond` the velocity of the same image with the label at full noise: the
         label side replaced by `unconditional_label` (a fixed draw of the label noise `xi_y`) at label time `s = 1`.
-        On the objective's path `y_s = (1 - s) y + s xi_y`, the state at `s = 1` is `xi_y` whatever `y` is, so the
-        model has learnt there the image velocity given no label, without any label dropout. A draw of `xi_y`
-        (rather than zeros, its mean) keeps the input where training put it. The label side keeps the conditional
-        velocity `v_y_cond`: it moves only in the joint mode, along the given label's own path, and guiding it would
-        push the label away from pure noise, a state that says nothing.
+        On the objective's path `y_s = (1 - s) y + s xi_y`, the state at `s = 1` is `xi_y` whatever `y` is (up to the
+        authors' `sigma_min y`, 1e-4 y), so the model has learnt there the image velocity given no label, without any
+        label dropout. A draw of `xi_y` (rather than zeros, its mean) keeps the input where training put it; a
+        `"gated"` label input zeroes it at `s = 1` anyway. The label side keeps the conditional velocity `v_y_cond`:
+        it moves only in the joint mode, along the given label's own path to noise, while the unconditional branch's
+        `v_y` belongs to another state (the noise draw), so mixing them would move the label off its path.
 
         Returns:
             `torch.Tensor` of the shape of `sample`: `[v_x guided | v_y conditional]`.

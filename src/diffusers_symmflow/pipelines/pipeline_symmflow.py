@@ -17,6 +17,7 @@ Two back-ends share this pipeline:
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -59,6 +60,13 @@ except ImportError as error:
 '''
 PIXEL_IMAGE_CHANNELS = (1, 3)
 """Image channels of a pixel-space model: grayscale or RGB (what the training data and PIL images hold)."""
+LABEL_TIME_MODEL = (
+    "a UNet that takes the label's noise level as a second time input (config.class_embed_type='timestep': "
+    "`symmflow_unet2d_config(..., label_time=True)` or `SymmFlowUNet2DConditionModel.from_stable_diffusion(..., "
+    "label_time=True)`) trained with `SymmFlowObjective(label_time='mixed')` or 'independent' "
+    "(`examples/train_symmflow.py --label_time mixed`; its default, the paper's 'diagonal', trains none)"
+)
+"""What to train for the calls that need a label time (`invert`, `edit`, `guidance_scale != 1`), for their errors."""
 
 
 @dataclass
@@ -610,6 +618,30 @@ class SymmFlowPipeline(DiffusionPipeline):
                 f"`callback_on_step_end_tensor_inputs` has {unknown}; the pipeline offers {self._callback_tensor_inputs}."
             )
 
+    def check_guidance_scale(self, guidance_scale: float) -> None:
+        """Raise a `ValueError` unless `guidance_scale` is a finite number >= 0 this model can guide with.
+
+        Any scale but 1 needs the unconditional velocity, which only a model with a label time gives (the label at
+        full noise); 1 is no guidance and works with every model.
+        """
+        if (
+            isinstance(guidance_scale, bool)
+            or not isinstance(guidance_scale, numbers.Real)
+            or not math.isfinite(guidance_scale)
+            or guidance_scale < 0
+        ):
+            raise ValueError(
+                f"`guidance_scale` must be a finite number >= 0 (1 is no guidance), got {guidance_scale!r}."
+            )
+        if guidance_scale != 1 and not self.supports_conditional_sampling:
+            raise ValueError(
+                f"guidance_scale={guidance_scale} mixes the velocity for the given label with the velocity for no "
+                "label, which a SymmFlow model gives with its label at full noise (label time s = 1). This model's "
+                f"UNet has no label time input (config.class_embed_type="
+                f"{getattr(self.unet.config, 'class_embed_type', None)!r}), so it cannot be told the label is noise; "
+                f"pass guidance_scale=1, or guide with {LABEL_TIME_MODEL}."
+            )
+
     def check_prediction_inputs(
         self,
         image,
@@ -663,6 +695,60 @@ class SymmFlowPipeline(DiffusionPipeline):
         the call then decodes the state reached so far."""
         return getattr(self, "_interrupt", False)
 
+    @property
+    def guidance_scale(self) -> float:
+        """The classifier-free guidance scale `w` of the running (or last) solver loop; 1 (no guidance) before any."""
+        return getattr(self, "_guidance_scale", 1.0)
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        """Whether the loop mixes in the unconditional velocity: any `guidance_scale` but 1.
+
+        Read at every step, so a `callback_on_step_end` that sets `pipe._guidance_scale = 1.0` stops guiding for the
+        remaining steps (diffusers' guidance cut-off; there the off value is 0 because diffusers guides only above 1,
+        here 0 is the unconditional model itself).
+        """
+        return self.guidance_scale != 1
+
+    def _guided_velocity(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor,
+        label_timestep: torch.Tensor,
+        unconditional_label: torch.Tensor,
+    ) -> torch.Tensor:
+        """Classifier-free guided velocity for the state `sample` `[x | y]` (`[B, C_x + C_y, h, w]`), one 2B forward.
+
+        `v_x = v_x_uncond + w (v_x_cond - v_x_uncond)` with `w = guidance_scale`. `v_cond` is the model's velocity at
+        `sample` with its label time; `v_uncond` the velocity of the same image with the label at full noise: the
+        label side replaced by `unconditional_label` (a fixed draw of the label noise `xi_y`) at label time `s = 1`.
+        On the objective's path `y_s = (1 - s) y + s xi_y`, the state at `s = 1` is `xi_y` whatever `y` is (up to the
+        authors' `sigma_min y`, 1e-4 y), so the model has learnt there the image velocity given no label, without any
+        label dropout. A draw of `xi_y` (rather than zeros, its mean) keeps the input where training put it; a
+        `"gated"` label input zeroes it at `s = 1` anyway. The label side keeps the conditional velocity `v_y_cond`:
+        it moves only in the joint mode, along the given label's own path to noise, while the unconditional branch's
+        `v_y` belongs to another state (the noise draw), so mixing them would move the label off its path.
+
+        Returns:
+            `torch.Tensor` of the shape of `sample`: `[v_x guided | v_y conditional]`.
+        """
+        c = self.num_image_channels
+        batch = sample.shape[0]
+        unconditional = torch.cat([sample[:, :c], unconditional_label.to(sample)], dim=1)
+        # diffusers' CFG layout: conditional rows first, then the unconditional ones, split again by `chunk`.
+        label_timesteps = torch.cat(
+            [
+                torch.as_tensor(label_timestep, device=sample.device, dtype=torch.float32).expand(batch),
+                torch.full((batch,), float(self.scheduler.config.num_train_timesteps), device=sample.device),
+            ]
+        )
+        velocity = predict_velocity(
+            self.unet, torch.cat([sample, unconditional]), timestep, label_timesteps, label_head=self.label_head
+        )
+        conditional, unconditional = velocity.chunk(2)
+        image = unconditional[:, :c] + self.guidance_scale * (conditional[:, :c] - unconditional[:, :c])
+        return torch.cat([image, conditional[:, c:]], dim=1)
+
     def _integrate(
         self,
         sample: torch.Tensor,
@@ -673,12 +759,16 @@ class SymmFlowPipeline(DiffusionPipeline):
         callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = (),
         invert: bool = False,
         num_steps: int | None = None,
+        guidance_scale: float = 1.0,
+        unconditional_label: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Solve the SymmFlow ODE from the joint state `sample` `[x | y]` and return the final state.
 
         `invert` walks the grid backwards (clean to noise, see the scheduler). `num_steps` (all when `None`) runs only
         the part of the `num_inference_steps` grid nearest the clean end: its first steps when inverting, its last
         ones otherwise, so an inversion and a generation with the same `num_steps` retrace each other (SDEdit).
+        With `guidance_scale != 1` every model call is `_guided_velocity` with the label noise `unconditional_label`
+        (`[B, C_y, h, w]`); at 1 the loop is the unguided one, call for call.
         """
         device = sample.device
         self.scheduler.set_timesteps(num_inference_steps, direction=direction, mode=mode, device=device, invert=invert)
@@ -691,11 +781,15 @@ class SymmFlowPipeline(DiffusionPipeline):
         timesteps, label_timesteps = self.scheduler.timesteps[calls], self.scheduler.label_timesteps[calls]
         self._num_timesteps = len(timesteps)
         self._interrupt = False
+        self._guidance_scale = guidance_scale
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
-                velocity = predict_velocity(self.unet, sample, t, label_timesteps[i], label_head=self.label_head)
+                if self.do_classifier_free_guidance:
+                    velocity = self._guided_velocity(sample, t, label_timesteps[i], unconditional_label)
+                else:
+                    velocity = predict_velocity(self.unet, sample, t, label_timesteps[i], label_head=self.label_head)
                 step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
                 sample = step.prev_sample
                 if callback_on_step_end is not None:
@@ -720,6 +814,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         return_dict: bool = True,
         callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
         callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
+        guidance_scale: float = 1.0,
     ) -> SymmFlowGenerationOutput | tuple:
         """Generate images from semantic masks (segmentation models) or class ids (classification models).
 
@@ -750,6 +845,13 @@ class SymmFlowPipeline(DiffusionPipeline):
             callback_on_step_end_tensor_inputs (defaults to `("latents",)`): what `callback_kwargs` holds:
                 `"latents"` (the joint state `[image | label]` in model space after the step) and / or
                 `"pred_original_sample"` (the one-jump estimate of both clean ends, for previews).
+            guidance_scale (`float`, defaults to 1.0): classifier-free guidance, `v = v_uncond + w (v_cond - v_uncond)`
+                on the image side, where `v_uncond` is the model's velocity with the label at full noise (label time
+                1) and `v_cond` the usual one; the label side keeps `v_cond` (see `_guided_velocity`). 1 is no
+                guidance (the unguided loop exactly), above 1 follows the label more closely, 0 samples the
+                unconditional model; values in (0, 1) are applied too (diffusers' pipelines treat them as 1). Needs a
+                model with a label time; each step then runs the model once on a batch of `2 B`. The label noise of
+                the unconditional half is drawn once per image from `generator`, after the image noise.
 
         Returns:
             `SymmFlowGenerationOutput` or `tuple`: the images, or the tuple `(images,)`.
@@ -764,6 +866,7 @@ class SymmFlowPipeline(DiffusionPipeline):
             mask, class_labels, num_inference_steps, num_images_per_prompt, output_type,
             callback_on_step_end_tensor_inputs,
         )
+        self.check_guidance_scale(guidance_scale)
         mode = self._resolve_sampling_mode(sampling_mode)
         if mask is not None:
             labels = self.image_processor.preprocess_masks(mask, self.label_codec)
@@ -788,10 +891,17 @@ class SymmFlowPipeline(DiffusionPipeline):
         # 3. Prepare the initial state [noise | clean code].
         noise = self.prepare_latents(batch_size, 1, noise_shape, generator, latents, device, dtype)
         sample = torch.cat([noise, label_code], dim=1)
+        unconditional_label = None
+        if guidance_scale != 1:
+            # The label at full noise, the unconditional branch's label state: one draw, fixed for all steps.
+            unconditional_label = self.prepare_latents(
+                batch_size, 1, tuple(label_code.shape[1:]), generator, None, device, dtype
+            )
 
         # 4. Integrate t: 0 -> 1.
         sample = self._integrate(
-            sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs
+            sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs,
+            guidance_scale=guidance_scale, unconditional_label=unconditional_label,
         )
 
         # 5. Decode and post-process.
@@ -1059,10 +1169,9 @@ class SymmFlowPipeline(DiffusionPipeline):
             )
         if not self.supports_conditional_sampling:
             raise ValueError(
-                "Inversion holds the mask clean while the image is integrated back to noise, which needs a model that "
-                "takes the label's noise level as a second time input (config.class_embed_type='timestep'). This "
-                "model was trained without a label time input (the paper's joint ODE turns the mask into noise along "
-                "the way, so it cannot keep the mask); retrain with --label_time mixed."
+                "Inversion holds the mask clean while the image is integrated back to noise. This model was trained "
+                "without a label time input (the paper's joint ODE turns the mask into noise along the way, so it "
+                f"cannot keep the mask); `invert` and `edit` need {LABEL_TIME_MODEL}."
             )
         self._check_common(num_inference_steps, output_type)
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
@@ -1109,10 +1218,13 @@ class SymmFlowPipeline(DiffusionPipeline):
         num_steps: int,
         callback_on_step_end=None,
         callback_on_step_end_tensor_inputs=(),
+        guidance_scale: float = 1.0,
+        unconditional_label: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Integrate `[image | clean source code]` from the clean end back over `num_steps` grid steps.
 
-        Returns the image side `[B, num_image_channels, h, w]` in model space.
+        `guidance_scale` / `unconditional_label` guide the velocity as in `_integrate`. Returns the image side
+        `[B, num_image_channels, h, w]` in model space.
         """
         device, dtype = self._execution_device, self.unet.dtype
         spatial_size = tuple(pixels.shape[-2:])
@@ -1121,7 +1233,8 @@ class SymmFlowPipeline(DiffusionPipeline):
         sample = torch.cat([image_latents, source_code], dim=1)
         sample = self._integrate(
             sample, num_inference_steps, "forward", "conditional", callback_on_step_end,
-            callback_on_step_end_tensor_inputs, invert=True, num_steps=num_steps,
+            callback_on_step_end_tensor_inputs, invert=True, num_steps=num_steps, guidance_scale=guidance_scale,
+            unconditional_label=unconditional_label,
         )
         return sample[:, : self.num_image_channels]
 
@@ -1196,6 +1309,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         return_dict: bool = True,
         callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
         callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
+        guidance_scale: float = 1.0,
     ) -> SymmFlowEditOutput | tuple:
         """Edit images by their masks: invert each image with its source mask, then regenerate it with `mask`.
 
@@ -1219,6 +1333,12 @@ class SymmFlowPipeline(DiffusionPipeline):
             callback_on_step_end: called after every model call of both halves as `callback(pipe, i, t, kwargs)`,
                 `i` counting on from the inversion into the generation; a returned `"latents"` replaces the state.
             callback_on_step_end_tensor_inputs (defaults to `("latents",)`): as in `__call__`.
+            guidance_scale (`float`, defaults to 1.0): classifier-free guidance as in `__call__`, of both halves: the
+                inversion with `source_mask` and the regeneration with `mask` integrate the same guided field, with
+                one draw of the unconditional label noise (from `generator`, after `segment`'s). The unconditional
+                parts then cancel, so where the flow is straight the edit moves the image by `w` times the velocity
+                change the new mask causes, and `mask == source_mask` still reconstructs the image. 1 is no guidance;
+                above 1 follows the new mask more closely.
 
         Returns:
             `SymmFlowEditOutput` or `tuple`.
@@ -1238,14 +1358,22 @@ class SymmFlowPipeline(DiffusionPipeline):
         )
         if masks is None:
             raise ValueError("Pass the edited `mask` (one per image); `source_mask` is optional.")
+        self.check_guidance_scale(guidance_scale)
         num_steps = self._strength_steps(num_inference_steps, strength)
         spatial_size = tuple(pixels.shape[-2:])
 
         # 2. Invert with the source masks.
         source_masks = self._source_masks(image, source_masks, generator)
+        unconditional_label = None
+        if guidance_scale != 1:
+            # The label at full noise for the unconditional branch of both halves: one draw, fixed for all steps.
+            label_shape = (self.num_label_channels, *(s // self.vae_scale_factor for s in spatial_size))
+            unconditional_label = self.prepare_latents(
+                pixels.shape[0], 1, label_shape, generator, None, self._execution_device, self.unet.dtype
+            )
         latents = self._invert_to_noise(
             pixels, source_masks, num_inference_steps, num_steps, callback_on_step_end,
-            callback_on_step_end_tensor_inputs,
+            callback_on_step_end_tensor_inputs, guidance_scale=guidance_scale, unconditional_label=unconditional_label,
         )
 
         # 3. Regenerate from there with the edited masks, over the same part of the grid.
@@ -1260,7 +1388,8 @@ class SymmFlowPipeline(DiffusionPipeline):
 
         sample = self._integrate(
             sample, num_inference_steps, "forward", "conditional", generation_callback,
-            callback_on_step_end_tensor_inputs, num_steps=num_steps,
+            callback_on_step_end_tensor_inputs, num_steps=num_steps, guidance_scale=guidance_scale,
+            unconditional_label=unconditional_label,
         )
 
         # 4. Decode and post-process.

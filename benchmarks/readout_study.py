@@ -24,19 +24,16 @@ import argparse
 import copy
 import json
 import os
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
 
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.labels import LabelCodec, dequantize
 from diffusers_symmflow.models import symmflow_unet2d_config
 from diffusers_symmflow.objective import SymmFlowObjective
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 def confusion(pred: torch.Tensor, true: torch.Tensor, k: int) -> torch.Tensor:

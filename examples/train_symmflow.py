@@ -76,7 +76,7 @@ from diffusers_symmflow.training_utils import (
     save_checkpoint,
     unet_without_adapters,
 )
-from symmflow_data_args import add_data_arguments, data_config_from_args
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 
 
 logger = get_logger(__name__, log_level="INFO")

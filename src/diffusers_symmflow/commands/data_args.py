@@ -2,8 +2,11 @@
 """The dataset flags shared by the scripts: `add_data_arguments` adds them to a parser, `data_config_from_args` turns
 the parsed flags into the `SymmFlowDataConfig` (one field per flag, same names) that `load_symmflow_data` loads.
 
-argparse lives here, beside the scripts, as in diffusers' `examples/`; the library takes the typed config. The
-scripts in this folder import it directly; `benchmarks/` put this folder on `sys.path` first.
+This is a scripts' module, not a library one (see `diffusers_symmflow.commands`): the example scripts and the
+benchmarks build their parsers with it and convert the parsed flags once, at their boundary; every library function
+takes the typed `SymmFlowDataConfig`. Imported from the installed package, so no script edits `sys.path`:
+
+    from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 """
 
 import argparse

@@ -148,7 +148,8 @@ def test_label_scores_count_a_predicted_ignore_code_as_a_miss():
     assert confusion.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
     scores = label_scores(confusion, outside, per_class=True)
     # Class 0: TP 1, FN 1 (predicted unlabelled) -> 1/2. Class 1: TP 1 -> 1. The pixel with target 255 is not counted.
-    assert scores == {"mean_iou": pytest.approx(0.75), "pixel_accuracy": pytest.approx(2 / 3), "per_class_iou": [0.5, 1.0]}
+    expected = {"mean_iou": pytest.approx(0.75), "pixel_accuracy": pytest.approx(2 / 3), "per_class_iou": [0.5, 1.0]}
+    assert scores == expected
     # ignore_index inside [0, K): the ordinary torchmetrics semantics.
     inside = LabelCodec(task="segmentation", num_classes=2, ignore_index=0)
     counts = label_confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), inside)

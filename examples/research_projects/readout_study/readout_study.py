@@ -16,8 +16,8 @@ each run is a learning curve. Variants (flags):
     readout's `s = 1` the model sees the clean image and zeros, the discriminative model's input);
   - `--image_loss_weight`, `--label_time`, `--lr`, `--batch`, `--steps`.
 
-    OMP_NUM_THREADS=1 python examples/research_projects/readout_study/readout_study.py --task segmentation --mode symmflow --label_param sample \
-        --label_input gated --steps 150 --out result.json
+    OMP_NUM_THREADS=1 python examples/research_projects/readout_study/readout_study.py --task segmentation \
+        --mode symmflow --label_param sample --label_input gated --steps 150 --out result.json
 """
 
 import argparse

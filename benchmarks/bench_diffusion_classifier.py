@@ -22,19 +22,15 @@ Classifier with each trial count, and the speed ratio.
 
 import argparse
 import json
-import os
 import platform
-import sys
 import time
 
 import torch
 
 from diffusers_symmflow import SymmFlowObjective, SymmFlowPipeline
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import collate_fn, load_symmflow_data
 from diffusers_symmflow.models import predict_velocity
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 @torch.no_grad()

@@ -34,12 +34,10 @@ import numpy as np
 import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import mean_iou
 from diffusers_symmflow.pipelines import SymmFlowPipeline
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 EDIT_KINDS = ("swap", "relabel", "shift")

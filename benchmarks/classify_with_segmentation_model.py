@@ -9,16 +9,12 @@ generator per image) and prints the accuracy as JSON.
 
 import argparse
 import json
-import os
-import sys
 
 import torch
 
 from diffusers_symmflow import SymmFlowPipeline
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import collate_fn, load_symmflow_data
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 def main(argv=None):

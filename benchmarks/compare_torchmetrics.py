@@ -14,6 +14,7 @@ import torch
 from torchmetrics.classification import MulticlassJaccardIndex
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from diffusers_symmflow.evaluation import label_confusion_matrix, label_scores
 from diffusers_symmflow.labels import LabelCodec
 
 
@@ -42,7 +43,7 @@ def main() -> None:
         if ignore_index == 255:
             labels[:, :2] = 255  # unlabelled rows, and predictions of the unlabelled code on labelled pixels
             predicted[:, 5] = 255
-        ours = codec.scores(codec.confusion_matrix(predicted, labels))["mean_iou"]
+        ours = label_scores(label_confusion_matrix(predicted, labels, codec), codec)["mean_iou"]
         # torchmetrics takes no prediction outside [0, K): the ignore code becomes an extra class K, as ours does.
         tm_pred, tm_classes = predicted, num_classes
         if codec.has_ignore_code:
@@ -50,10 +51,10 @@ def main() -> None:
         jaccard = MulticlassJaccardIndex(num_classes=tm_classes, ignore_index=ignore_index)
         theirs = float(jaccard(tm_pred, labels))
         same_matrix = torch.equal(
-            codec.confusion_matrix(predicted, labels),
+            label_confusion_matrix(predicted, labels, codec),
             multiclass_confusion_matrix(tm_pred, labels, tm_classes, ignore_index=ignore_index),
         )
-        ours_s = best_of(lambda: codec.scores(codec.confusion_matrix(predicted, labels)))
+        ours_s = best_of(lambda: label_scores(label_confusion_matrix(predicted, labels, codec), codec))
 
         def torchmetrics_miou(validate_args: bool) -> None:
             metric = MulticlassJaccardIndex(

@@ -4,6 +4,7 @@
 #   bash benchmarks/mnist_quality.sh train OUT   # 6 SymmFlow models + the discriminative baseline, 2 at a time
 #   bash benchmarks/mnist_quality.sh eval OUT    # evaluate the 6 models (results.json / results.md / plots)
 #   bash benchmarks/mnist_quality.sh bench OUT   # Diffusion Classifier protocol; classification by the segmentation models
+#   bash benchmarks/mnist_quality.sh collect OUT # one compact OUT/results.json of the reports (what docs/ keeps)
 #
 # Models: one-hot and the paper's codes (scalar / palette) with the mixed label time, and one-hot with the paper's
 # diagonal label time; the diagonal ones have no label time, so their evaluation skips conditional with a note.
@@ -11,7 +12,7 @@
 # CPU thread each, two models side by side on a 2-core machine (about 10 minutes each). The validation split is
 # the bundled default's 500 held-out digits.
 set -euo pipefail
-stage=${1:?train or eval}
+stage=${1:?train, eval, bench or collect}
 out=${2:-mnist-quality}
 mkdir -p "$out"
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
@@ -53,6 +54,9 @@ elif [ "$stage" = bench ]; then
     python benchmarks/classify_with_segmentation_model.py --pipeline "$out/$name" --background 10 \
       > "$out/classify_with_$name.json"
   done
+elif [ "$stage" = collect ]; then
+  python benchmarks/collect_results.py "$out" --out "$out/results.json" \
+    --description "benchmarks/mnist_quality.sh: evaluate_symmflow.py reports and the baseline's output"
 else
-  echo "unknown stage $stage: train, eval or bench" >&2; exit 2
+  echo "unknown stage $stage: train, eval, bench or collect" >&2; exit 2
 fi

@@ -11,9 +11,7 @@ schedule and number of optimizer steps (or the same wall-clock budget). It print
 
 import argparse
 import json
-import os
 import platform
-import sys
 import time
 
 import torch
@@ -22,10 +20,8 @@ from diffusers import UNet2DModel
 from diffusers.optimization import get_scheduler
 
 from diffusers_symmflow import symmflow_unet2d_config
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import collate_fn, load_symmflow_data
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-from symmflow_data_args import add_data_arguments, data_config_from_args  # noqa: E402
 
 
 def main(argv=None):

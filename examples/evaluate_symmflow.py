@@ -1,8 +1,8 @@
 # Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
 """Evaluate a saved SymmFlow pipeline: segmentation mIoU / classification accuracy and generation scores vs steps.
 
-Takes the same dataset flags as the training script (`symmflow_data_args.py`, see `diffusers_symmflow.data`; no flags = the bundled MNIST
-digits) and the path of a pipeline saved with `save_pretrained`. The logic lives in
+Takes the same dataset flags as the training script (`diffusers_symmflow.commands.data_args`, see
+`diffusers_symmflow.data`; no flags = the bundled MNIST digits) and the path of a pipeline saved with `save_pretrained`. The logic lives in
 `diffusers_symmflow.evaluation.evaluate`; this script loads, checks that model and data agree, runs, and writes:
 
 * `results.json`: every number (`EvaluationResults.from_json` reads it back), with the settings and this command;
@@ -34,7 +34,7 @@ from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import DEFAULT_STEPS, EvaluationResults, evaluate_pipeline
 from diffusers_symmflow.schedulers.scheduling_symmflow import SAMPLING_MODES
 from diffusers_symmflow.pipelines import SymmFlowPipeline
-from symmflow_data_args import add_data_arguments, data_config_from_args
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

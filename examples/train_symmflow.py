@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
 from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
+from diffusers_symmflow.evaluation.metrics import label_confusion_matrix, label_scores
 from diffusers_symmflow.inputs import check_positive_int
 from diffusers_symmflow.labels import LABEL_ENCODINGS
 from diffusers_symmflow.models import (
@@ -76,7 +77,7 @@ from diffusers_symmflow.training_utils import (
     save_checkpoint,
     unet_without_adapters,
 )
-from symmflow_data_args import add_data_arguments, data_config_from_args
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 
 
 logger = get_logger(__name__, log_level="INFO")
@@ -580,7 +581,7 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
                 predicted = pipe.classify(
                     images, num_inference_steps=args.validation_prediction_steps, generator=generator
                 ).labels
-            batch_confusion = pipe.label_codec.confusion_matrix(predicted, batch["labels"])
+            batch_confusion = label_confusion_matrix(predicted, batch["labels"], pipe.label_codec)
             confusion = batch_confusion if confusion is None else confusion + batch_confusion
             if len(examples) < args.num_validation_images:
                 take = args.num_validation_images - len(examples)
@@ -590,7 +591,7 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
                     predictions += list(predicted[:take])
         if confusion is None:
             raise ValueError("The validation set is empty; check --max_eval_samples / --validation_split.")
-        metrics = pipe.label_codec.scores(confusion)
+        metrics = label_scores(confusion, pipe.label_codec)
 
         grid = segmentations = None
         if examples:

@@ -6,7 +6,6 @@ the same weights.
 
 import importlib.util
 import os
-import sys
 import types
 
 import pytest
@@ -81,9 +80,6 @@ def tiny_latent_unet():
 
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
-# `python examples/x.py` puts examples/ first on sys.path, where the scripts find their shared modules
-# (symmflow_data_args); the scripts and tests loaded here find them the same way.
-sys.path.insert(0, os.path.abspath(EXAMPLES))
 
 
 def load_example(relative_path: str) -> types.ModuleType:

@@ -8,8 +8,8 @@ items
      "labels": int64 [H, W] class-id mask (segmentation) or int64 scalar class id (classification)}
 
 and `collate_fn` stacks such items into a batch. The scripts (`examples/train_symmflow.py`,
-`examples/evaluate_symmflow.py`, `benchmarks/`) share the dataset flags through `examples/symmflow_data_args.py`,
-which turns them into a `SymmFlowDataConfig` (one field per flag, same names); this module never sees argparse.
+`examples/evaluate_symmflow.py`, `benchmarks/`) share the dataset flags through
+`diffusers_symmflow.commands.data_args`, which turns them into a `SymmFlowDataConfig` (one field per flag, same names); this module never sees argparse.
 
 Sources (in this order):
 
@@ -603,7 +603,7 @@ class SymmFlowData:
 @dataclass
 class SymmFlowDataConfig:
     """What `load_symmflow_data` loads: the keyword form of the scripts' dataset flags
-    (`examples/symmflow_data_args.py`), one field per flag of the same name. With neither `dataset_name` nor
+    (`diffusers_symmflow.commands.data_args`), one field per flag of the same name. With neither `dataset_name` nor
     `train_data_dir`, the bundled MNIST digits.
 
     Args:
@@ -833,7 +833,7 @@ def load_symmflow_data(
     if not isinstance(config, SymmFlowDataConfig):
         raise TypeError(
             f"`load_symmflow_data` takes a SymmFlowDataConfig, got {type(config).__name__}; a script turns its parsed "
-            "dataset flags into one with `data_config_from_args` of examples/symmflow_data_args.py."
+            "dataset flags into one with `data_config_from_args` of diffusers_symmflow.commands.data_args."
         )
     task = config.task
     if task not in TASKS:

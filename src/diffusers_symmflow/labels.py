@@ -3,9 +3,11 @@
 Symmetrical Flow Matching treats the label as a second "image" that flows alongside the picture. This module owns
 the label space: the encodings of classification and segmentation labels as signals in [-1, 1], their decoding
 (with class probabilities), the dequantization noise of paper eq. 9, the extra code of an out-of-range
-`ignore_index`, the conversions between class-id masks and RGB masks, and the scores. The pipeline, the training
-script and the evaluation all call it instead of re-deriving colours or scales. The palettes themselves and the
-colour lookup live in `palettes.py` (re-exported here for code that imported them from this module).
+`ignore_index`, and the conversions between class-id masks and RGB masks. The pipeline, the training script and
+the evaluation all call it instead of re-deriving colours or scales; the scores built on it (the confusion matrix in
+this label space) live in `evaluation.metrics`, which calls down into this module, never the other way. The
+palettes themselves and the colour lookup live in `palettes.py` (re-exported here for code that imported them from
+this module).
 """
 
 from __future__ import annotations
@@ -209,7 +211,8 @@ class LabelCodec:
     def has_ignore_code(self) -> bool:
         """Whether `ignore_index` has a code of its own: segmentation with an `ignore_index` outside [0, K) (e.g. 255).
 
-        The one place this rule lives: encoding, decoding, votes and the confusion matrix all follow it.
+        The one place this rule lives: encoding, decoding, votes and the confusion matrix of
+        `evaluation.metrics.label_confusion_matrix` all follow it.
         """
         return self._has_ignore_code
 
@@ -500,51 +503,3 @@ class LabelCodec:
         if self._has_ignore_code:
             ids = torch.where(ids == self.num_classes, torch.full_like(ids, self.ignore_index), ids)
         return ids
-
-    # -- scores --------------------------------------------------------------------------------------------------
-
-    def confusion_matrix(self, pred: Any, target: Any) -> torch.Tensor:
-        """Confusion matrix of predicted vs. true class ids in this label space, ready for `scores`.
-
-        A model whose `ignore_index` has a code of its own (`has_ignore_code`) may *predict* it. Such a prediction on
-        a labelled pixel misses the true class without being a false positive of another, so it is counted in an
-        extra column K: the matrix is then `(K + 1, K + 1)` (its last row empty), `(K, K)` otherwise. Targets equal
-        to `ignore_index` are not counted.
-
-        Args:
-            pred, target: integer class ids of one shape (masks `[B, H, W]` or labels `[B]`), tensors or arrays.
-
-        Returns:
-            `torch.Tensor` int64 on the CPU, rows targets, columns predictions. Sum it over batches.
-        """
-        # Imported here: the evaluation package imports the pipeline, which imports this module.
-        from .evaluation.metrics import confusion_matrix
-
-        pred, target = torch.as_tensor(pred).long().cpu(), torch.as_tensor(target).long().cpu()
-        if self.has_ignore_code:
-            pred = torch.where(pred == self.ignore_index, self.num_classes, pred)
-            return confusion_matrix(pred, target, self.num_classes + 1, ignore_index=self.ignore_index)
-        return confusion_matrix(pred, target, self.num_classes, ignore_index=self.ignore_index)
-
-    def scores(self, confusion: torch.Tensor, per_class: bool = False) -> dict[str, Any]:
-        """Scores of a summed `confusion_matrix`, as floats in [0, 1] (NaN where undefined).
-
-        Args:
-            confusion (`torch.Tensor`): from `confusion_matrix`, summed over the evaluation set.
-            per_class (`bool`, defaults to `False`): segmentation: also return `per_class_iou`, K floats.
-
-        Returns:
-            Segmentation: `{"mean_iou", "pixel_accuracy"}` (torchmetrics' macro mIoU; an `ignore_index` inside
-            [0, K) is left out of the mean, one with its own code only counts as a miss). Classification:
-            `{"accuracy"}`.
-        """
-        from .evaluation.metrics import accuracy_from_confusion_matrix, iou_from_confusion_matrix
-
-        if self.config.task == "classification":
-            return {"accuracy": accuracy_from_confusion_matrix(confusion)}
-        ignore = self.num_classes if self.has_ignore_code else self.ignore_index
-        iou = iou_from_confusion_matrix(confusion, ignore_index=ignore)
-        scores = {"mean_iou": iou.mean_iou, "pixel_accuracy": iou.pixel_accuracy}
-        if per_class:
-            scores["per_class_iou"] = iou.per_class_iou[: self.num_classes].tolist()
-        return scores

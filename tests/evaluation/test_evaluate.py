@@ -23,7 +23,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from diffusers_symmflow.data import load_symmflow_data
-from diffusers_symmflow.evaluation import accuracy, confusion_matrix, mean_iou
+from diffusers_symmflow.evaluation import accuracy, confusion_matrix, label_confusion_matrix, label_scores, mean_iou
 from diffusers_symmflow.evaluation import feature_models
 from diffusers_symmflow.evaluation.evaluate import (
     EvaluationResults,
@@ -168,9 +168,9 @@ def test_a_predicted_unlabelled_pixel_is_a_miss_but_no_false_positive():
     pipe = oracle_pipeline(num_classes=2, ignore_index=255)
     target = torch.tensor([[[0, 0], [1, 255]]])
     pred = torch.tensor([[[0, 255], [1, 1]]])
-    confusion = pipe.label_codec.confusion_matrix(pred, target)
+    confusion = label_confusion_matrix(pred, target, pipe.label_codec)
     assert confusion.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
-    scores = pipe.label_codec.scores(confusion, per_class=True)
+    scores = label_scores(confusion, pipe.label_codec, per_class=True)
     # Class 0: TP 1, FN 1 (the 255 prediction) -> 1/2; class 1: TP 1, nothing else (the ignored pixel's 1 is dropped).
     assert scores == {"mean_iou": 0.75, "pixel_accuracy": pytest.approx(2 / 3), "per_class_iou": [0.5, 1.0]}
 

@@ -9,9 +9,12 @@ from diffusers_symmflow.evaluation import (
     accuracy_from_confusion_matrix,
     confusion_matrix,
     iou_from_confusion_matrix,
+    label_confusion_matrix,
+    label_scores,
     mask_majority_class,
     mean_iou,
 )
+from diffusers_symmflow.labels import LabelCodec
 
 
 def test_two_by_two_by_hand():
@@ -134,3 +137,23 @@ def test_mask_majority_class_skips_the_background():
     assert mask_majority_class(masks, num_classes=6, exclude=(0,)).tolist() == [4, 2, 0, 0]
     assert mask_majority_class(torch.full((1, 2, 2), 255), num_classes=6).tolist() == [-1]
     assert mask_majority_class(masks[:1], num_classes=6).tolist() == [0]  # background counted when not excluded
+
+
+def test_label_scores_count_a_predicted_ignore_code_as_a_miss():
+    """In the codec's label space: an ignore_index outside [0, K) has a code, and a prediction of it is a miss."""
+    outside = LabelCodec(task="segmentation", num_classes=2, ignore_index=255)
+    target = torch.tensor([[0, 0, 1, 255]])
+    pred = torch.tensor([[0, 255, 1, 1]])
+    confusion = label_confusion_matrix(pred, target, outside)
+    assert confusion.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
+    scores = label_scores(confusion, outside, per_class=True)
+    # Class 0: TP 1, FN 1 (predicted unlabelled) -> 1/2. Class 1: TP 1 -> 1. The pixel with target 255 is not counted.
+    expected = {"mean_iou": pytest.approx(0.75), "pixel_accuracy": pytest.approx(2 / 3), "per_class_iou": [0.5, 1.0]}
+    assert scores == expected
+    # ignore_index inside [0, K): the ordinary torchmetrics semantics.
+    inside = LabelCodec(task="segmentation", num_classes=2, ignore_index=0)
+    counts = label_confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), inside)
+    assert counts.shape == (2, 2) and label_scores(counts, inside)["mean_iou"] == pytest.approx(1.0)
+    classifier = LabelCodec(task="classification", num_classes=3)
+    counts = label_confusion_matrix(torch.tensor([1, 2, 0, 2]), torch.tensor([1, 2, 2, 2]), classifier)
+    assert label_scores(counts, classifier) == {"accuracy": pytest.approx(0.75)}

@@ -35,7 +35,6 @@ def fingerprint(tensor: torch.Tensor) -> str:
 
 
 def main(runs_json: str, record_dir: str) -> None:
-    sys.path.insert(0, os.path.dirname(EXAMPLE))  # where the script finds symmflow_data_args, as when run directly
     spec = importlib.util.spec_from_file_location("train_symmflow", EXAMPLE)
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)

@@ -1,17 +1,23 @@
-"""examples/symmflow_data_args.py: the scripts' dataset flags and their SymmFlowDataConfig (the library never sees
-argparse)."""
+"""diffusers_symmflow.commands.data_args: the scripts' dataset flags and their SymmFlowDataConfig (the library never
+sees argparse), importable by the examples and the benchmarks alike."""
 
 import argparse
 import dataclasses
 import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
 
 import numpy as np
 import PIL.Image
 import pytest
 import torch
 
+import diffusers_symmflow
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import SymmFlowDataConfig, load_symmflow_data
-from symmflow_data_args import add_data_arguments, data_config_from_args
 from test_data import PALETTE, stripes
 
 
@@ -68,3 +74,37 @@ def test_validation_split_must_be_a_fraction_or_a_whole_count(value, capsys):
         parse("--validation_split", value)
     assert "--validation_split must be a fraction in (0, 1) or a whole number of examples" in capsys.readouterr().err
     assert data_config_from_args(parse("--validation_split", "0.2")).validation_split == 0.2
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_no_script_edits_sys_path_and_no_library_module_sees_argparse():
+    # The scripts import the helper from the installed package; a `sys.path` edit would hide a broken import.
+    scripts = [*(ROOT / "examples").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]
+    editing = [str(path.relative_to(ROOT)) for path in scripts if "sys.path" in path.read_text()]
+    assert editing == []
+    # argparse stays in the scripts' module (`commands/`); the library takes typed values.
+    package = ROOT / "src" / "diffusers_symmflow"
+    library = [path for path in package.rglob("*.py") if "commands" not in path.relative_to(package).parts]
+    offending = [
+        str(path.relative_to(ROOT))
+        for path in library
+        if re.search(r"^\s*(import argparse|from argparse|from \.+commands|from diffusers_symmflow\.commands)",
+                     path.read_text(), re.M)
+    ]
+    assert offending == []
+
+
+def test_a_benchmark_finds_the_helper_when_run_as_a_file(tmp_path):
+    # `python benchmarks/x.py` puts benchmarks/ (not examples/) first on sys.path: the helper must come from the
+    # package. Run from a scratch directory so the checkout's folders are not on the path by accident.
+    # The child imports the same package as this test (an editable install, or `PYTHONPATH=src` made absolute).
+    package_root = pathlib.Path(diffusers_symmflow.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    script = ROOT / "benchmarks" / "classify_with_segmentation_model.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--validation_split" in result.stdout and "--dataset_name" in result.stdout

@@ -34,6 +34,8 @@ from .metrics import (
     accuracy_from_confusion_matrix,
     confusion_matrix,
     iou_from_confusion_matrix,
+    label_confusion_matrix,
+    label_scores,
     mask_majority_class,
     mean_iou,
 )

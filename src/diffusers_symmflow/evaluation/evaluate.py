@@ -62,6 +62,7 @@ from .feature_models import (  # noqa: F401  (LPIPS_ALEXNET_WEIGHTS, lpips_weigh
     lpips_weights_path,
 )
 from .fid import FeatureStats, frechet_distance_from_stats, kernel_inception_distance, load_feature_extractor
+from .metrics import label_confusion_matrix, label_scores
 from .report import METRIC_DISPLAY, EvaluationResults  # noqa: F401  (METRIC_DISPLAY: importable from here too)
 
 
@@ -173,7 +174,7 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
                     start = time.perf_counter()
                     pred = _predict(pipe, batch, s, mode, make_generators(seed, indices, "prediction"))
                     seconds[mode, s] += time.perf_counter() - start
-                    counts = pipe.label_codec.confusion_matrix(pred, batch.labels)
+                    counts = label_confusion_matrix(pred, batch.labels, pipe.label_codec)
                     previous = confusions[mode, s]
                     confusions[mode, s] = counts if previous is None else previous + counts
     if num_images == 0:
@@ -183,7 +184,7 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
     for (mode, s), counts in confusions.items():
         scores = {
             name: [_finite_or_none(v) for v in value] if isinstance(value, list) else _finite_or_none(value)
-            for name, value in pipe.label_codec.scores(counts, per_class=True).items()
+            for name, value in label_scores(counts, pipe.label_codec, per_class=True).items()
         }
         if task == "classification":
             scores["confusion_matrix"] = counts.tolist()
@@ -399,7 +400,7 @@ def evaluate_generation(
                     consistent[config][1] += int(counted.sum())
                 pred = _predict(pipe, EvaluationBatch(start, images, labels), round_trip_steps, mode,
                                 make_generators(seed, indices, "round_trip"))
-                counts = pipe.label_codec.confusion_matrix(pred, labels)
+                counts = label_confusion_matrix(pred, labels, pipe.label_codec)
                 round_trip[config] = counts if round_trip[config] is None else round_trip[config] + counts
                 paired = [i for i in indices if i < lpips_pairs]
                 if lpips_model is not None and paired:
@@ -418,7 +419,7 @@ def evaluate_generation(
         scores = {"fid": frechet_distance_from_stats(real, fake[config]), "kid_mean": kid.mean, "kid_std": kid.std}
         matches, counted = consistent[config]
         scores["class_consistency"] = matches / counted if classifier is not None and counted else None
-        trip = pipe.label_codec.scores(round_trip[config])
+        trip = label_scores(round_trip[config], pipe.label_codec)
         scores.update({f"round_trip_{name}": _finite_or_none(value) for name, value in trip.items()})
         total, pairs = lpips_sums[config]
         scores["lpips_to_real"] = lpips_real_sums[config] / pairs if pairs else None

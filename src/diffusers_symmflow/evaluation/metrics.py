@@ -15,12 +15,14 @@ mIoU follows torchmetrics' ``MulticlassJaccardIndex(average="macro", ignore_inde
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from diffusers.utils import BaseOutput
 
 from ..inputs import check_positive_int
+from ..labels import LabelCodec
 
 
 @dataclass
@@ -131,6 +133,53 @@ def iou_from_confusion_matrix(confusion: torch.Tensor, ignore_index: int | None 
         pixel_accuracy=accuracy_from_confusion_matrix(counts),
         confusion_matrix=confusion.detach().cpu().long(),
     )
+
+
+def label_confusion_matrix(pred: Any, target: Any, codec: LabelCodec) -> torch.Tensor:
+    """Confusion matrix of predicted vs. true class ids in `codec`'s label space, ready for `label_scores`.
+
+    A model whose `ignore_index` has a code of its own (`codec.has_ignore_code`, e.g. 255 in segmentation) may
+    *predict* it. Such a prediction on a labelled pixel misses the true class without being a false positive of
+    another, so it is counted in an extra column K: the matrix is then `(K + 1, K + 1)` (its last row empty),
+    `(K, K)` otherwise. Targets equal to `codec.ignore_index` are not counted.
+
+    Args:
+        pred (`torch.Tensor` or `np.ndarray` of integers): predicted class ids (masks `[B, H, W]` or labels `[B]`),
+            as the pipeline's `segment` / `classify` return them.
+        target (same shape as `pred`): true class ids, or `codec.ignore_index`.
+        codec (`LabelCodec`): the label space (the pipeline's `label_codec`).
+
+    Returns:
+        `torch.Tensor` int64 on the CPU, rows targets, columns predictions. Sum it over batches.
+    """
+    pred, target = torch.as_tensor(pred).long().cpu(), torch.as_tensor(target).long().cpu()
+    if codec.has_ignore_code:
+        pred = torch.where(pred == codec.ignore_index, codec.num_classes, pred)
+        return confusion_matrix(pred, target, codec.num_classes + 1, ignore_index=codec.ignore_index)
+    return confusion_matrix(pred, target, codec.num_classes, ignore_index=codec.ignore_index)
+
+
+def label_scores(confusion: torch.Tensor, codec: LabelCodec, per_class: bool = False) -> dict[str, Any]:
+    """Scores of a summed `label_confusion_matrix`, as floats in [0, 1] (NaN where undefined).
+
+    Args:
+        confusion (`torch.Tensor`): from `label_confusion_matrix` with the same `codec`, summed over the evaluation
+            set.
+        codec (`LabelCodec`): the label space; its task picks the scores.
+        per_class (`bool`, defaults to `False`): segmentation: also return `per_class_iou`, K floats.
+
+    Returns:
+        Segmentation: `{"mean_iou", "pixel_accuracy"}` (torchmetrics' macro mIoU; an `ignore_index` inside [0, K)
+        is left out of the mean, one with its own code only counts as a miss). Classification: `{"accuracy"}`.
+    """
+    if codec.config.task == "classification":
+        return {"accuracy": accuracy_from_confusion_matrix(confusion)}
+    ignore = codec.num_classes if codec.has_ignore_code else codec.ignore_index
+    iou = iou_from_confusion_matrix(confusion, ignore_index=ignore)
+    scores = {"mean_iou": iou.mean_iou, "pixel_accuracy": iou.pixel_accuracy}
+    if per_class:
+        scores["per_class_iou"] = iou.per_class_iou[: codec.num_classes].tolist()
+    return scores
 
 
 def mean_iou(

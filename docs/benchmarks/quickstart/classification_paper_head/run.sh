@@ -1,6 +1,0 @@
-cd /tmp/clsp
-export HF_HUB_OFFLINE=1
-/usr/bin/time -f "%e s wall" accelerate launch /work/main/examples/train_symmflow.py --task classification --output_dir /tmp/clsp/model --report_to none --label_prediction velocity --label_input raw --image_loss_weight 0.9 > train.log 2>&1
-python /work/main/examples/evaluate_symmflow.py --pipeline /tmp/clsp/model --task classification --max_eval_samples 500 \
-  --steps 1 5 25 --sampling_modes joint --generation_steps 25 --num_generated 300 --output_dir /tmp/clsp/eval --no_progress > eval.log 2>&1
-echo done > DONE

@@ -741,7 +741,7 @@ def _bad_calls():
             "pixel_seg", lambda p: p.segment(torch.rand(1, 3, size, size)), r"\(1, 3, 8, 8\).*1-channel",
         ),
         "wrong channel count (array)": (
-            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 1), dtype=np.uint8)), r"\(8, 8, 1\).*3-channel",
+            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 2), dtype=np.uint8)), r"\(8, 8, 2\).*C in \(1, 3, 4\)",
         ),
         "generator list, generation": (
             "pixel_seg", lambda p: p(mask=np.zeros((2, size, size), dtype=np.int64), generator=[_gen(0)] * 3),
@@ -769,9 +769,9 @@ def _bad_calls():
                                              latents=torch.randn(1, SEG_CLASSES, size, size)),
             r"\(1, 3, 8, 8\).*\(2, 3, 8, 8\)",
         ),
-        "unknown output_type": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latent"),
-                                r"output_type 'latent'"),
-        "float mask": ("pixel_seg", lambda p: p(mask=torch.zeros(size, size)), r"integer tensor"),
+        "unknown output_type": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latents"),
+                                r"output_type 'latents'"),
+        "float mask": ("pixel_seg", lambda p: p(mask=torch.full((size, size), 0.5)), r"non-integer values"),
         "image out of range": ("pixel_seg", lambda p: p.segment(torch.full((1, 1, size, size), 2.0)), r"\[2, 2\]"),
         "unknown sampling mode": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), sampling_mode="ode"),
                                   r"sampling_mode 'ode'"),

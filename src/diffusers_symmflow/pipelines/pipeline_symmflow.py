@@ -29,15 +29,16 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..inputs import check_positive_int
+from ..inputs import check_finite, check_positive_int
 from ..labels import LabelCodec, LabelDecoding
 from ..models import LabelHead, check_label_prediction, predict_velocity, supports_label_time
 from ..schedulers import SymmFlowScheduler
-from ..schedulers.scheduling_symmflow import SAMPLING_MODES
+from ..schedulers.scheduling_symmflow import SAMPLING_MODES, check_inference_steps
 from .image_processor_symmflow import SymmFlowImageProcessor
 
 
-OUTPUT_TYPES = ("pil", "np", "pt")
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+"""`"latent"` (diffusers' convention) returns the state in model space, neither decoded nor post-processed."""
 CUSTOM_PIPELINE_MODULE = "pipeline_symmflow"
 """The module `save_pretrained` writes beside `model_index.json`, which names the class as `[module, class]`, so that
 `diffusers.DiffusionPipeline.from_pretrained(path, trust_remote_code=True)` finds `SymmFlowPipeline` through diffusers'
@@ -68,7 +69,9 @@ class SymmFlowGenerationOutput(BaseOutput):
     Args:
         images (`list[PIL.Image.Image]`, `np.ndarray` or `torch.Tensor`):
             The generated images: PIL images (`"L"` for one channel, `"RGB"` for three), a float32 array
-            `[B, H, W, C]` in [0, 1], or a float tensor `[B, C, H, W]` in [0, 1].
+            `[B, H, W, C]` in [0, 1], or a float tensor `[B, C, H, W]` in [0, 1]. With `output_type="latent"`, the
+            image side of the final state, `[B, num_image_channels, h, w]` in model space, not decoded: VAE latents
+            times `scaling_factor` for latent models, the unclamped image in about [-1, 1] for pixel models.
     """
 
     images: list[PIL.Image.Image] | np.ndarray | torch.Tensor
@@ -77,6 +80,10 @@ class SymmFlowGenerationOutput(BaseOutput):
 @dataclass
 class SymmFlowSegmentationOutput(BaseOutput):
     """Output of `SymmFlowPipeline.segment`.
+
+    With `output_type="latent"`, `masks` is the label side of the final state, `[B * num_samples, num_label_channels,
+    h, w]` in model space (the samples of image `i` in rows `i * num_samples` to `(i + 1) * num_samples - 1`), not
+    decoded; `colored_masks`, `scores` and `uncertainty` are `None`.
 
     Args:
         masks: class ids, int64 `np.ndarray` / `torch.Tensor` `[B, H, W]`, or a list of `"P"` PIL images whose pixel
@@ -93,8 +100,8 @@ class SymmFlowSegmentationOutput(BaseOutput):
     """
 
     masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor
-    colored_masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor
-    scores: np.ndarray | torch.Tensor
+    colored_masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor | None
+    scores: np.ndarray | torch.Tensor | None
     uncertainty: np.ndarray | torch.Tensor | None
 
 
@@ -200,7 +207,7 @@ class SymmFlowPipeline(DiffusionPipeline):
 
     model_cpu_offload_seq = "vae->unet"
     _optional_components = ["vae"]
-    _callback_tensor_inputs = ["latents", "pred_original_sample"]
+    _callback_tensor_inputs = ["latents", "image_latents", "label_latents", "pred_original_sample"]
 
     def __init__(
         self,
@@ -569,9 +576,10 @@ class SymmFlowPipeline(DiffusionPipeline):
                     f"`latents` has shape {tuple(latents.shape)} but this call starts from noise of shape "
                     f"{tuple(expected_shape)}."
                 )
+            check_finite(latents, "`latents`")
 
     def _check_common(self, num_inference_steps: Any, output_type: str | None) -> None:
-        check_positive_int("num_inference_steps", num_inference_steps)
+        check_inference_steps(num_inference_steps)
         if output_type is not None and output_type not in OUTPUT_TYPES:
             raise ValueError(f"Unknown output_type {output_type!r}; choose one of {OUTPUT_TYPES}.")
 
@@ -699,10 +707,23 @@ class SymmFlowPipeline(DiffusionPipeline):
                 step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
                 sample = step.prev_sample
                 if callback_on_step_end is not None:
-                    offered = {"latents": sample, "pred_original_sample": step.pred_original_sample}
+                    # `latents` is the side this call integrates (the image going forward, the label in reverse),
+                    # laid out as the call's `latents=` argument; `image_latents` / `label_latents` name each side.
+                    c = self.num_image_channels
+                    moving = slice(None, c) if direction == "forward" else slice(c, None)
+                    offered = {
+                        "latents": sample[:, moving],
+                        "image_latents": sample[:, :c],
+                        "label_latents": sample[:, c:],
+                        "pred_original_sample": step.pred_original_sample[:, moving],
+                    }
                     callback_kwargs = {name: offered[name] for name in callback_on_step_end_tensor_inputs}
                     callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
-                    sample = callback_outputs.pop("latents", sample)
+                    sides = [callback_outputs.pop("image_latents", sample[:, :c]),
+                             callback_outputs.pop("label_latents", sample[:, c:])]
+                    if "latents" in callback_outputs:
+                        sides[0 if direction == "forward" else 1] = callback_outputs.pop("latents")
+                    sample = torch.cat(sides, dim=1)
                 progress_bar.update()
         return sample
 
@@ -734,22 +755,28 @@ class SymmFlowPipeline(DiffusionPipeline):
                 their trained size only; latent models any multiple of `vae_scale_factor`.
             class_labels: for classification models, an int or a sequence / 1-d tensor of class ids; or class names
                 (a `str` or a sequence of them) when the model has `class_names`.
-            num_inference_steps (`int`, *optional*): solver steps; `config.default_generation_steps` (25) if `None`.
+            num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
+                `config.default_generation_steps` (25) if `None`.
             num_images_per_prompt (`int`, defaults to 1): images per mask or class label (consecutive in the output).
             generator: a `torch.Generator`, or a list with one per generated image (`len(labels) *
                 num_images_per_prompt`), for reproducible noise.
             latents (`torch.Tensor`, *optional*): the initial image noise, `[B * num_images_per_prompt,
-                num_image_channels, h, w]` in model space; drawn with `generator` when `None`.
+                num_image_channels, h, w]` in model space, finite; drawn with `generator` when `None`.
             sampling_mode (`str`, *optional*): `"joint"` (the paper's ODE), `"conditional"` (label held clean; needs a
                 model with a label time) or `None` (conditional when supported, else joint).
-            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` (float32 `[B, H, W, C]` in [0, 1]) or `"pt"`
-                (float `[B, C, H, W]` in [0, 1]).
+            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` (float32 `[B, H, W, C]` in [0, 1]), `"pt"`
+                (float `[B, C, H, W]` in [0, 1]) or `"latent"` (the image side of the final state in model space,
+                not decoded, `[B * num_images_per_prompt, num_image_channels, h, w]`; see `SymmFlowGenerationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowGenerationOutput` instead of `(images,)`.
             callback_on_step_end: called after every model call as `callback(pipe, i, t, callback_kwargs)` and
-                returns a dict; a returned `"latents"` replaces the state.
-            callback_on_step_end_tensor_inputs (defaults to `("latents",)`): what `callback_kwargs` holds:
-                `"latents"` (the joint state `[image | label]` in model space after the step) and / or
-                `"pred_original_sample"` (the one-jump estimate of both clean ends, for previews).
+                returns a dict; a returned `"latents"`, `"image_latents"` or `"label_latents"` replaces that part of
+                the state (`"latents"` last).
+            callback_on_step_end_tensor_inputs (defaults to `("latents",)`): what `callback_kwargs` holds, all in
+                model space after the step: `"latents"` (the side the call integrates, laid out as the `latents`
+                argument: here the image side `[B * num_images_per_prompt, num_image_channels, h, w]`),
+                `"image_latents"` and `"label_latents"` (each side of the joint state `[image | label]`; the label
+                side `[B * num_images_per_prompt, num_label_channels, h, w]`), `"pred_original_sample"` (the one-jump
+                estimate of the clean end of the `"latents"` side, for previews).
 
         Returns:
             `SymmFlowGenerationOutput` or `tuple`: the images, or the tuple `(images,)`.
@@ -794,9 +821,10 @@ class SymmFlowPipeline(DiffusionPipeline):
             sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs
         )
 
-        # 5. Decode and post-process.
-        images = self.decode_images(sample[:, : self.num_image_channels])
-        images = self.image_processor.postprocess(images, output_type=output_type)
+        # 5. Decode and post-process (`"latent"`: the image side as it is).
+        images = sample[:, : self.num_image_channels]
+        if output_type != "latent":
+            images = self.image_processor.postprocess(self.decode_images(images), output_type=output_type)
         self.maybe_free_model_hooks()
 
         if not return_dict:
@@ -871,22 +899,25 @@ class SymmFlowPipeline(DiffusionPipeline):
             image: PIL image(s), arrays `[H, W, C]` / `[B, H, W, C]` (uint8, or float in [0, 1]), tensors
                 `[B, C, H, W]` (float in [0, 1] or [-1, 1]), or a list of these; see `image_processor_symmflow`.
                 Grayscale models convert PIL images to `"L"`.
-            num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`.
+            num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
+                `config.default_prediction_steps` (1) if `None`.
             num_samples (`int`, defaults to 1): label-noise samples per image. With more than one, `masks` is the
                 per-pixel majority vote (ties go to the lower class id), `scores` the vote frequencies and
                 `uncertainty` the entropy of the votes. The samples run through the model as one batch.
             generator: a `torch.Generator`, or a list with one per image (all of an image's samples use its
                 generator, so a batch equals single calls with the same generators).
             latents (`torch.Tensor`, *optional*): the initial label noise, `[B * num_samples, num_label_channels, h, w]`
-                in model space.
+                in model space, finite.
             sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` (image held clean) or `None` (conditional
                 when supported).
-            output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"pil"` (see `SymmFlowSegmentationOutput`).
+            output_type (`str`, defaults to `"np"`): `"np"`, `"pt"`, `"pil"` or `"latent"` (the label side of the final
+                state, not decoded; see `SymmFlowSegmentationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowSegmentationOutput` instead of the tuple
                 `(masks, colored_masks, scores, uncertainty)`.
-            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `__call__` (the state is
-                `[image | label]` with all samples of all images); setting `pipe._interrupt = True` in the callback
-                stops the loop and decodes the label reached.
+            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `__call__`, with all samples of all
+                images in the batch; here `"latents"` is the label side (laid out as the `latents` argument,
+                `[B * num_samples, num_label_channels, h, w]`) and `"pred_original_sample"` its clean-end estimate.
+                Setting `pipe._interrupt = True` in the callback stops the loop and decodes the label reached.
 
         Returns:
             `SymmFlowSegmentationOutput` or `tuple`.
@@ -901,6 +932,11 @@ class SymmFlowPipeline(DiffusionPipeline):
             image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type,
             callback_on_step_end, callback_on_step_end_tensor_inputs,
         )
+        if output_type == "latent":
+            self.maybe_free_model_hooks()
+            if not return_dict:
+                return (codes, None, None, None)
+            return SymmFlowSegmentationOutput(masks=codes, colored_masks=None, scores=None, uncertainty=None)
         decoding = self.decode_labels(codes)
         labels, scores, uncertainty = self._aggregate_votes(decoding, num_samples)
 
@@ -959,8 +995,9 @@ class SymmFlowPipeline(DiffusionPipeline):
 
         Args:
             image: as for `segment`; pixel-space models take their trained size only.
-            num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`
-                (the paper's best classification accuracy is at one step).
+            num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
+                `config.default_prediction_steps` (1) if `None` (the paper's best classification accuracy is at one
+                step).
             num_samples (`int`, defaults to 1): label-noise samples per image, run as one batch; their scores are
                 averaged and `labels` is the argmax of the average.
             generator: a `torch.Generator`, or a list with one per image.
@@ -1213,7 +1250,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                 new mask. Lower keeps more of the image and follows the new mask less.
             num_inference_steps (`int`, *optional*): the grid's steps; `config.default_generation_steps` if `None`.
             generator: for the label noise of `segment` when `source_mask` is `None`; inversion is deterministic.
-            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` or `"pt"`, as in `__call__`.
+            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"`, `"pt"` or `"latent"`, as in `__call__`.
             return_dict (`bool`, defaults to `True`): return a `SymmFlowEditOutput` instead of
                 `(images, source_masks)`.
             callback_on_step_end: called after every model call of both halves as `callback(pipe, i, t, kwargs)`,
@@ -1263,9 +1300,10 @@ class SymmFlowPipeline(DiffusionPipeline):
             callback_on_step_end_tensor_inputs, num_steps=num_steps,
         )
 
-        # 4. Decode and post-process.
-        images = self.decode_images(sample[:, : self.num_image_channels])
-        images = self.image_processor.postprocess(images, output_type=output_type)
+        # 4. Decode and post-process (`"latent"`: the image side as it is).
+        images = sample[:, : self.num_image_channels]
+        if output_type != "latent":
+            images = self.image_processor.postprocess(self.decode_images(images), output_type=output_type)
         self.maybe_free_model_hooks()
 
         if not return_dict:

@@ -6,6 +6,8 @@ apply; and the inputs refused before any model runs (non-finite `latents`, unbou
 models on the CPU: the tests pin the plumbing, not the quality.
 """
 
+import json
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -160,6 +162,86 @@ def test_components_rebuild_the_pipeline_and_the_scheduler_from_its_config(pixel
     }))
     rebuilt.scheduler = SymmFlowScheduler.from_config(pixel_seg.scheduler.config)
     _assert_same(_fields(_generate(pixel_seg)), _fields(_generate(rebuilt)))
+
+
+# A saved config edited into inconsistency (item 7 of issue 20): the MNIST-like layout, 1 image channel + 11 one-hot
+# classes (digits 0-9 and a background, class 10) = 12 UNet channels.
+MNIST_NAMES = [str(d) for d in range(10)] + ["background"]
+
+
+@pytest.fixture
+def mnist_like_dir(tiny_pixel_unet, tmp_path):
+    unet = tiny_pixel_unet(image_channels=1, label_channels=11, sample_size=SIZE, label_time=False)
+    pipe = SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=11, class_names=MNIST_NAMES,
+                            background_class=10, label_prediction="logits")
+    pipe.save_pretrained(tmp_path)
+    json.dump({"label_prediction": "logits", "label_time": "diagonal", "num_train_timesteps": 1000},
+              open(tmp_path / "symmflow_objective.json", "w"))
+    return tmp_path
+
+
+def _edit_json(path, **changes):
+    config = json.load(open(path))
+    for key, value in changes.items():
+        if value is _REMOVE:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    json.dump(config, open(path, "w"))
+
+
+_REMOVE = object()
+
+
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        ({"num_classes": 9, "class_names": MNIST_NAMES[:9], "palette": [[i, i, i] for i in range(9)],
+          "background_class": 8},
+         r"`image_channels` is 3 but the UNet was saved with 1.*`num_classes` is 9 but the UNet was saved with 11"),
+        ({"label_prediction": "velocity"}, r"`label_prediction` is 'velocity' but the UNet was saved with 'logits'"),
+        ({"background_class": 3}, r"`background_class` is 3 but the UNet was saved with 10"),
+        ({"task": "classification", "background_class": None},
+         r"`task` is 'classification' but the UNet was saved with 'segmentation'"),
+    ],
+    ids=["num_classes", "label_prediction", "background_class", "task"],
+)
+def test_an_edited_model_index_is_refused_naming_what_disagrees(mnist_like_dir, edit, match):
+    from diffusers import DiffusionPipeline
+
+    SymmFlowPipeline.from_pretrained(mnist_like_dir)  # unedited: loads
+    _edit_json(mnist_like_dir / "model_index.json", **edit)
+    with pytest.raises(ValueError, match=match):
+        SymmFlowPipeline.from_pretrained(mnist_like_dir)
+    with pytest.raises(ValueError, match=match):  # diffusers' own loader builds it through the same constructor
+        DiffusionPipeline.from_pretrained(mnist_like_dir, trust_remote_code=True)
+
+
+def test_an_edited_scheduler_scale_is_refused(mnist_like_dir):
+    _edit_json(mnist_like_dir / "scheduler" / "scheduler_config.json", num_train_timesteps=500)
+    with pytest.raises(ValueError, match=r"`num_train_timesteps` is 500 but the UNet was saved with 1000"):
+        SymmFlowPipeline.from_pretrained(mnist_like_dir)
+
+
+def test_a_pipeline_saved_before_the_record_is_checked_against_its_objective(mnist_like_dir):
+    # No record in the UNet's config (pipelines saved before it existed): the objective beside the pipeline names the
+    # label head and the timestep scale the model was trained with.
+    _edit_json(mnist_like_dir / "unet" / "config.json", _symmflow_label_space=_REMOVE)
+    SymmFlowPipeline.from_pretrained(mnist_like_dir)
+    _edit_json(mnist_like_dir / "model_index.json", label_prediction="velocity")
+    _edit_json(mnist_like_dir / "scheduler" / "scheduler_config.json", num_train_timesteps=500)
+    with pytest.raises(ValueError, match=r"symmflow_objective.json.*`label_prediction` is 'logits' but the pipeline's "
+                                         r"`label_prediction` is 'velocity'.*`num_train_timesteps` is 1000 but"):
+        SymmFlowPipeline.from_pretrained(mnist_like_dir)
+
+
+def test_a_saved_unet_reused_for_other_settings_needs_its_record_cleared(mnist_like_dir):
+    loaded = SymmFlowPipeline.from_pretrained(mnist_like_dir)
+    settings = dict(num_classes=11, background_class=None, label_prediction="logits")
+    with pytest.raises(ValueError, match="`background_class` is None but the UNet was saved with 10"):
+        SymmFlowPipeline(unet=loaded.unet, scheduler=loaded.scheduler, **settings)
+    loaded.unet.register_to_config(_symmflow_label_space=None)
+    SymmFlowPipeline(unet=loaded.unet, scheduler=loaded.scheduler, **settings)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -60,6 +60,12 @@ except ImportError as error:
 '''
 PIXEL_IMAGE_CHANNELS = (1, 3)
 """Image channels of a pixel-space model: grayscale or RGB (what the training data and PIL images hold)."""
+LABEL_SPACE_KEY = "_symmflow_label_space"
+"""The UNet config entry where `save_pretrained` records the settings the UNet's channels were trained for (task,
+label code, classes, label head, image channels, timestep scale), so a pipeline built around it, from an edited
+`model_index.json` or scheduler config, is refused with what disagrees instead of giving wrong outputs."""
+OBJECTIVE_CONFIG_NAME = "symmflow_objective.json"
+"""`SymmFlowObjective.config_name`: the training objective `examples/train_symmflow.py` saves beside the pipeline."""
 
 
 @dataclass
@@ -279,6 +285,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         self.label_codec = label_codec
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
         self.image_processor = SymmFlowImageProcessor(vae_scale_factor=self.vae_scale_factor)
+        self._check_label_space()
         self._check_channels()
         self.label_head = LabelHead(
             num_image_channels=self.num_image_channels,
@@ -331,6 +338,90 @@ class SymmFlowPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------------------------------------------------
     # Saving and loading through plain diffusers
     # ------------------------------------------------------------------------------------------------------------
+
+    def label_space(self) -> dict:
+        """The settings the UNet's channels mean something under; `save_pretrained` records them with the UNet.
+
+        Returns:
+            `dict` (JSON values): `task`, `label_encoding`, `num_classes`, `ignore_index`, `background_class`, `beta`,
+            `label_prediction`, `label_input`, `image_channels` (of the images users pass), `num_train_timesteps`
+            (the scheduler's timestep scale), and `palette` for the `"palette"` code (the colours are the code).
+        """
+        config = self.config
+        space = {key: config[key] for key in (
+            "task", "label_encoding", "num_classes", "ignore_index", "background_class", "beta", "label_prediction",
+            "label_input",
+        )}
+        space["image_channels"] = self.num_pixel_channels
+        space["num_train_timesteps"] = self.scheduler.config.num_train_timesteps
+        if config.label_encoding == "palette":
+            space["palette"] = config.palette
+        return json.loads(json.dumps(space))  # JSON values, as a reloaded config holds them
+
+    def _check_label_space(self) -> None:
+        recorded = self.unet.config.get(LABEL_SPACE_KEY)
+        if not recorded:
+            return  # a UNet never saved in a SymmFlow pipeline (or saved before the record existed)
+        current = self.label_space()
+        differ = [key for key in recorded if recorded[key] != current.get(key)]
+        if differ:
+            raise ValueError(
+                "The pipeline's settings disagree with the ones its UNet was trained and saved with: "
+                + "; ".join(f"`{key}` is {current.get(key)!r} but the UNet was saved with {recorded[key]!r}" for key in differ)
+                + ". A config edited after saving (model_index.json, or the scheduler's) would give wrong outputs "
+                "without an error; restore the saved values. To train this UNet for other settings, clear the record "
+                f"first: `unet.register_to_config({LABEL_SPACE_KEY}=None)`."
+            )
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """`DiffusionPipeline.save_pretrained`, recording `label_space()` in the UNet's config (`LABEL_SPACE_KEY`).
+
+        A pipeline later built around the saved UNet with other settings is refused, naming what disagrees.
+        """
+        self.unet.register_to_config(**{LABEL_SPACE_KEY: self.label_space()})
+        super().save_pretrained(save_directory, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "SymmFlowPipeline":
+        """`DiffusionPipeline.from_pretrained`, then a check against the training objective saved beside the pipeline.
+
+        When the folder holds `symmflow_objective.json` (what `examples/train_symmflow.py` saves), its
+        `label_prediction`, `num_train_timesteps` and `label_time` (whether the model needs a label time input) must
+        agree with the loaded pipeline's `label_prediction`, scheduler and UNet; a `ValueError` names what does not.
+        Pipelines saved before `save_pretrained` recorded `label_space()` are checked this way too.
+        """
+        pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        objective_file = os.path.join(os.fspath(pretrained_model_name_or_path), OBJECTIVE_CONFIG_NAME)
+        if os.path.isfile(objective_file):
+            with open(objective_file, encoding="utf-8") as file:
+                pipe.check_objective_config(json.load(file))
+        return pipe
+
+    def check_objective_config(self, objective_config: dict) -> None:
+        """Raise a `ValueError` naming each setting of the training objective's config that this pipeline contradicts.
+
+        Args:
+            objective_config (`dict`): a `SymmFlowObjective` config (`symmflow_objective.json`).
+        """
+        needs_label_time = objective_config.get("label_time", "diagonal") != "diagonal"
+        checks = [
+            ("label_prediction", objective_config.get("label_prediction"), self.config.label_prediction,
+             "the pipeline's `label_prediction`"),
+            ("num_train_timesteps", objective_config.get("num_train_timesteps"),
+             self.scheduler.config.num_train_timesteps, "the scheduler's `num_train_timesteps`"),
+            ("label_time", needs_label_time, self.supports_conditional_sampling,
+             "whether the UNet takes a label time input (`class_embed_type='timestep'`)"),
+        ]
+        differ = [
+            f"the objective's `{key}` is {objective_config.get(key)!r} but {what} is {ours!r}"
+            for key, theirs, ours, what in checks
+            if theirs is not None and theirs != ours
+        ]
+        if differ:
+            raise ValueError(
+                f"The pipeline disagrees with the training objective saved beside it ({OBJECTIVE_CONFIG_NAME}): "
+                + "; ".join(differ) + ". A config edited after saving would give wrong outputs; restore the saved values."
+            )
 
     def save_config(self, save_directory: str | os.PathLike, **kwargs) -> None:
         """Write `model_index.json` naming this class `[CUSTOM_PIPELINE_MODULE, class name]`, and that module beside it.

@@ -177,8 +177,8 @@ def mask_to_ids(value: Any, codec: LabelCodec, column: str = "mask") -> torch.Te
         raise _palette_error(error) from None
     if ids.shape[0] != 1:
         raise ValueError(
-            f"Column {column!r} holds {describe_input(value)}, read as {ids.shape[0]} masks; an example holds one mask, "
-            "class ids [H, W] or palette colours [H, W, 3]."
+            f"Column {column!r} holds {describe_input(value)}, read as {ids.shape[0]} masks; an example holds one "
+            "mask, class ids [H, W] or palette colours [H, W, 3]."
         )
     try:
         return codec.check_labels(ids)[0]

@@ -741,7 +741,8 @@ def _bad_calls():
             "pixel_seg", lambda p: p.segment(torch.rand(1, 3, size, size)), r"\(1, 3, 8, 8\).*1-channel",
         ),
         "wrong channel count (array)": (
-            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 2), dtype=np.uint8)), r"\(8, 8, 2\).*C in \(1, 3, 4\)",
+            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 2), dtype=np.uint8)),
+            r"\(8, 8, 2\).*C in \(1, 3, 4\)",
         ),
         "generator list, generation": (
             "pixel_seg", lambda p: p(mask=np.zeros((2, size, size), dtype=np.int64), generator=[_gen(0)] * 3),

@@ -49,8 +49,8 @@ def test_from_config_round_trip(config):
 
 
 def test_from_config_both_ways_with_flow_match_euler():
-    # A FlowMatchEuler config (e.g. a Stable Diffusion 3 checkpoint's) gives SymmFlow its scale and shift, and a SymmFlow
-    # config gives FlowMatchEuler the same ones; keys the other class does not know are ignored, not errors.
+    # A FlowMatchEuler config (e.g. a Stable Diffusion 3 checkpoint's) gives SymmFlow its scale and shift, and a
+    # SymmFlow config gives FlowMatchEuler the same ones; keys the other class does not know are ignored, not errors.
     euler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=800, shift=3.0)
     symmflow = SymmFlowScheduler.from_config(euler.config)
     assert (symmflow.config.num_train_timesteps, symmflow.config.shift, symmflow.config.solver) == (800, 3.0, "euler")
@@ -90,5 +90,6 @@ def test_step_keeps_the_sample_dtype(dtype):
 def test_public_api():
     scheduler = SymmFlowScheduler()
     assert len(scheduler) == scheduler.config.num_train_timesteps
-    for name in ("set_timesteps", "step", "set_begin_index", "index_for_timestep", "order", "step_index", "begin_index"):
+    names = ("set_timesteps", "step", "set_begin_index", "index_for_timestep", "order", "step_index", "begin_index")
+    for name in names:
         assert hasattr(scheduler, name), name

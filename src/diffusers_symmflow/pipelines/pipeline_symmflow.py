@@ -365,9 +365,10 @@ class SymmFlowPipeline(DiffusionPipeline):
         current = self.label_space()
         differ = [key for key in recorded if recorded[key] != current.get(key)]
         if differ:
+            found = [f"`{key}` is {current.get(key)!r} but the UNet was saved with {recorded[key]!r}" for key in differ]
             raise ValueError(
                 "The pipeline's settings disagree with the ones its UNet was trained and saved with: "
-                + "; ".join(f"`{key}` is {current.get(key)!r} but the UNet was saved with {recorded[key]!r}" for key in differ)
+                + "; ".join(found)
                 + ". A config edited after saving (model_index.json, or the scheduler's) would give wrong outputs "
                 "without an error; restore the saved values. To train this UNet for other settings, clear the record "
                 f"first: `unet.register_to_config({LABEL_SPACE_KEY}=None)`."
@@ -420,7 +421,8 @@ class SymmFlowPipeline(DiffusionPipeline):
         if differ:
             raise ValueError(
                 f"The pipeline disagrees with the training objective saved beside it ({OBJECTIVE_CONFIG_NAME}): "
-                + "; ".join(differ) + ". A config edited after saving would give wrong outputs; restore the saved values."
+                + "; ".join(differ)
+                + ". A config edited after saving would give wrong outputs; restore the saved values."
             )
 
     def save_config(self, save_directory: str | os.PathLike, **kwargs) -> None:

@@ -53,9 +53,9 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         """Stack the user's images into one float32 tensor `[B, num_channels, H, W]` in [-1, 1].
 
         Args:
-            image: see the module docstring. PIL images are converted to the model's mode (`"L"` for 1 channel, so
-                an RGB photograph given to a grayscale model is converted with PIL's ITU-R 601-2 luma transform;
-                `"RGB"` for 3); arrays and tensors must already have `num_channels` channels.
+            image: see the module docstring. PIL images and arrays are converted to the model's channels (an RGB
+                photograph given to a grayscale model by the ITU-R 601-2 luma transform, PIL's; grayscale to RGB by
+                repetition); tensors must already have `num_channels` channels.
             num_channels (`int`): image channels the model takes in pixel space.
 
         Raises:
@@ -82,7 +82,7 @@ class SymmFlowImageProcessor(VaeImageProcessor):
                     f"{what} is {describe_input(item)}; the model takes {num_channels}-channel images as "
                     f"tensors of shape [{num_channels}, H, W] or [B, {num_channels}, H, W]."
                 )
-            return self._to_signed_range(tensor.detach().cpu(), index, signed_allowed=True)
+            return self._to_signed_range(tensor.detach().cpu(), index)
         if not isinstance(item, (PIL.Image.Image, np.ndarray)):
             raise ValueError(f"{what} is {describe_input(item)}; pass PIL images, numpy arrays or torch tensors.")
         # PIL images and arrays [H, W(, C)] follow the package's one reading rule (`inputs.read_image`), the one
@@ -94,8 +94,8 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         array = np.stack(arrays) if arrays else np.zeros((0, *item.shape[1:3], num_channels), dtype=np.float32)
         return self.normalize(torch.from_numpy(array).permute(0, 3, 1, 2))
 
-    def _to_signed_range(self, tensor: torch.Tensor, index: int, signed_allowed: bool) -> torch.Tensor:
-        """uint8 [0, 255] or float [0, 1] (or, for tensors, [-1, 1]) to float32 [-1, 1]."""
+    def _to_signed_range(self, tensor: torch.Tensor, index: int) -> torch.Tensor:
+        """A tensor, uint8 [0, 255] or float [0, 1] (or [-1, 1], diffusers' rule), to float32 [-1, 1]."""
         check_finite(tensor, f"`image[{index}]`")
         if tensor.dtype == torch.uint8:
             return self.normalize(tensor.float() / 255.0)
@@ -107,10 +107,10 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         if tensor.numel() == 0:
             return tensor  # an empty batch, reported by the caller
         low, high = tensor.min().item(), tensor.max().item()
-        if low < (-1.0 if signed_allowed else 0.0) or high > 1.0:
+        if low < -1.0 or high > 1.0:
             raise ValueError(
-                f"`image[{index}]` has values in [{low:.3g}, {high:.3g}]; float images must lie in [0, 1]"
-                + (" (or in [-1, 1])." if signed_allowed else ".")
+                f"`image[{index}]` has values in [{low:.3g}, {high:.3g}]; float images must lie in [0, 1] (or in "
+                "[-1, 1])."
             )
         if low < 0.0:
             # VaeImageProcessor's rule (and its warning): a tensor with a negative value is already in [-1, 1].

@@ -51,7 +51,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from .inputs import MASK_COLOR_MODES, check_finite, check_positive_int, pil_mask_to_ids
+from .inputs import MaskColorError, check_positive_int, describe_input, read_image, read_mask
 from .labels import LabelCodec
 from .palettes import CELEBAMASK_HQ_CLASSES, CELEBAMASK_HQ_PALETTE
 
@@ -126,14 +126,6 @@ def _example_error(error: Exception, index: int, where: str) -> DataExampleError
     return DataExampleError(f"{where}: {error}", index=index, column=column)
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, PIL.Image.Image):
-        return f"a PIL image (mode {value.mode!r}, size {value.size})"
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"
-
-
 def _as_array(value: Any, column: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.numpy()
@@ -141,59 +133,30 @@ def _as_array(value: Any, column: str) -> np.ndarray:
         return np.asarray(value)
     except (TypeError, ValueError) as error:
         raise ValueError(
-            f"Column {column!r} holds {_describe(value)}, which is not an image or array: {error}"
+            f"Column {column!r} holds {describe_input(value)}, which is not an image or array: {error}"
         ) from None
 
 
 def image_to_tensor(value: Any, num_channels: int, column: str = "image") -> torch.Tensor:
-    """One image to float32 `[num_channels, H, W]` in [0, 1].
+    """One image to float32 `[num_channels, H, W]` in [0, 1], by the package's one reading rule (`inputs.read_image`,
+    which the pipeline's image processor uses too).
 
     Args:
-        value: a PIL image; or an array `[H, W]` / `[H, W, C]` (C in 1, 3, 4), uint8/integer in [0, 255] or float in
-            [0, 1]. RGB(A) becomes grayscale by the ITU-R 601-2 luma transform (PIL's), grayscale becomes RGB by
-            repetition, alpha is dropped.
+        value: a PIL image of any mode, scaled by its mode's range (`"L"` / `"RGB"` by 255, `"I;16"` by 65535, `"F"`
+            taken as [0, 1]); or an array `[H, W]` / `[H, W, C]` (C in 1, 3, 4; a torch tensor in this layout, as
+            `datasets`' torch format gives) of uint8, uint16, another integer dtype in [0, 255], or float in [0, 1].
+            RGB(A) becomes grayscale by the ITU-R 601-2 luma transform (PIL's), grayscale becomes RGB by repetition,
+            alpha is dropped.
         num_channels: 1 or 3.
         column: named in error messages.
     """
-    if isinstance(value, PIL.Image.Image):
-        array = np.asarray(value.convert("L" if num_channels == 1 else "RGB"))
-    else:
-        array = _as_array(value, column)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-        raise ValueError(
-            f"Column {column!r} holds {_describe(value)}; images must be PIL images or arrays [H, W] / [H, W, C] "
-            "with C in (1, 3, 4)."
-        )
-    if array.dtype == bool:
-        array = array.astype(np.float32)
-    elif np.issubdtype(array.dtype, np.integer):
-        array = array.astype(np.float32) / 255.0
-    elif np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float32)
-        check_finite(array, f"An image in column {column!r}")
-        if array.size and (array.min() < 0.0 or array.max() > 1.0):
-            raise ValueError(
-                f"Column {column!r} holds float images with values in [{array.min():.3g}, {array.max():.3g}]; float "
-                "images must lie in [0, 1] (or pass uint8 in [0, 255])."
-            )
-    else:
-        raise ValueError(f"Column {column!r} holds {_describe(value)}; expected integer or float pixels.")
-    image = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
-    image = image[:3]  # drop alpha
-    if image.shape[0] == num_channels:
-        return image
-    if num_channels == 3:
-        return image[:1].expand(3, -1, -1).contiguous()
-    luma = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-    return (image * luma).sum(dim=0, keepdim=True)
+    array = read_image(value, num_channels, f"The image in column {column!r}")
+    return torch.from_numpy(array).permute(2, 0, 1)
 
 
-def _palette_error(column: str, error: ValueError) -> ValueError:
+def _palette_error(error: ValueError) -> ValueError:
     return ValueError(
-        f"Column {column!r} holds RGB masks, read as palette colours: {error} Pass the dataset's colours with "
-        "--palette (a name or a JSON file of [r, g, b]), or class-id masks."
+        f"{error} Pass the dataset's colours with --palette (a name or a JSON file of [r, g, b]), or class-id masks."
     )
 
 
@@ -201,43 +164,22 @@ def mask_to_ids(value: Any, codec: LabelCodec, column: str = "mask") -> torch.Te
     """One segmentation mask to int64 class ids `[H, W]`, checked against `codec` (ids in [0, K) or ignore_index).
 
     Args:
-        value: class ids (`"L"`, `"I"`, `"I;16"`, `"1"` or `"P"` PIL images, the pixel values or palette indices
-            being the ids, by the rule of `inputs.pil_mask_to_ids` that the pipeline shares; 2-D integer arrays) or
-            palette colours (`"RGB"` / `"RGBA"` PIL images or `[H, W, 3]` arrays, mapped with
-            `codec.rgb_to_labels`).
+        value: read by `inputs.read_mask`, the rule the pipeline shares: class ids (`"L"`, `"I"`, `"I;16"`, `"1"` or
+            `"P"` PIL images, the pixel values or palette indices being the ids; integer arrays `[H, W]`,
+            `[H, W, 1]` or `[1, H, W]`) or palette colours (`"RGB"` / `"RGBA"` PIL images or `[H, W, 3]` integer
+            arrays, mapped with `codec.rgb_to_labels`).
         codec: holds the palette, `num_classes` and `ignore_index`.
         column: named in error messages.
     """
-    colours = ids = None
-    if isinstance(value, PIL.Image.Image):
-        # The rule for PIL masks ("P" = ids, "RGB" = colours) is `inputs.pil_mask_to_ids`, shared with the pipeline.
-        try:
-            ids = pil_mask_to_ids(value, codec, f"Column {column!r}")
-        except ValueError as error:
-            if value.mode not in MASK_COLOR_MODES:
-                raise
-            raise _palette_error(column, error) from None
-    else:
-        array = _as_array(value, column)
-        check_finite(array, f"A mask in column {column!r}")
-        if array.ndim == 3 and array.shape[-1] == 1:
-            array = array[..., 0]
-        elif array.ndim == 3 and array.shape[0] == 1:
-            array = array[0]
-        if array.ndim == 3 and array.shape[-1] in (3, 4):
-            colours = array[..., :3]
-        elif array.ndim == 2:
-            colours, ids = None, array
-        else:
-            raise ValueError(
-                f"Column {column!r} holds {_describe(value)}; masks must be class ids [H, W] or palette colours "
-                "[H, W, 3] (arrays or PIL images)."
-            )
-    if colours is not None:
-        try:
-            return codec.rgb_to_labels(colours)[0]
-        except ValueError as error:
-            raise _palette_error(column, error) from None
+    try:
+        ids = read_mask(value, codec, f"The mask in column {column!r}")
+    except MaskColorError as error:
+        raise _palette_error(error) from None
+    if ids.shape[0] != 1:
+        raise ValueError(
+            f"Column {column!r} holds {describe_input(value)}, read as {ids.shape[0]} masks; an example holds one "
+            "mask, class ids [H, W] or palette colours [H, W, 3]."
+        )
     try:
         return codec.check_labels(ids)[0]
     except ValueError as error:
@@ -249,7 +191,7 @@ def class_to_id(value: Any, codec: LabelCodec, column: str = "label") -> torch.T
     array = _as_array(value, column)
     if array.size != 1:
         raise ValueError(
-            f"Column {column!r} holds {_describe(value)}; classification labels are single class ids. For masks, "
+            f"Column {column!r} holds {describe_input(value)}; classification labels are single class ids. For masks, "
             "use --task segmentation and --mask_column."
         )
     try:

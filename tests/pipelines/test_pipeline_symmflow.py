@@ -516,17 +516,17 @@ def test_conditional_generation_holds_the_label_clean(pixel_seg_pipe):
     seen = []
 
     def callback(pipe, i, t, kwargs):
-        seen.append(kwargs["latents"][:, pipe.num_image_channels :].clone())
+        seen.append(kwargs["label_latents"].clone())
         return kwargs
 
     pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="conditional",
-         callback_on_step_end=callback, output_type="np")
+         callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["label_latents"], output_type="np")
     assert len(seen) == 4 and all(torch.equal(s, clean) for s in seen)
     assert torch.all(pipe.scheduler.label_timesteps == 0)
 
     seen.clear()
     pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="joint",
-         callback_on_step_end=callback, output_type="np")
+         callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["label_latents"], output_type="np")
     assert not torch.equal(seen[-1], clean)  # the paper's ODE turns the label into noise meanwhile
 
 
@@ -542,8 +542,8 @@ def test_callback_on_step_end_reads_and_replaces_latents(pixel_seg_pipe):
 
     out = pipe(mask=_masks(pipe, batch=2), num_inference_steps=3, generator=_gen(0), output_type="np",
                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"])
-    state = (2, pipe.num_image_channels + pipe.num_label_channels, PIXEL_SIZE, PIXEL_SIZE)
-    assert shapes == [(i, state, state) for i in range(3)]
+    image_side = (2, pipe.num_image_channels, PIXEL_SIZE, PIXEL_SIZE)  # as the `latents` argument
+    assert shapes == [(i, image_side, image_side) for i in range(3)]
     # The final state was replaced by zeros: the decoded images are mid-grey.
     np.testing.assert_allclose(out.images, 0.5)
 
@@ -557,7 +557,7 @@ def test_segment_and_classify_take_callbacks_interrupt_and_report_num_timesteps(
 
     out = pixel_seg_pipe.segment(_images(pixel_seg_pipe, batch=2), num_inference_steps=3, num_samples=2,
                                  generator=_gen(0), callback_on_step_end=record)
-    state = (4, 1 + SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)  # 2 images x 2 samples
+    state = (4, SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)  # the label side of 2 images x 2 samples, as `latents`
     assert seg_calls == [(i, state) for i in range(3)] and pixel_seg_pipe.num_timesteps == 3
     assert out.masks.shape == (2, PIXEL_SIZE, PIXEL_SIZE)
 
@@ -741,7 +741,8 @@ def _bad_calls():
             "pixel_seg", lambda p: p.segment(torch.rand(1, 3, size, size)), r"\(1, 3, 8, 8\).*1-channel",
         ),
         "wrong channel count (array)": (
-            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 1), dtype=np.uint8)), r"\(8, 8, 1\).*3-channel",
+            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 2), dtype=np.uint8)),
+            r"\(8, 8, 2\).*C in \(1, 3, 4\)",
         ),
         "generator list, generation": (
             "pixel_seg", lambda p: p(mask=np.zeros((2, size, size), dtype=np.int64), generator=[_gen(0)] * 3),
@@ -769,9 +770,9 @@ def _bad_calls():
                                              latents=torch.randn(1, SEG_CLASSES, size, size)),
             r"\(1, 3, 8, 8\).*\(2, 3, 8, 8\)",
         ),
-        "unknown output_type": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latent"),
-                                r"output_type 'latent'"),
-        "float mask": ("pixel_seg", lambda p: p(mask=torch.zeros(size, size)), r"integer tensor"),
+        "unknown output_type": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latents"),
+                                r"output_type 'latents'"),
+        "float mask": ("pixel_seg", lambda p: p(mask=torch.full((size, size), 0.5)), r"non-integer values"),
         "image out of range": ("pixel_seg", lambda p: p.segment(torch.full((1, 1, size, size), 2.0)), r"\[2, 2\]"),
         "unknown sampling mode": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), sampling_mode="ode"),
                                   r"sampling_mode 'ode'"),

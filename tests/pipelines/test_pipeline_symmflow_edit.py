@@ -251,7 +251,7 @@ BAD_CALLS = {
     "strength above 1": (lambda p: p.invert(_images(), _masks(), strength=1.5), r"strength.*1\.5"),
     "strength bool": (lambda p: p.edit(_images(), _masks(), strength=True), r"strength.*True"),
     "no mask to edit to": (lambda p: p.edit(_images(), None), r"Pass the edited `mask`"),
-    "output type": (lambda p: p.edit(_images(), _masks(), output_type="latent"), r"output_type 'latent'"),
+    "output type": (lambda p: p.edit(_images(), _masks(), output_type="latents"), r"output_type 'latents'"),
     "steps": (lambda p: p.invert(_images(), _masks(), num_inference_steps=0), r"num_inference_steps.*0"),
     "generators": (lambda p: p.edit(_images(batch=2), _masks(batch=2), generator=[_gen(0)]), r"1 generators"),
     "image size": (lambda p: p.edit(_images(size=16), _masks(size=16)), r"16x16.*trained on 8x8"),

@@ -117,7 +117,9 @@ def test_a_guided_step_is_the_formula_from_two_model_calls(tiny_pixel_unet, labe
     noise = torch.randn(batch, 1, SIZE, SIZE, generator=_gen(1))
     seen = []
     pipe(mask=masks, latents=noise, num_inference_steps=2, generator=_gen(7), sampling_mode=mode, output_type="pt",
-         guidance_scale=scale, callback_on_step_end=lambda p, i, t, kw: seen.append(kw["latents"].clone()) or kw)
+         guidance_scale=scale, callback_on_step_end_tensor_inputs=["image_latents", "label_latents"],
+         callback_on_step_end=lambda p, i, t, kw: seen.append(torch.cat([kw["image_latents"], kw["label_latents"]], 1))
+         or kw)
 
     # With `latents` given, the generator's first draw is the unconditional label noise.
     code = pipe.encode_labels(masks, (SIZE, SIZE))
@@ -216,8 +218,9 @@ def test_callbacks_see_the_guided_state(tiny_pixel_unet):
                   output_type="pt", callback_on_step_end=callback,
                   callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"]).images
     assert [(scale, on) for scale, on, _, _ in seen] == [(2.0, True)] * 3
-    # The state is the B rows of the guided ODE, not the 2B of the model's batch; the output is its last image side.
-    assert all(latents.shape == (2, 1 + CLASSES, SIZE, SIZE) for _, _, latents, _ in seen)
+    # The state is the B rows of the guided ODE, not the 2B of the model's batch; the output is its last image side
+    # (`latents` is the image side, as the `latents` argument).
+    assert all(latents.shape == (2, 1, SIZE, SIZE) for _, _, latents, _ in seen)
     torch.testing.assert_close(images, (seen[-1][2][:, :1].clamp(-1, 1) + 1) / 2)
     # The last step lands on the clean image, where the one-jump estimate taken before it points.
     torch.testing.assert_close(seen[-1][3][:, :1], seen[-1][2][:, :1], atol=1e-5, rtol=1e-5)

@@ -168,9 +168,9 @@ def test_constructor_and_step_reject_bad_arguments():
         scheduler.step(sample, 0, sample, 4)
     with pytest.raises(ValueError, match="shape"):
         scheduler.step(torch.zeros(1, 3, 2, 2), 0, sample, 3)
-    scheduler.step(sample, 0, sample, 3)
+    scheduler.step(sample, scheduler.timesteps[0], sample, 3)
     with pytest.raises(ValueError, match="All 1 model calls"):
-        scheduler.step(sample, 0, sample, 3)
+        scheduler.step(sample, scheduler.timesteps[0], sample, 3)
 
 
 def test_base_classes_importable_from_component_module_and_root():
@@ -212,3 +212,78 @@ def test_conditional_inversion_retraces_generation_for_a_constant_velocity(solve
     scheduler.set_timesteps(steps, direction="forward", mode="conditional")
     end = integrate(scheduler, noise, lambda s, t, ty: velocity, 3)
     torch.testing.assert_close(end, torch.cat([x, y], 1), atol=1e-5, rtol=1e-5)
+
+
+def test_set_timesteps_refuses_more_than_the_bound_before_building_the_grid():
+    # 10**9 steps used to build the whole grid (killed at 23 GB); the bound is named in the error.
+    from diffusers_symmflow.schedulers.scheduling_symmflow import MAX_INFERENCE_STEPS
+
+    scheduler = SymmFlowScheduler()
+    scheduler.set_timesteps(MAX_INFERENCE_STEPS)
+    assert len(scheduler.timesteps) == MAX_INFERENCE_STEPS
+    with pytest.raises(ValueError, match="`num_inference_steps` must be at most 10,000.*1,000,000,000"):
+        scheduler.set_timesteps(10**9)
+
+
+@pytest.mark.parametrize("num_train_timesteps", [1000, 50])
+def test_len_is_num_train_timesteps(num_train_timesteps):
+    assert len(SymmFlowScheduler(num_train_timesteps=num_train_timesteps)) == num_train_timesteps
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun"])
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+def test_a_loop_over_a_tail_of_the_timesteps_starts_where_its_first_timestep_is(solver, direction):
+    # diffusers' img2img pattern: loop over `timesteps[k:]` without `set_begin_index`. The scheduler must find call k
+    # from the timestep (as FlowMatchEulerDiscreteScheduler does), giving what set_begin_index(k) gives.
+    torch.manual_seed(0)
+    state = torch.randn(2, 4, 3, 3)
+
+    def velocity(sample, t, label_t):
+        return torch.sin(sample) * (1 + float(t) / 1000)  # changes along the path, so a wrong place shows
+
+    scheduler = SymmFlowScheduler(solver=solver)
+    scheduler.set_timesteps(6, direction=direction)
+    k = 2 * scheduler.order
+    tail = scheduler.timesteps[k:]
+    looked_up = state
+    for i, t in enumerate(tail):
+        looked_up = scheduler.step(velocity(looked_up, t, None), t, looked_up, 3).prev_sample
+    assert scheduler.step_index == len(scheduler.timesteps)
+
+    scheduler.set_timesteps(6, direction=direction)
+    scheduler.set_begin_index(k)
+    begun = state
+    for t in tail:
+        begun = scheduler.step(velocity(begun, t, None), t, begun, 3).prev_sample
+    torch.testing.assert_close(looked_up, begun)
+
+    # And it differs from starting at call 0 (what the scheduler used to do with the tail's timesteps).
+    scheduler.set_timesteps(6, direction=direction)
+    from_start = state
+    for t in scheduler.timesteps[: len(tail)]:
+        from_start = scheduler.step(velocity(from_start, t, None), t, from_start, 3).prev_sample
+    assert not torch.allclose(from_start, looked_up)
+
+
+def test_step_refuses_a_timestep_that_disagrees_with_its_position():
+    scheduler = SymmFlowScheduler()
+    scheduler.set_timesteps(4)
+    sample = torch.zeros(1, 4, 2, 2)
+    with pytest.raises(ValueError, match="`timestep` 123 is not a step of this schedule"):
+        scheduler.step(sample, 123.0, sample, 3)
+    scheduler.step(sample, scheduler.timesteps[0], sample, 3)
+    with pytest.raises(ValueError, match="disagrees with the scheduler's position: model call 1"):
+        scheduler.step(sample, scheduler.timesteps[2], sample, 3)
+    scheduler.set_timesteps(4)
+    scheduler.set_begin_index(1)
+    with pytest.raises(ValueError, match="disagrees"):
+        scheduler.step(sample, scheduler.timesteps[0], sample, 3)
+
+
+def test_conditional_reverse_held_side_timesteps_start_at_the_first_step():
+    # In reverse conditional mode the image side is held clean: every timestep is 0, so the value cannot place a
+    # step; the loop starts at call 0 (set_begin_index places it elsewhere).
+    scheduler = SymmFlowScheduler()
+    scheduler.set_timesteps(3, direction="reverse", mode="conditional")
+    assert torch.all(scheduler.timesteps == 0)
+    assert scheduler.index_for_timestep(0.0) == 0

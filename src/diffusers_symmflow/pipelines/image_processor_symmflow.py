@@ -7,18 +7,21 @@ changed. Every check raises a `ValueError` naming the offending input before any
 
 Conventions (diffusers'):
 
-* images: `PIL.Image.Image`; `np.ndarray` `[H, W]`, `[H, W, C]` or `[B, H, W, C]`, uint8 in [0, 255] or float in
-  [0, 1]; `torch.Tensor` `[C, H, W]` or `[B, C, H, W]`, uint8 in [0, 255] or float in [0, 1]; or a list of these.
-  **Float tensors should be in [0, 1].** For diffusers compatibility (`VaeImageProcessor`'s rule) a float tensor
-  holding any negative value is taken as already in [-1, 1] and used as is, with a `FutureWarning`, as diffusers
-  does. The rule cannot see the range a tensor was meant to have: a [-1, 1] tensor that happens to hold no negative
-  value (e.g. a bright image) is read as [0, 1]. Pass [0, 1] tensors (or uint8) to avoid the ambiguity. Arrays are
-  never taken as [-1, 1]: a negative value in a float array raises.
-* masks: class ids as integer arrays or tensors `[H, W]` / `[B, H, W]` (tensors also `[B, 1, H, W]`), palette
-  colours as uint8 arrays `[H, W, 3]` / `[B, H, W, 3]`, or PIL images read by `inputs.pil_mask_to_ids`, the rule the
-  training data shares: `"1"`, `"L"`, `"P"`, `"I"` and `"I;16"` images hold class ids (a `"P"` image's palette
-  indices are the ids, the PASCAL VOC / ADE20K convention, whatever colours its palette shows), `"RGB"` and `"RGBA"`
-  images hold palette colours; or a list of these.
+* images: `PIL.Image.Image` of any mode; `np.ndarray` `[H, W]`, `[H, W, C]` or `[B, H, W, C]`; `torch.Tensor`
+  `[C, H, W]` or `[B, C, H, W]`, uint8 in [0, 255] or float in [0, 1]; or a list of these. PIL images and arrays are
+  read by `inputs.read_image`, the rule training shares: scaled by the range their mode or dtype declares (8-bit
+  modes and uint8 by 255, `"I;16"` / 16-bit PNG and uint16 by 65535, `"F"` and float arrays taken as [0, 1]; see
+  `inputs` for mode `"I"`), colour converted to grayscale by luma and grayscale to RGB by repetition as the model
+  needs. **Float tensors should be in [0, 1].** For diffusers compatibility (`VaeImageProcessor`'s rule) a float
+  tensor holding any negative value is taken as already in [-1, 1] and used as is, with a `FutureWarning`, as
+  diffusers does. The rule cannot see the range a tensor was meant to have: a [-1, 1] tensor that happens to hold no
+  negative value (e.g. a bright image) is read as [0, 1]. Pass [0, 1] tensors (or uint8) to avoid the ambiguity.
+  Arrays are never taken as [-1, 1]: a negative value in a float array raises. Tensors must have the model's channels.
+* masks: read by `inputs.read_mask`, the rule training shares: class ids as integer arrays or tensors `[H, W]`,
+  `[H, W, 1]`, `[B, H, W]` (tensors also `[B, 1, H, W]`), palette colours as integer arrays or tensors `[H, W, 3]` /
+  `[B, H, W, 3]`, or PIL images: `"1"`, `"L"`, `"P"`, `"I"` and `"I;16"` images hold class ids (a `"P"` image's
+  palette indices are the ids, the PASCAL VOC / ADE20K convention, whatever colours its palette shows), `"RGB"` and
+  `"RGBA"` images hold palette colours; or a list of these.
 * NaN / infinite pixel values and empty batches (no image or no mask) raise a `ValueError`.
 """
 
@@ -29,23 +32,12 @@ import PIL.Image
 import torch
 from diffusers.image_processor import VaeImageProcessor
 
-from ..inputs import check_finite, pil_mask_to_ids
+from ..inputs import check_finite, describe_input, read_image, read_mask
 from ..labels import LabelCodec
-
-
-_PIL_MODE_FOR_CHANNELS = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
 def _as_list(items) -> list:
     return list(items) if isinstance(items, (list, tuple)) else [items]
-
-
-def _describe(item) -> str:
-    if isinstance(item, PIL.Image.Image):
-        return f"PIL image (mode {item.mode!r}, size {item.size})"
-    if isinstance(item, (np.ndarray, torch.Tensor)):
-        return f"{type(item).__name__} of shape {tuple(item.shape)} and dtype {item.dtype}"
-    return repr(type(item))
 
 
 class SymmFlowImageProcessor(VaeImageProcessor):
@@ -61,9 +53,9 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         """Stack the user's images into one float32 tensor `[B, num_channels, H, W]` in [-1, 1].
 
         Args:
-            image: see the module docstring. PIL images are converted to the model's mode (`"L"` for 1 channel, so
-                an RGB photograph given to a grayscale model is converted with PIL's ITU-R 601-2 luma transform;
-                `"RGB"` for 3); arrays and tensors must already have `num_channels` channels.
+            image: see the module docstring. PIL images and arrays are converted to the model's channels (an RGB
+                photograph given to a grayscale model by the ITU-R 601-2 luma transform, PIL's; grayscale to RGB by
+                repetition); tensors must already have `num_channels` channels.
             num_channels (`int`): image channels the model takes in pixel space.
 
         Raises:
@@ -82,41 +74,28 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         return images
 
     def _image_to_tensor(self, item, num_channels: int, index: int) -> torch.Tensor:
-        if isinstance(item, PIL.Image.Image):
-            mode = _PIL_MODE_FOR_CHANNELS.get(num_channels)
-            if mode is None:
-                raise ValueError(
-                    f"The model takes {num_channels}-channel images, which PIL cannot hold; pass `image[{index}]` as "
-                    "an array or tensor."
-                )
-            array = np.asarray(item.convert(mode), dtype=np.float32) / 255.0
-            array = array[..., None] if array.ndim == 2 else array
-            return self.normalize(torch.from_numpy(array).permute(2, 0, 1)[None])
-
-        if isinstance(item, np.ndarray):
-            array = item[..., None] if item.ndim == 2 else item
-            if array.ndim == 3:
-                array = array[None]
-            if array.ndim != 4 or array.shape[-1] != num_channels:
-                raise ValueError(
-                    f"`image[{index}]` is a {_describe(item)}; the model takes {num_channels}-channel images as "
-                    f"arrays of shape [H, W, {num_channels}] or [B, H, W, {num_channels}]"
-                    + (" (or [H, W])." if num_channels == 1 else ".")
-                )
-            tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2)
-            return self._to_signed_range(tensor, index, signed_allowed=False)
+        what = f"`image[{index}]`"
         if isinstance(item, torch.Tensor):
             tensor = item[None] if item.ndim == 3 else item
             if tensor.ndim != 4 or tensor.shape[1] != num_channels:
                 raise ValueError(
-                    f"`image[{index}]` is a {_describe(item)}; the model takes {num_channels}-channel images as "
+                    f"{what} is {describe_input(item)}; the model takes {num_channels}-channel images as "
                     f"tensors of shape [{num_channels}, H, W] or [B, {num_channels}, H, W]."
                 )
-            return self._to_signed_range(tensor.detach().cpu(), index, signed_allowed=True)
-        raise ValueError(f"`image[{index}]` is a {_describe(item)}; pass PIL images, numpy arrays or torch tensors.")
+            return self._to_signed_range(tensor.detach().cpu(), index)
+        if not isinstance(item, (PIL.Image.Image, np.ndarray)):
+            raise ValueError(f"{what} is {describe_input(item)}; pass PIL images, numpy arrays or torch tensors.")
+        # PIL images and arrays [H, W(, C)] follow the package's one reading rule (`inputs.read_image`), the one
+        # training uses; a 4-d array is a batch of such images.
+        images = list(item) if isinstance(item, np.ndarray) and item.ndim == 4 else [item]
+        arrays = [read_image(image, num_channels, what) for image in images]
+        if len({array.shape for array in arrays}) > 1:
+            raise ValueError(f"{what} holds images of different sizes.")
+        array = np.stack(arrays) if arrays else np.zeros((0, *item.shape[1:3], num_channels), dtype=np.float32)
+        return self.normalize(torch.from_numpy(array).permute(0, 3, 1, 2))
 
-    def _to_signed_range(self, tensor: torch.Tensor, index: int, signed_allowed: bool) -> torch.Tensor:
-        """uint8 [0, 255] or float [0, 1] (or, for tensors, [-1, 1]) to float32 [-1, 1]."""
+    def _to_signed_range(self, tensor: torch.Tensor, index: int) -> torch.Tensor:
+        """A tensor, uint8 [0, 255] or float [0, 1] (or [-1, 1], diffusers' rule), to float32 [-1, 1]."""
         check_finite(tensor, f"`image[{index}]`")
         if tensor.dtype == torch.uint8:
             return self.normalize(tensor.float() / 255.0)
@@ -128,10 +107,10 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         if tensor.numel() == 0:
             return tensor  # an empty batch, reported by the caller
         low, high = tensor.min().item(), tensor.max().item()
-        if low < (-1.0 if signed_allowed else 0.0) or high > 1.0:
+        if low < -1.0 or high > 1.0:
             raise ValueError(
-                f"`image[{index}]` has values in [{low:.3g}, {high:.3g}]; float images must lie in [0, 1]"
-                + (" (or in [-1, 1])." if signed_allowed else ".")
+                f"`image[{index}]` has values in [{low:.3g}, {high:.3g}]; float images must lie in [0, 1] (or in "
+                "[-1, 1])."
             )
         if low < 0.0:
             # VaeImageProcessor's rule (and its warning): a tensor with a negative value is already in [-1, 1].
@@ -164,32 +143,11 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         return ids
 
     def _mask_to_ids(self, item, codec: LabelCodec, index: int) -> torch.Tensor:
-        if isinstance(item, PIL.Image.Image):
-            return pil_mask_to_ids(item, codec, f"`mask[{index}]`")[None]
-        if isinstance(item, np.ndarray):
-            if item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3:
-                return self._colors_to_ids(item if item.ndim == 4 else item[None], codec)
-            if not np.issubdtype(item.dtype, np.integer) or item.ndim not in (2, 3):
-                raise ValueError(
-                    f"`mask[{index}]` is a {_describe(item)}; pass class ids as an integer array [H, W] or [B, H, W], "
-                    "or palette colours as a uint8 array [H, W, 3] or [B, H, W, 3]."
-                )
-            ids = torch.from_numpy(item.astype(np.int64))
-        elif isinstance(item, torch.Tensor):
-            ids = item[:, 0] if item.ndim == 4 and item.shape[1] == 1 else item
-            if torch.is_floating_point(ids) or torch.is_complex(ids) or ids.ndim not in (2, 3):
-                raise ValueError(
-                    f"`mask[{index}]` is a {_describe(item)}; pass class ids as an integer tensor [H, W], [B, H, W] or "
-                    "[B, 1, H, W]."
-                )
-            ids = ids.detach().cpu().long()
-        else:
-            raise ValueError(f"`mask[{index}]` is a {_describe(item)}; pass PIL images, numpy arrays or torch tensors.")
-        return ids[None] if ids.ndim == 2 else ids
-
-    @staticmethod
-    def _colors_to_ids(rgb: np.ndarray, codec: LabelCodec) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(codec.rgb_to_labels(rgb)), dtype=torch.long)
+        if not isinstance(item, (PIL.Image.Image, np.ndarray, torch.Tensor)):
+            raise ValueError(
+                f"`mask[{index}]` is {describe_input(item)}; pass PIL images, numpy arrays or torch tensors."
+            )
+        return read_mask(item, codec, f"`mask[{index}]`")
 
     @staticmethod
     def preprocess_class_labels(class_labels, codec: LabelCodec) -> torch.Tensor:

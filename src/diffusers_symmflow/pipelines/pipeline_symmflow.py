@@ -30,15 +30,16 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..inputs import check_positive_int
+from ..inputs import check_finite, check_positive_int
 from ..labels import LabelCodec, LabelDecoding
 from ..models import LabelHead, check_label_prediction, predict_velocity, supports_label_time
 from ..schedulers import SymmFlowScheduler
-from ..schedulers.scheduling_symmflow import SAMPLING_MODES
+from ..schedulers.scheduling_symmflow import SAMPLING_MODES, check_inference_steps
 from .image_processor_symmflow import SymmFlowImageProcessor
 
 
-OUTPUT_TYPES = ("pil", "np", "pt")
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+"""`"latent"` (diffusers' convention) returns the state in model space, neither decoded nor post-processed."""
 CUSTOM_PIPELINE_MODULE = "pipeline_symmflow"
 """The module `save_pretrained` writes beside `model_index.json`, which names the class as `[module, class]`, so that
 `diffusers.DiffusionPipeline.from_pretrained(path, trust_remote_code=True)` finds `SymmFlowPipeline` through diffusers'
@@ -67,6 +68,12 @@ LABEL_TIME_MODEL = (
     "(`examples/train_symmflow.py --label_time mixed`; its default, the paper's 'diagonal', trains none)"
 )
 """What to train for the calls that need a label time (`invert`, `edit`, `guidance_scale != 1`), for their errors."""
+LABEL_SPACE_KEY = "_symmflow_label_space"
+"""The UNet config entry where `save_pretrained` records the settings the UNet's channels were trained for (task,
+label code, classes, label head, image channels, timestep scale), so a pipeline built around it, from an edited
+`model_index.json` or scheduler config, is refused with what disagrees instead of giving wrong outputs."""
+OBJECTIVE_CONFIG_NAME = "symmflow_objective.json"
+"""`SymmFlowObjective.config_name`: the training objective `examples/train_symmflow.py` saves beside the pipeline."""
 
 
 @dataclass
@@ -76,7 +83,9 @@ class SymmFlowGenerationOutput(BaseOutput):
     Args:
         images (`list[PIL.Image.Image]`, `np.ndarray` or `torch.Tensor`):
             The generated images: PIL images (`"L"` for one channel, `"RGB"` for three), a float32 array
-            `[B, H, W, C]` in [0, 1], or a float tensor `[B, C, H, W]` in [0, 1].
+            `[B, H, W, C]` in [0, 1], or a float tensor `[B, C, H, W]` in [0, 1]. With `output_type="latent"`, the
+            image side of the final state, `[B, num_image_channels, h, w]` in model space, not decoded: VAE latents
+            times `scaling_factor` for latent models, the unclamped image in about [-1, 1] for pixel models.
     """
 
     images: list[PIL.Image.Image] | np.ndarray | torch.Tensor
@@ -85,6 +94,10 @@ class SymmFlowGenerationOutput(BaseOutput):
 @dataclass
 class SymmFlowSegmentationOutput(BaseOutput):
     """Output of `SymmFlowPipeline.segment`.
+
+    With `output_type="latent"`, `masks` is the label side of the final state, `[B * num_samples, num_label_channels,
+    h, w]` in model space (the samples of image `i` in rows `i * num_samples` to `(i + 1) * num_samples - 1`), not
+    decoded; `colored_masks`, `scores` and `uncertainty` are `None`.
 
     Args:
         masks: class ids, int64 `np.ndarray` / `torch.Tensor` `[B, H, W]`, or a list of `"P"` PIL images whose pixel
@@ -101,8 +114,8 @@ class SymmFlowSegmentationOutput(BaseOutput):
     """
 
     masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor
-    colored_masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor
-    scores: np.ndarray | torch.Tensor
+    colored_masks: list[PIL.Image.Image] | np.ndarray | torch.Tensor | None
+    scores: np.ndarray | torch.Tensor | None
     uncertainty: np.ndarray | torch.Tensor | None
 
 
@@ -208,7 +221,7 @@ class SymmFlowPipeline(DiffusionPipeline):
 
     model_cpu_offload_seq = "vae->unet"
     _optional_components = ["vae"]
-    _callback_tensor_inputs = ["latents", "pred_original_sample"]
+    _callback_tensor_inputs = ["latents", "image_latents", "label_latents", "pred_original_sample"]
 
     def __init__(
         self,
@@ -280,6 +293,7 @@ class SymmFlowPipeline(DiffusionPipeline):
         self.label_codec = label_codec
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1) if vae is not None else 1
         self.image_processor = SymmFlowImageProcessor(vae_scale_factor=self.vae_scale_factor)
+        self._check_label_space()
         self._check_channels()
         self.label_head = LabelHead(
             num_image_channels=self.num_image_channels,
@@ -332,6 +346,92 @@ class SymmFlowPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------------------------------------------------
     # Saving and loading through plain diffusers
     # ------------------------------------------------------------------------------------------------------------
+
+    def label_space(self) -> dict:
+        """The settings the UNet's channels mean something under; `save_pretrained` records them with the UNet.
+
+        Returns:
+            `dict` (JSON values): `task`, `label_encoding`, `num_classes`, `ignore_index`, `background_class`, `beta`,
+            `label_prediction`, `label_input`, `image_channels` (of the images users pass), `num_train_timesteps`
+            (the scheduler's timestep scale), and `palette` for the `"palette"` code (the colours are the code).
+        """
+        config = self.config
+        space = {key: config[key] for key in (
+            "task", "label_encoding", "num_classes", "ignore_index", "background_class", "beta", "label_prediction",
+            "label_input",
+        )}
+        space["image_channels"] = self.num_pixel_channels
+        space["num_train_timesteps"] = self.scheduler.config.num_train_timesteps
+        if config.label_encoding == "palette":
+            space["palette"] = config.palette
+        return json.loads(json.dumps(space))  # JSON values, as a reloaded config holds them
+
+    def _check_label_space(self) -> None:
+        recorded = self.unet.config.get(LABEL_SPACE_KEY)
+        if not recorded:
+            return  # a UNet never saved in a SymmFlow pipeline (or saved before the record existed)
+        current = self.label_space()
+        differ = [key for key in recorded if recorded[key] != current.get(key)]
+        if differ:
+            found = [f"`{key}` is {current.get(key)!r} but the UNet was saved with {recorded[key]!r}" for key in differ]
+            raise ValueError(
+                "The pipeline's settings disagree with the ones its UNet was trained and saved with: "
+                + "; ".join(found)
+                + ". A config edited after saving (model_index.json, or the scheduler's) would give wrong outputs "
+                "without an error; restore the saved values. To train this UNet for other settings, clear the record "
+                f"first: `unet.register_to_config({LABEL_SPACE_KEY}=None)`."
+            )
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """`DiffusionPipeline.save_pretrained`, recording `label_space()` in the UNet's config (`LABEL_SPACE_KEY`).
+
+        A pipeline later built around the saved UNet with other settings is refused, naming what disagrees.
+        """
+        self.unet.register_to_config(**{LABEL_SPACE_KEY: self.label_space()})
+        super().save_pretrained(save_directory, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "SymmFlowPipeline":
+        """`DiffusionPipeline.from_pretrained`, then a check against the training objective saved beside the pipeline.
+
+        When the folder holds `symmflow_objective.json` (what `examples/train_symmflow.py` saves), its
+        `label_prediction`, `num_train_timesteps` and `label_time` (whether the model needs a label time input) must
+        agree with the loaded pipeline's `label_prediction`, scheduler and UNet; a `ValueError` names what does not.
+        Pipelines saved before `save_pretrained` recorded `label_space()` are checked this way too.
+        """
+        pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        objective_file = os.path.join(os.fspath(pretrained_model_name_or_path), OBJECTIVE_CONFIG_NAME)
+        if os.path.isfile(objective_file):
+            with open(objective_file, encoding="utf-8") as file:
+                pipe.check_objective_config(json.load(file))
+        return pipe
+
+    def check_objective_config(self, objective_config: dict) -> None:
+        """Raise a `ValueError` naming each setting of the training objective's config that this pipeline contradicts.
+
+        Args:
+            objective_config (`dict`): a `SymmFlowObjective` config (`symmflow_objective.json`).
+        """
+        needs_label_time = objective_config.get("label_time", "diagonal") != "diagonal"
+        checks = [
+            ("label_prediction", objective_config.get("label_prediction"), self.config.label_prediction,
+             "the pipeline's `label_prediction`"),
+            ("num_train_timesteps", objective_config.get("num_train_timesteps"),
+             self.scheduler.config.num_train_timesteps, "the scheduler's `num_train_timesteps`"),
+            ("label_time", needs_label_time, self.supports_conditional_sampling,
+             "whether the UNet takes a label time input (`class_embed_type='timestep'`)"),
+        ]
+        differ = [
+            f"the objective's `{key}` is {objective_config.get(key)!r} but {what} is {ours!r}"
+            for key, theirs, ours, what in checks
+            if theirs is not None and theirs != ours
+        ]
+        if differ:
+            raise ValueError(
+                f"The pipeline disagrees with the training objective saved beside it ({OBJECTIVE_CONFIG_NAME}): "
+                + "; ".join(differ)
+                + ". A config edited after saving would give wrong outputs; restore the saved values."
+            )
 
     def save_config(self, save_directory: str | os.PathLike, **kwargs) -> None:
         """Write `model_index.json` naming this class `[CUSTOM_PIPELINE_MODULE, class name]`, and that module beside it.
@@ -577,9 +677,10 @@ class SymmFlowPipeline(DiffusionPipeline):
                     f"`latents` has shape {tuple(latents.shape)} but this call starts from noise of shape "
                     f"{tuple(expected_shape)}."
                 )
+            check_finite(latents, "`latents`")
 
     def _check_common(self, num_inference_steps: Any, output_type: str | None) -> None:
-        check_positive_int("num_inference_steps", num_inference_steps)
+        check_inference_steps(num_inference_steps)
         if output_type is not None and output_type not in OUTPUT_TYPES:
             raise ValueError(f"Unknown output_type {output_type!r}; choose one of {OUTPUT_TYPES}.")
 
@@ -793,10 +894,23 @@ class SymmFlowPipeline(DiffusionPipeline):
                 step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
                 sample = step.prev_sample
                 if callback_on_step_end is not None:
-                    offered = {"latents": sample, "pred_original_sample": step.pred_original_sample}
+                    # `latents` is the side this call integrates (the image going forward, the label in reverse),
+                    # laid out as the call's `latents=` argument; `image_latents` / `label_latents` name each side.
+                    c = self.num_image_channels
+                    moving = slice(None, c) if direction == "forward" else slice(c, None)
+                    offered = {
+                        "latents": sample[:, moving],
+                        "image_latents": sample[:, :c],
+                        "label_latents": sample[:, c:],
+                        "pred_original_sample": step.pred_original_sample[:, moving],
+                    }
                     callback_kwargs = {name: offered[name] for name in callback_on_step_end_tensor_inputs}
                     callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
-                    sample = callback_outputs.pop("latents", sample)
+                    sides = [callback_outputs.pop("image_latents", sample[:, :c]),
+                             callback_outputs.pop("label_latents", sample[:, c:])]
+                    if "latents" in callback_outputs:
+                        sides[0 if direction == "forward" else 1] = callback_outputs.pop("latents")
+                    sample = torch.cat(sides, dim=1)
                 progress_bar.update()
         return sample
 
@@ -829,22 +943,28 @@ class SymmFlowPipeline(DiffusionPipeline):
                 their trained size only; latent models any multiple of `vae_scale_factor`.
             class_labels: for classification models, an int or a sequence / 1-d tensor of class ids; or class names
                 (a `str` or a sequence of them) when the model has `class_names`.
-            num_inference_steps (`int`, *optional*): solver steps; `config.default_generation_steps` (25) if `None`.
+            num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
+                `config.default_generation_steps` (25) if `None`.
             num_images_per_prompt (`int`, defaults to 1): images per mask or class label (consecutive in the output).
             generator: a `torch.Generator`, or a list with one per generated image (`len(labels) *
                 num_images_per_prompt`), for reproducible noise.
             latents (`torch.Tensor`, *optional*): the initial image noise, `[B * num_images_per_prompt,
-                num_image_channels, h, w]` in model space; drawn with `generator` when `None`.
+                num_image_channels, h, w]` in model space, finite; drawn with `generator` when `None`.
             sampling_mode (`str`, *optional*): `"joint"` (the paper's ODE), `"conditional"` (label held clean; needs a
                 model with a label time) or `None` (conditional when supported, else joint).
-            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` (float32 `[B, H, W, C]` in [0, 1]) or `"pt"`
-                (float `[B, C, H, W]` in [0, 1]).
+            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` (float32 `[B, H, W, C]` in [0, 1]), `"pt"`
+                (float `[B, C, H, W]` in [0, 1]) or `"latent"` (the image side of the final state in model space,
+                not decoded, `[B * num_images_per_prompt, num_image_channels, h, w]`; see `SymmFlowGenerationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowGenerationOutput` instead of `(images,)`.
             callback_on_step_end: called after every model call as `callback(pipe, i, t, callback_kwargs)` and
-                returns a dict; a returned `"latents"` replaces the state.
-            callback_on_step_end_tensor_inputs (defaults to `("latents",)`): what `callback_kwargs` holds:
-                `"latents"` (the joint state `[image | label]` in model space after the step) and / or
-                `"pred_original_sample"` (the one-jump estimate of both clean ends, for previews).
+                returns a dict; a returned `"latents"`, `"image_latents"` or `"label_latents"` replaces that part of
+                the state (`"latents"` last).
+            callback_on_step_end_tensor_inputs (defaults to `("latents",)`): what `callback_kwargs` holds, all in
+                model space after the step: `"latents"` (the side the call integrates, laid out as the `latents`
+                argument: here the image side `[B * num_images_per_prompt, num_image_channels, h, w]`),
+                `"image_latents"` and `"label_latents"` (each side of the joint state `[image | label]`; the label
+                side `[B * num_images_per_prompt, num_label_channels, h, w]`), `"pred_original_sample"` (the one-jump
+                estimate of the clean end of the `"latents"` side, for previews).
             guidance_scale (`float`, defaults to 1.0): classifier-free guidance, `v = v_uncond + w (v_cond - v_uncond)`
                 on the image side, where `v_uncond` is the model's velocity with the label at full noise (label time
                 1) and `v_cond` the usual one; the label side keeps `v_cond` (see `_guided_velocity`). 1 is no
@@ -904,9 +1024,10 @@ class SymmFlowPipeline(DiffusionPipeline):
             guidance_scale=guidance_scale, unconditional_label=unconditional_label,
         )
 
-        # 5. Decode and post-process.
-        images = self.decode_images(sample[:, : self.num_image_channels])
-        images = self.image_processor.postprocess(images, output_type=output_type)
+        # 5. Decode and post-process (`"latent"`: the image side as it is).
+        images = sample[:, : self.num_image_channels]
+        if output_type != "latent":
+            images = self.image_processor.postprocess(self.decode_images(images), output_type=output_type)
         self.maybe_free_model_hooks()
 
         if not return_dict:
@@ -981,22 +1102,25 @@ class SymmFlowPipeline(DiffusionPipeline):
             image: PIL image(s), arrays `[H, W, C]` / `[B, H, W, C]` (uint8, or float in [0, 1]), tensors
                 `[B, C, H, W]` (float in [0, 1] or [-1, 1]), or a list of these; see `image_processor_symmflow`.
                 Grayscale models convert PIL images to `"L"`.
-            num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`.
+            num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
+                `config.default_prediction_steps` (1) if `None`.
             num_samples (`int`, defaults to 1): label-noise samples per image. With more than one, `masks` is the
                 per-pixel majority vote (ties go to the lower class id), `scores` the vote frequencies and
                 `uncertainty` the entropy of the votes. The samples run through the model as one batch.
             generator: a `torch.Generator`, or a list with one per image (all of an image's samples use its
                 generator, so a batch equals single calls with the same generators).
             latents (`torch.Tensor`, *optional*): the initial label noise, `[B * num_samples, num_label_channels, h, w]`
-                in model space.
+                in model space, finite.
             sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` (image held clean) or `None` (conditional
                 when supported).
-            output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"pil"` (see `SymmFlowSegmentationOutput`).
+            output_type (`str`, defaults to `"np"`): `"np"`, `"pt"`, `"pil"` or `"latent"` (the label side of the final
+                state, not decoded; see `SymmFlowSegmentationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowSegmentationOutput` instead of the tuple
                 `(masks, colored_masks, scores, uncertainty)`.
-            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `__call__` (the state is
-                `[image | label]` with all samples of all images); setting `pipe._interrupt = True` in the callback
-                stops the loop and decodes the label reached.
+            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `__call__`, with all samples of all
+                images in the batch; here `"latents"` is the label side (laid out as the `latents` argument,
+                `[B * num_samples, num_label_channels, h, w]`) and `"pred_original_sample"` its clean-end estimate.
+                Setting `pipe._interrupt = True` in the callback stops the loop and decodes the label reached.
 
         Returns:
             `SymmFlowSegmentationOutput` or `tuple`.
@@ -1011,6 +1135,11 @@ class SymmFlowPipeline(DiffusionPipeline):
             image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type,
             callback_on_step_end, callback_on_step_end_tensor_inputs,
         )
+        if output_type == "latent":
+            self.maybe_free_model_hooks()
+            if not return_dict:
+                return (codes, None, None, None)
+            return SymmFlowSegmentationOutput(masks=codes, colored_masks=None, scores=None, uncertainty=None)
         decoding = self.decode_labels(codes)
         labels, scores, uncertainty = self._aggregate_votes(decoding, num_samples)
 
@@ -1069,8 +1198,9 @@ class SymmFlowPipeline(DiffusionPipeline):
 
         Args:
             image: as for `segment`; pixel-space models take their trained size only.
-            num_inference_steps (`int`, *optional*): solver steps; `config.default_prediction_steps` (1) if `None`
-                (the paper's best classification accuracy is at one step).
+            num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
+                `config.default_prediction_steps` (1) if `None` (the paper's best classification accuracy is at one
+                step).
             num_samples (`int`, defaults to 1): label-noise samples per image, run as one batch; their scores are
                 averaged and `labels` is the argmax of the average.
             generator: a `torch.Generator`, or a list with one per image.
@@ -1327,7 +1457,7 @@ class SymmFlowPipeline(DiffusionPipeline):
                 new mask. Lower keeps more of the image and follows the new mask less.
             num_inference_steps (`int`, *optional*): the grid's steps; `config.default_generation_steps` if `None`.
             generator: for the label noise of `segment` when `source_mask` is `None`; inversion is deterministic.
-            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"` or `"pt"`, as in `__call__`.
+            output_type (`str`, defaults to `"pil"`): `"pil"`, `"np"`, `"pt"` or `"latent"`, as in `__call__`.
             return_dict (`bool`, defaults to `True`): return a `SymmFlowEditOutput` instead of
                 `(images, source_masks)`.
             callback_on_step_end: called after every model call of both halves as `callback(pipe, i, t, kwargs)`,
@@ -1392,9 +1522,10 @@ class SymmFlowPipeline(DiffusionPipeline):
             unconditional_label=unconditional_label,
         )
 
-        # 4. Decode and post-process.
-        images = self.decode_images(sample[:, : self.num_image_channels])
-        images = self.image_processor.postprocess(images, output_type=output_type)
+        # 4. Decode and post-process (`"latent"`: the image side as it is).
+        images = sample[:, : self.num_image_channels]
+        if output_type != "latent":
+            images = self.image_processor.postprocess(self.decode_images(images), output_type=output_type)
         self.maybe_free_model_hooks()
 
         if not return_dict:

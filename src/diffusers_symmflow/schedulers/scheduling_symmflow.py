@@ -54,6 +54,21 @@ DIRECTIONS = ("forward", "reverse")
 SAMPLING_MODES = ("joint", "conditional")
 """The sampling modes; the pipeline, evaluation and the examples read this tuple."""
 SOLVERS = ("euler", "heun")
+MAX_INFERENCE_STEPS = 10_000
+"""The most solver steps `set_timesteps` (and the pipeline's calls) accept. The time grid is built whole, so an
+unbounded count is a memory bomb (a billion steps was killed at 23 GB before any model call); the paper samples with
+1 to 25 steps."""
+
+
+def check_inference_steps(num_inference_steps) -> int:
+    """Raise a `ValueError` naming `num_inference_steps` unless it is an integer in [1, `MAX_INFERENCE_STEPS`]."""
+    check_positive_int("num_inference_steps", num_inference_steps)
+    if num_inference_steps > MAX_INFERENCE_STEPS:
+        raise ValueError(
+            f"`num_inference_steps` must be at most {MAX_INFERENCE_STEPS:,} (the time grid is built whole), got "
+            f"{num_inference_steps:,}."
+        )
+    return int(num_inference_steps)
 
 
 @dataclass
@@ -116,6 +131,10 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         self._begin_index = None
         self._first_stage = None  # Heun: (sample, increment) kept between the two model calls of one step
 
+    def __len__(self) -> int:
+        """`num_train_timesteps`, as diffusers' schedulers return."""
+        return self.config.num_train_timesteps
+
     @property
     def order(self) -> int:
         """Model calls per step (diffusers pipelines read this for their progress bars)."""
@@ -131,8 +150,48 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         return self._begin_index
 
     def set_begin_index(self, begin_index: int = 0) -> None:
-        """Start the next loop at `timesteps[begin_index]` (as diffusers' img2img pipelines do)."""
+        """Start the next loop at `timesteps[begin_index]` (as diffusers' img2img pipelines do).
+
+        Without it, the first `step` finds its place from its `timestep` (see `index_for_timestep`).
+        """
         self._begin_index = begin_index
+
+    def index_for_timestep(self, timestep: float | torch.Tensor) -> int:
+        """The index in `timesteps` of the model call that starts a solver step at `timestep`.
+
+        What the first `step` of a loop uses when `set_begin_index` was not called, so a loop over `timesteps[k:]`
+        (diffusers' img2img pattern) starts at call `k`, as with `FlowMatchEulerDiscreteScheduler`.
+
+        Args:
+            timestep (`float` or `torch.Tensor`): a value of `timesteps` (the one given to the model).
+
+        Returns:
+            `int`: the index of the first call of a solver step (Heun's second calls repeat the next step's
+            timestep and are skipped) whose timestep is `timestep`. When several steps start at that value (the
+            held side of `mode="conditional"` stays at timestep 0 throughout), the first of them; call
+            `set_begin_index` to start elsewhere.
+
+        Raises:
+            ValueError: when no step of the schedule starts at `timestep`.
+        """
+        if self.timesteps is None:
+            raise ValueError("Call `set_timesteps(...)` before looking up a timestep.")
+        value = float(timestep)
+        starts = self.timesteps[:: self.order]
+        matches = torch.nonzero(torch.abs(starts - value) <= self._timestep_tolerance).flatten()
+        if len(matches) == 0:
+            raise ValueError(
+                f"`timestep` {value:g} is not a step of this schedule (its steps start at "
+                f"{[round(float(t), 4) for t in starts[:5]]}{' ...' if len(starts) > 5 else ''}); pass the values of "
+                "`scheduler.timesteps`."
+            )
+        return int(matches[0]) * self.order
+
+    @property
+    def _timestep_tolerance(self) -> float:
+        # Timesteps are float32 values on the 0..num_train_timesteps scale; a millionth of the scale absorbs the
+        # rounding of a float / tensor round trip and stays far below the spacing of MAX_INFERENCE_STEPS steps.
+        return 1e-6 * self.config.num_train_timesteps
 
     def _shift(self, noise_level: np.ndarray) -> np.ndarray:
         shift = self.config.shift
@@ -149,7 +208,8 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         """Build the integration grid.
 
         Args:
-            num_inference_steps (`int`): number of solver steps (>= 1). Heun makes two model calls per step.
+            num_inference_steps (`int`): number of solver steps, from 1 to `MAX_INFERENCE_STEPS` (10,000). Heun
+                makes two model calls per step.
             direction (`str`, defaults to `"forward"`):
                 `"forward"` integrates t: 0 -> 1 (labels to images); `"reverse"` integrates t: 1 -> 0 (images to
                 labels, paper eq. 8).
@@ -165,7 +225,7 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         points), and `timesteps` / `label_timesteps` (what the model receives at each call, `order` calls per
         step).
         """
-        check_positive_int("num_inference_steps", num_inference_steps)
+        check_inference_steps(num_inference_steps)
         if direction not in DIRECTIONS:
             raise ValueError(
                 f"Unknown direction {direction!r}; use 'forward' (generate images from labels, t: 0 -> 1) or "
@@ -220,8 +280,10 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
 
         Args:
             model_output (`torch.Tensor` of shape `(batch, C_x + C_y, ...)`): the predicted velocity `[v_x | v_y]`.
-            timestep: the value given to the model; kept for diffusers API compatibility. The scheduler tracks its
-                position itself, because in conditional mode every timestep of the held side is 0.
+            timestep (`float` or `torch.Tensor`): the value given to the model, one of `timesteps`. The first step of
+                a loop finds its place from it (`index_for_timestep`) unless `set_begin_index` was called; later
+                steps must agree with the position the scheduler tracks (in conditional mode every timestep of the
+                held side is 0, so the value alone cannot place a step).
             sample (`torch.Tensor`, same shape): the current state `[x_t | y_t]`.
             num_image_channels (`int`): `C_x`, where the image part ends on the channel axis. The label part may
                 have any number of channels (1 for a scalar class map, K for one-hot, 4 latent channels...).
@@ -229,6 +291,10 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
 
         Returns:
             `SymmFlowSchedulerOutput`, or the tuple `(prev_sample, pred_original_sample)`.
+
+        Raises:
+            ValueError: before `set_timesteps`, for mismatched shapes, after the last call, or when `timestep` is not
+                the timestep of the call the scheduler is at.
         """
         if self.timesteps is None:
             raise ValueError("Call `set_timesteps(...)` before `step(...)`.")
@@ -243,10 +309,17 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
                 f"got {num_image_channels}."
             )
         if self._step_index is None:
-            self._step_index = self._begin_index or 0
+            self._step_index = self.index_for_timestep(timestep) if self._begin_index is None else self._begin_index
         if self._step_index >= len(self.timesteps):
             raise ValueError(
                 f"All {len(self.timesteps)} model calls of this schedule are done; call `set_timesteps` again."
+            )
+        expected = float(self.timesteps[self._step_index])
+        if abs(float(timestep) - expected) > self._timestep_tolerance:
+            raise ValueError(
+                f"`timestep` {float(timestep):g} disagrees with the scheduler's position: model call "
+                f"{self._step_index} of this schedule is at timestep {expected:g}. Pass the timesteps in the order of "
+                "`scheduler.timesteps` (or call `set_begin_index` before starting a loop part-way)."
             )
 
         grid_index = self._step_index // self.order

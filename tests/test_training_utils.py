@@ -11,15 +11,23 @@ from accelerate.state import AcceleratorState, GradientState
 from diffusers_symmflow import training_utils
 from diffusers_symmflow.training_utils import (
     CHECKPOINT_MARKER,
+    LEGACY_PROCESS_STATE_FILE,
+    OUTPUT_DIR_LOCK,
+    PROCESS_STATE_FILE,
+    OutputDirLockedError,
+    changed_settings,
     ema_weights,
     latest_checkpoint,
     list_checkpoints,
     load_process_state,
+    lock_output_dir,
     make_model_card,
+    non_finite_parameters,
     read_checkpoint_metadata,
     resolve_resume_checkpoint,
     save_checkpoint,
     unet_without_adapters,
+    verify_checkpoint,
 )
 
 
@@ -140,6 +148,113 @@ def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, capl
     (tmp_path / "checkpoint-1" / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="every complete checkpoint .* is damaged"):
         resolve_resume_checkpoint("latest", output_dir)
+
+
+class PlantedPickle:
+    """Unpickling it creates the directory `path`: proof that code from the file ran."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(tmp_path, accelerator):
+    accelerator, _ = accelerator
+    state = {"generator": torch.Generator().manual_seed(5).get_state(), "stream": {"position": 3, "epoch": [1, None]}}
+    path = save_checkpoint(accelerator, str(tmp_path / "out"), 1, process_state=state)
+    file = os.path.join(path, PROCESS_STATE_FILE.format(0))
+    assert file.endswith(".safetensors") and not os.path.exists(os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(0)))
+    loaded = load_process_state(path, 0)
+    assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
+
+    ran = tmp_path / "code-ran"
+    torch.save({"generator": PlantedPickle(ran)}, tmp_path / "evil.pt")
+    # Planted in place of the state file: the hash catches it, and reading it never unpickles.
+    os.replace(tmp_path / "evil.pt", file)
+    assert any(f"{file} " in problem for problem in verify_checkpoint(path))
+    with pytest.raises(ValueError, match="not a readable process state"):
+        load_process_state(path, 0)
+    assert not ran.exists()
+
+    # A checkpoint of an earlier version (a `torch.save` file): plain values load, anything else is refused.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    torch.save(state, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
+    loaded = load_process_state(str(legacy), 0)
+    assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
+    torch.save({"generator": PlantedPickle(ran)}, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
+    with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
+        load_process_state(str(legacy), 0)
+    assert not ran.exists()
+    torch.load(legacy / LEGACY_PROCESS_STATE_FILE.format(0), weights_only=False)  # what the old code did
+    assert ran.exists()
+
+
+def test_latest_falls_back_from_a_same_size_change_of_the_optimizer_state(tmp_path, accelerator, caplog):
+    accelerator, model = accelerator
+    optimizer = accelerator.prepare(torch.optim.AdamW(model.parameters()))
+    output_dir = str(tmp_path)
+    for step in (1, 2):
+        model(torch.ones(1, 3)).sum().backward()
+        optimizer.step()
+        save_checkpoint(accelerator, output_dir, step)
+    optimizer_state = tmp_path / "checkpoint-2" / "optimizer.bin"
+    data = bytearray(optimizer_state.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size: the sizes alone passed this
+    optimizer_state.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="diffusers_symmflow.training_utils"):
+        assert resolve_resume_checkpoint("latest", output_dir) == str(tmp_path / "checkpoint-1")
+    assert f"{optimizer_state} has changed since it was saved" in caplog.text
+    with pytest.raises(ValueError, match="optimizer.bin has changed since it was saved"):
+        resolve_resume_checkpoint("checkpoint-2", output_dir)
+    files = read_checkpoint_metadata(str(tmp_path / "checkpoint-1"))["files"]
+    assert set(files["optimizer.bin"]) == {"size", "sha256"}
+
+
+def test_markers_without_hashes_still_verify_by_size(tmp_path):
+    path = make_complete(tmp_path, 3)
+    (tmp_path / "checkpoint-3" / "optimizer.bin").write_bytes(b"12345")
+    with open(os.path.join(path, CHECKPOINT_MARKER), "w") as file:
+        file.write('{"step": 3, "files": {"optimizer.bin": 5}}')
+    assert verify_checkpoint(path) == []
+    (tmp_path / "checkpoint-3" / "optimizer.bin").write_bytes(b"1234")
+    assert verify_checkpoint(path) == [f"{tmp_path / 'checkpoint-3' / 'optimizer.bin'} is 4 bytes, 5 when saved"]
+
+
+def test_changed_settings_names_what_differs():
+    saved = {"num_classes": 11, "unet": {"block_out_channels": [16, 32], "layers_per_block": 1}, "use_ema": False}
+    current = {"num_classes": 3, "unet": {"block_out_channels": (16, 32), "layers_per_block": 2}, "use_ema": False,
+               "new_setting": 1}
+    assert changed_settings(saved, current) == [("num_classes", 11, 3), ("unet.layers_per_block", 1, 2)]
+    assert changed_settings({}, current) == []  # a checkpoint from before settings were recorded
+
+
+def test_lock_output_dir_refuses_a_second_run_naming_the_holder(tmp_path, accelerator):
+    from filelock import FileLock
+
+    accelerator, _ = accelerator
+    output_dir = tmp_path / "out"
+    lock = lock_output_dir(accelerator, str(output_dir))
+    with pytest.raises(OutputDirLockedError, match=rf"{output_dir} is in use .*process {os.getpid()} on "):
+        lock_output_dir(accelerator, str(output_dir))
+    lock.release()
+    lock_output_dir(accelerator, str(output_dir)).release()  # free again
+    # Held by something that did not say who it is.
+    (output_dir / ".symmflow-train.lock.holder.json").unlink()
+    with FileLock(str(output_dir / OUTPUT_DIR_LOCK)):
+        with pytest.raises(OutputDirLockedError, match="another process .it has not said which"):
+            lock_output_dir(accelerator, str(output_dir))
+
+
+def test_non_finite_parameters():
+    model = torch.nn.BatchNorm1d(2)
+    assert non_finite_parameters(model) == []
+    with torch.no_grad():
+        model.weight[1] = float("nan")
+    model.running_var[0] = float("inf")
+    assert non_finite_parameters(model) == ["weight", "running_var"]
 
 
 def test_ema_weights_swaps_in_and_restores():

@@ -252,13 +252,13 @@ def load_process_state(path: str, process_index: int) -> dict[str, Any] | None:
     """
     file = os.path.join(path, PROCESS_STATE_FILE.format(process_index))
     if os.path.isfile(file):
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         try:
             with safe_open(file, framework="pt", device="cpu") as handle:
                 state = json.loads((handle.metadata() or {}).get(_PROCESS_STATE_METADATA_KEY, "{}"))
                 state.update({key: handle.get_tensor(key) for key in handle.keys()})
-        except (OSError, ValueError, RuntimeError) as error:  # safetensors raises its own error, a RuntimeError kin
+        except (OSError, ValueError, SafetensorError) as error:
             raise ValueError(f"{file} is not a readable process state ({error}).") from error
         return state
     legacy = os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(process_index))

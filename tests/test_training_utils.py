@@ -313,6 +313,40 @@ def test_model_card_states_modes_metrics_and_hyperparameters():
     assert "`joint` (the paper's ODE) only" in joint_only and "No validation was run." in joint_only
 
 
+HOSTILE_NAMES = ["cat", "a\n---\n# Injected heading", "b | c", "<script>alert(1)</script>", "`code` *bold* [x](y)"]
+
+
+def test_model_card_shows_hostile_class_names_and_values_as_text():
+    from huggingface_hub import ModelCard
+
+    hostile_id = "me/x\n---\nlicense: mit"
+    card = make_model_card(
+        task="segmentation", dataset_description="Stripes\n# Injected", label_encoding="onehot", num_classes=5,
+        class_names=HOSTILE_NAMES, sampling_modes=["joint"], hyperparameters={"unet_config": "my\n## config|x.json"},
+        training={"steps": 3}, dataset_id=hostile_id, base_model=hostile_id, repo_id='me/"x"\n# y',
+    )
+    text = str(card)
+    body = text.split("\n---\n", 1)[1]
+    # Only the card's own headings, one table row per hyper-parameter, no HTML and no front matter rule in the body.
+    assert [line for line in body.splitlines() if line.startswith("#")] == [
+        "# SymmFlow segmentation model", "## Usage", "## Validation", "## Training", "### Hyper-parameters",
+    ]
+    assert "<script>" not in text.split("\n---\n", 1)[1] and "\\<script\\>alert(1)\\</script\\>" in body
+    assert "---" not in body.splitlines()
+    task_line = next(line for line in body.splitlines() if line.startswith("- **Task**"))
+    assert task_line == (
+        "- **Task**: segmentation, 5 classes (cat, a --- \\# Injected heading, b \\| c, "
+        "\\<script\\>alert(1)\\</script\\>, \\`code\\` \\*bold\\* \\[x\\](y))"
+    )
+    assert "| `--unet_config` | my \\#\\# config\\|x.json |" in body
+    assert "- **Dataset**: Stripes # Injected" in body
+    assert 'SymmFlowPipeline.from_pretrained("me/\\"x\\"\\n# y")' in body  # a Python string, on its line
+    # The YAML front matter survives: yaml quotes what it holds, and the card reads back what was written.
+    data = ModelCard(text).data
+    assert data.datasets == [hostile_id] and data.base_model == hostile_id
+    assert data.pipeline_tag == "image-segmentation" and data.license == "apache-2.0"
+
+
 def test_model_card_loading_code_runs_through_plain_diffusers(tmp_path, tiny_pixel_unet):
     """The card's first code block, pointed at a saved pipeline, loads it with `DiffusionPipeline`."""
     import re

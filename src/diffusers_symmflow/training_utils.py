@@ -529,12 +529,28 @@ def unet_without_adapters(unet: torch.nn.Module) -> torch.nn.Module:
 # ----------------------------------------------------------------------------------------------------------------
 
 _METRIC_NAMES = {"mean_iou": "mIoU", "pixel_accuracy": "pixel accuracy", "accuracy": "accuracy"}
+# Characters that start Markdown or HTML markup inside a line (links, emphasis, code, tables, tags, entities, math);
+# line-start markup (headings, lists, rules, front matter) cannot occur once line breaks are gone.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#$])")
+
+
+def escape_markdown(text: Any) -> str:
+    """`text` as literal Markdown text on one line: line breaks become spaces and markup characters are
+    backslash-escaped, so a class name or a path shows as written and never adds headings, tables, links or HTML.
+
+    Args:
+        text: any value; its `str` is escaped.
+
+    Returns:
+        `str`: the escaped text.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def _markdown_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    return escape_markdown(value)
 
 
 def make_model_card(
@@ -589,7 +605,8 @@ def make_model_card(
         datasets=[dataset_id] if dataset_id else None,
         base_model=base_model,
     )
-    location = repo_id or "path/to/this/directory"
+    # A Python string literal in the card's code: quotes and line breaks in it stay inside the string.
+    location = json.dumps(repo_id or "path/to/this/directory")
     modes = ", ".join(f"`{mode}`" for mode in sampling_modes)
     default_mode = "conditional" if "conditional" in sampling_modes else "joint"
     if "conditional" in sampling_modes:
@@ -603,7 +620,7 @@ def make_model_card(
             "This checkpoint supports the sampling mode `joint` (the paper's ODE) only: it has no label time input, "
             "so `sampling_mode=\"conditional\"` raises."
         )
-    names = f" ({', '.join(class_names)})" if class_names else ""
+    names = f" ({', '.join(escape_markdown(name) for name in class_names)})" if class_names else ""
     if task == "segmentation":
         usage = (
             "out = pipe.segment(images, num_inference_steps=1)  # masks, colored_masks, scores\n"
@@ -626,7 +643,8 @@ def make_model_card(
         "",
         f"- **Task**: {task}, {num_classes} classes{names}",
         f"- **Label encoding**: `{label_encoding}`",
-        f"- **Dataset**: {dataset_description}",
+        # Markdown of `SymmFlowData` (code spans around names), kept on its one line.
+        f"- **Dataset**: {' '.join(dataset_description.splitlines())}",
         f"- **Sampling modes**: {modes_text}",
         "",
         "## Usage",
@@ -637,7 +655,7 @@ def make_model_card(
         "```python",
         "from diffusers import DiffusionPipeline",
         "",
-        f'pipe = DiffusionPipeline.from_pretrained("{location}", trust_remote_code=True)',
+        f"pipe = DiffusionPipeline.from_pretrained({location}, trust_remote_code=True)",
         usage,
         "```",
         "",
@@ -648,7 +666,7 @@ def make_model_card(
         "```python",
         "from diffusers_symmflow import SymmFlowPipeline",
         "",
-        f'pipe = SymmFlowPipeline.from_pretrained("{location}")',
+        f"pipe = SymmFlowPipeline.from_pretrained({location})",
         "```",
         "",
         "## Validation",

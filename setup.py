@@ -23,6 +23,11 @@ setup(
         "accelerate>=0.30",
         # data.py: Hub, local, parquet and streamed datasets.
         "datasets>=2.19",
+        # data.py: the column names of parquet files, checked to agree before loading (datasets installs it).
+        "pyarrow",
+        # training_utils.py: the lock that keeps a second training run out of an output directory in use
+        # (huggingface-hub installs it).
+        "filelock",
         # training_utils.py: model cards and pushing trained pipelines to the Hub.
         "huggingface-hub>=0.23",
         # examples/train_symmflow.py --use_lora: LoRA adapters on a pretrained UNet.

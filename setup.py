@@ -25,6 +25,9 @@ setup(
         "datasets>=2.19",
         # data.py: the column names of parquet files, checked to agree before loading (datasets installs it).
         "pyarrow",
+        # training_utils.py: each process's training state in a checkpoint, stored without pickle (diffusers installs
+        # it).
+        "safetensors>=0.4",
         # training_utils.py: the lock that keeps a second training run out of an output directory in use
         # (huggingface-hub installs it).
         "filelock",
@@ -52,8 +55,6 @@ setup(
             "pytest>=7",
             # tests/evaluation/test_fid.py checks the Frechet distance against scipy.linalg.sqrtm.
             "scipy",
-            # tests/examples/test_train_symmflow.py reads saved UNet weights (diffusers installs it anyway).
-            "safetensors>=0.4",
             # The demo's tests drive it through gradio_client and, in headless Chromium (a Debian package, installed
             # by .ci/run), through selenium.
             "gradio>=5",

@@ -659,12 +659,13 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
     )
     sampling_modes = pipe.sampling_modes
     # What fixes the parameters' shapes and the objects a checkpoint holds, recorded in every checkpoint: a resume
-    # names the ones that changed before loading anything (not torch's wall of size mismatches). The sample size is
-    # left out: a model resumes at another resolution.
+    # names the ones that changed before loading anything (not torch's wall of size mismatches). The UNet's own config
+    # covers a --unet_config file's contents and the base model's architecture (paths may move between runs); the
+    # sample size is left out, as a model may resume at another resolution.
     model_settings = {
         "task": data.task, "num_classes": data.num_classes, "label_encoding": args.label_encoding,
-        "image_channels": data.image_channels, "unet_config": args.unet_config,
-        "pretrained_model_name_or_path": args.pretrained_model_name_or_path,
+        "image_channels": data.image_channels,
+        "unet_config": args.unet_config if args.unet_config in (None, *PIXEL_UNET_PRESETS) else "a JSON file",
         "label_time_input": objective.needs_label_time, "use_lora": args.use_lora,
         "lora_rank": args.lora_rank if args.use_lora else None, "use_ema": args.use_ema,
         "unet": {key: value for key, value in unet.config.items() if not key.startswith("_") and key != "sample_size"},

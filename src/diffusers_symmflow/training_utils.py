@@ -257,7 +257,7 @@ def load_process_state(path: str, process_index: int) -> dict[str, Any] | None:
         try:
             with safe_open(file, framework="pt", device="cpu") as handle:
                 state = json.loads((handle.metadata() or {}).get(_PROCESS_STATE_METADATA_KEY, "{}"))
-                state.update({key: handle.get_tensor(key) for key in handle.keys()})
+                state.update({key: handle.get_tensor(key) for key in handle.keys()})  # noqa: SIM118 (not a dict)
         except (OSError, ValueError, SafetensorError) as error:
             raise ValueError(f"{file} is not a readable process state ({error}).") from error
         return state
@@ -465,10 +465,12 @@ def lock_output_dir(accelerator, output_dir: str):
             lock.acquire(timeout=0)
         except Timeout:
             refusal = [
-                f"The output directory {os.path.abspath(output_dir)} is in use by another training run: "
-                f"{_lock_holder(output_dir)} holds {os.path.join(output_dir, OUTPUT_DIR_LOCK)}. Two runs in one "
-                "directory delete each other's checkpoints; wait for it to finish, stop it, or choose another "
-                "output directory."
+                (
+                    f"The output directory {os.path.abspath(output_dir)} is in use by another training run: "
+                    f"{_lock_holder(output_dir)} holds {os.path.join(output_dir, OUTPUT_DIR_LOCK)}. Two runs in one "
+                    "directory delete each other's checkpoints; wait for it to finish, stop it, or choose another "
+                    "output directory."
+                )
             ]
         else:
             holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -240,9 +240,9 @@ def test_lock_output_dir_refuses_a_second_run_naming_the_holder(tmp_path, accele
     with pytest.raises(OutputDirLockedError, match=rf"{output_dir} is in use .*process {os.getpid()} on "):
         lock_output_dir(accelerator, str(output_dir))
     lock.release()
+    assert not (output_dir / ".symmflow-train.lock.holder.json").exists()
     lock_output_dir(accelerator, str(output_dir)).release()  # free again
     # Held by something that did not say who it is.
-    (output_dir / ".symmflow-train.lock.holder.json").unlink()
     with FileLock(str(output_dir / OUTPUT_DIR_LOCK)):
         with pytest.raises(OutputDirLockedError, match="another process .it has not said which"):
             lock_output_dir(accelerator, str(output_dir))

@@ -426,6 +426,19 @@ class OutputDirLockedError(RuntimeError):
     """Another training run holds the output directory (see `lock_output_dir`)."""
 
 
+class OutputDirLock:
+    """The held lock of `lock_output_dir`; `release()` frees the directory for the next run."""
+
+    def __init__(self, lock, holder_file: str):
+        self._lock, self._holder_file = lock, holder_file
+
+    def release(self) -> None:
+        # The holder record goes first: once the lock is free, the next run writes its own.
+        with contextlib.suppress(OSError):
+            os.remove(self._holder_file)
+        self._lock.release()
+
+
 def _lock_holder(output_dir: str) -> str:
     try:
         with open(os.path.join(output_dir, OUTPUT_DIR_LOCK_HOLDER), encoding="utf-8") as file:
@@ -448,7 +461,7 @@ def lock_output_dir(accelerator, output_dir: str):
         output_dir (`str`): the training output directory.
 
     Returns:
-        `filelock.FileLock` on the main process (release it when the run ends), `None` on the others.
+        `OutputDirLock` on the main process (call its `release()` when the run ends), `None` on the others.
 
     Raises:
         OutputDirLockedError: on every process, if another run holds the lock; the message names the directory and
@@ -474,8 +487,10 @@ def lock_output_dir(accelerator, output_dir: str):
             ]
         else:
             holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            with open(os.path.join(output_dir, OUTPUT_DIR_LOCK_HOLDER), "w", encoding="utf-8") as file:
+            holder_file = os.path.join(output_dir, OUTPUT_DIR_LOCK_HOLDER)
+            with open(holder_file, "w", encoding="utf-8") as file:
                 json.dump(holder, file)
+            lock = OutputDirLock(lock, holder_file)
     if accelerator.num_processes > 1:
         refusal = broadcast_object_list(refusal)
     if refusal[0] is not None:

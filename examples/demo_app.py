@@ -230,7 +230,10 @@ def build_demo(pipe: SymmFlowPipeline, title: str = "SymmFlow"):
         )
 
     with gr.Blocks(title=title) as demo:
-        gr.Markdown(f"# {escape_markdown(title)}\nOne Symmetrical Flow Matching model segments, generates and edits. Classes: {legend}")
+        gr.Markdown(
+            f"# {escape_markdown(title)}\nOne Symmetrical Flow Matching model segments, generates and edits. "
+            f"Classes: {legend}"
+        )
         with gr.Tab("Segment", visible=segmentation):
             with gr.Row():
                 seg_image = gr.Image(label="Image", type="pil", elem_id="segment-input", height=DISPLAY_SIZE)

@@ -165,7 +165,8 @@ def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(
     state = {"generator": torch.Generator().manual_seed(5).get_state(), "stream": {"position": 3, "epoch": [1, None]}}
     path = save_checkpoint(accelerator, str(tmp_path / "out"), 1, process_state=state)
     file = os.path.join(path, PROCESS_STATE_FILE.format(0))
-    assert file.endswith(".safetensors") and not os.path.exists(os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(0)))
+    assert file.endswith(".safetensors")
+    assert not os.path.exists(os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(0)))
     loaded = load_process_state(path, 0)
     assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
 

@@ -391,7 +391,8 @@ def save_checkpoint(
 
     accelerator.save_state(temporary)
     if process_state is not None:
-        _save_process_state(process_state, os.path.join(temporary, PROCESS_STATE_FILE.format(accelerator.process_index)))
+        state_file = os.path.join(temporary, PROCESS_STATE_FILE.format(accelerator.process_index))
+        _save_process_state(process_state, state_file)
     accelerator.wait_for_everyone()
 
     if accelerator.is_main_process:

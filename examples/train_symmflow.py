@@ -68,8 +68,10 @@ from diffusers_symmflow.schedulers import SymmFlowScheduler
 from diffusers_symmflow.training_utils import (
     CHECKPOINT_PREFIX,
     changed_settings,
+    ema_checkpoint_state,
     ema_weights,
     is_complete_checkpoint,
+    load_ema_checkpoint_state,
     load_process_state,
     lock_output_dir,
     make_model_card,
@@ -683,8 +685,8 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
 
     ema = None
     if args.use_ema:
+        # Saved by `save_state` in safetensors (not registered with accelerate, which would pickle it).
         ema = EMAModel(trainable, decay=args.ema_decay)
-        accelerator.register_for_checkpointing(ema)
 
     if args.scale_lr:
         args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
@@ -789,7 +791,8 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
                 )
             accelerator.load_state(path)
             if ema is not None:
-                ema.to(accelerator.device)  # accelerate loads registered objects on the CPU
+                load_ema_checkpoint_state(ema, path)
+                ema.to(accelerator.device)  # loaded on the CPU
             global_step = metadata["step"]
             process_state = load_process_state(path, accelerator.process_index)
             if process_state is None:
@@ -899,6 +902,7 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
             process_state={"generator": generator.get_state(), "stream": stream_state},
             metadata={"epoch": epoch, "examples_in_epoch": examples_at_step, "model": model_settings},
             total_limit=args.checkpoints_total_limit,
+            shared_state=ema_checkpoint_state(ema) if ema is not None else None,
         )
 
     def stop_on_bad_example(error: DataExampleError) -> DataExampleError:

@@ -16,9 +16,11 @@ from diffusers_symmflow.training_utils import (
     PROCESS_STATE_FILE,
     OutputDirLockedError,
     changed_settings,
+    ema_checkpoint_state,
     ema_weights,
     latest_checkpoint,
     list_checkpoints,
+    load_ema_checkpoint_state,
     load_process_state,
     lock_output_dir,
     make_model_card,
@@ -191,6 +193,37 @@ def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(
     assert not ran.exists()
     torch.load(legacy / LEGACY_PROCESS_STATE_FILE.format(0), weights_only=False)  # what the old code did
     assert ran.exists()
+
+
+def test_ema_is_saved_without_pickle_and_a_legacy_one_is_read_safely(tmp_path, accelerator):
+    from diffusers.training_utils import EMAModel
+
+    accelerator, model = accelerator
+    ema = EMAModel(model.parameters(), decay=0.5)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.step(model.parameters())
+    path = save_checkpoint(accelerator, str(tmp_path / "out"), 1, shared_state=ema_checkpoint_state(ema))
+    assert not any(name.endswith((".pkl", ".pt")) and "custom" in name for name in os.listdir(path))
+    restored = EMAModel(torch.nn.Linear(3, 2).parameters(), decay=0.9)
+    load_ema_checkpoint_state(restored, path)
+    assert restored.decay == 0.5 and restored.optimization_step == ema.optimization_step == 1
+    assert all(torch.equal(a, b) for a, b in zip(restored.shadow_params, ema.shadow_params))
+
+    # A checkpoint of an earlier version: the EMA in accelerate's custom_checkpoint_0.pkl, read with weights_only.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    torch.save(ema.state_dict(), legacy / "custom_checkpoint_0.pkl")
+    restored = EMAModel(torch.nn.Linear(3, 2).parameters(), decay=0.9)
+    load_ema_checkpoint_state(restored, str(legacy))
+    assert all(torch.equal(a, b) for a, b in zip(restored.shadow_params, ema.shadow_params))
+    ran = tmp_path / "code-ran"
+    torch.save({"shadow_params": [PlantedPickle(ran)]}, legacy / "custom_checkpoint_0.pkl")
+    with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
+        load_ema_checkpoint_state(restored, str(legacy))
+    assert not ran.exists()
+    with pytest.raises(ValueError, match="holds no EMA weights"):
+        load_ema_checkpoint_state(restored, str(tmp_path))
 
 
 def test_latest_falls_back_from_a_same_size_change_of_the_optimizer_state(tmp_path, accelerator, caplog):

@@ -4,9 +4,10 @@
 Checkpoints are written so that a kill at any moment never leaves one that `latest` would pick but cannot load:
 
 1. every process writes into a fresh `checkpoint-N.tmp-<token>` directory (`accelerator.save_state`: model,
-   optimizer, LR scheduler, registered objects such as the EMA, and each process's RNG states), plus its own
-   `symmflow_process_state_<rank>.safetensors` (the training noise generator and the data position; tensors in
-   safetensors and the rest as JSON in its metadata, so reading it never unpickles anything);
+   optimizer, LR scheduler and each process's RNG states), plus its own `symmflow_process_state_<rank>.safetensors`
+   (the training noise generator and the data position), and the main process `symmflow_shared_state.safetensors`
+   (the EMA weights); ours hold tensors in safetensors and the rest as JSON in its metadata, so reading them never
+   unpickles anything;
 2. after all processes are done, the main process writes the completion marker `symmflow_checkpoint.json`
    (flushed and fsync-ed) and renames the directory to `checkpoint-N` in one `os.replace`;
 3. only then are the oldest complete checkpoints beyond `--checkpoints_total_limit`, and leftovers of interrupted
@@ -17,8 +18,8 @@ The marker lists every file of the checkpoint with its size and SHA-256, so `res
 a complete checkpoint that was damaged afterwards (a file deleted, truncated or changed in place, a safetensors header
 unreadable): `latest` falls back to the newest checkpoint that verifies, naming what is damaged; a checkpoint named
 explicitly raises. The hashes catch damage, not tampering (whoever can write a file can rewrite the marker): the files
-accelerate writes (`optimizer.bin`, `scheduler.bin`, `random_states_<rank>.pkl`, `custom_checkpoint_<n>.pkl`) are
-pickles, so a checkpoint is trusted input like any pickle.
+accelerate writes (`optimizer.bin`, `scheduler.bin`, `random_states_<rank>.pkl`) are pickles, so a checkpoint is
+trusted input like any pickle.
 
 `lock_output_dir` keeps a second run out of an output directory in use: its clean-up of interrupted saves would
 delete the first run's checkpoint being written.
@@ -55,6 +56,9 @@ PROCESS_STATE_FILE = "symmflow_process_state_{}.safetensors"
 # Written by earlier versions with `torch.save`; read only with `torch.load(weights_only=True)`.
 LEGACY_PROCESS_STATE_FILE = "symmflow_process_state_{}.pt"
 _PROCESS_STATE_METADATA_KEY = "symmflow_process_state"
+SHARED_STATE_FILE = "symmflow_shared_state.safetensors"
+# Where accelerate's `register_for_checkpointing` put the EMA in earlier versions (a pickle).
+LEGACY_EMA_FILE = "custom_checkpoint_0.pkl"
 OUTPUT_DIR_LOCK = ".symmflow-train.lock"
 # Beside the lock: who holds it, so that a refused run can name the process.
 OUTPUT_DIR_LOCK_HOLDER = ".symmflow-train.lock.holder.json"
@@ -239,6 +243,32 @@ def read_checkpoint_metadata(path: str) -> dict[str, Any]:
         return json.load(file)
 
 
+def _load_state_file(file: str) -> dict[str, Any]:
+    """A state file of `_save_state_file`: its tensors and the JSON values of its metadata; nothing is unpickled."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(file, framework="pt", device="cpu") as handle:
+            state = json.loads((handle.metadata() or {}).get(_PROCESS_STATE_METADATA_KEY, "{}"))
+            state.update({key: handle.get_tensor(key) for key in handle.keys()})  # noqa: SIM118 (not a dict)
+    except (OSError, ValueError, SafetensorError) as error:
+        raise ValueError(f"{file} is not a readable process state ({error}).") from error
+    return state
+
+
+def _load_legacy_pickle(file: str) -> Any:
+    """A `torch.save` file of an earlier version, read with `weights_only=True` (tensors and plain values only)."""
+    import pickle
+
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(
+            f"{file} holds more than tensors and plain values, so it was not loaded (loading it could run code "
+            f"it contains): {error}. Resume from a checkpoint you trust, or start a new run."
+        ) from error
+
+
 def load_process_state(path: str, process_index: int) -> dict[str, Any] | None:
     """This process's state file of a checkpoint (as saved by `save_checkpoint`), or `None` if it has none (e.g. more
     processes than when saved).
@@ -252,30 +282,50 @@ def load_process_state(path: str, process_index: int) -> dict[str, Any] | None:
     """
     file = os.path.join(path, PROCESS_STATE_FILE.format(process_index))
     if os.path.isfile(file):
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(file, framework="pt", device="cpu") as handle:
-                state = json.loads((handle.metadata() or {}).get(_PROCESS_STATE_METADATA_KEY, "{}"))
-                state.update({key: handle.get_tensor(key) for key in handle.keys()})  # noqa: SIM118 (not a dict)
-        except (OSError, ValueError, SafetensorError) as error:
-            raise ValueError(f"{file} is not a readable process state ({error}).") from error
-        return state
+        return _load_state_file(file)
     legacy = os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(process_index))
-    if not os.path.isfile(legacy):
-        return None
-    import pickle
+    return _load_legacy_pickle(legacy) if os.path.isfile(legacy) else None
 
-    try:
-        return torch.load(legacy, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+
+def load_shared_state(path: str) -> dict[str, Any] | None:
+    """The state all processes share in a checkpoint (`save_checkpoint(shared_state=...)`), or `None` if it has none.
+    Read as `load_process_state` reads, without unpickling."""
+    file = os.path.join(path, SHARED_STATE_FILE)
+    return _load_state_file(file) if os.path.isfile(file) else None
+
+
+def ema_checkpoint_state(ema) -> dict[str, Any]:
+    """The state of a diffusers `EMAModel` as `save_checkpoint`'s `shared_state` takes it (tensors at the top level:
+    `ema.shadow_params.<i>`; the rest under `ema`)."""
+    state = ema.state_dict()
+    shadow = {f"ema.shadow_params.{index}": tensor for index, tensor in enumerate(state.pop("shadow_params"))}
+    return {"ema": state, **shadow}
+
+
+def load_ema_checkpoint_state(ema, path: str) -> None:
+    """Restore a diffusers `EMAModel` from a checkpoint: from its shared state (`ema_checkpoint_state`), or from the
+    `custom_checkpoint_0.pkl` that accelerate wrote in earlier versions, read with `weights_only=True`.
+
+    Raises:
+        ValueError: if the checkpoint holds no EMA, or an unreadable one.
+    """
+    shared = load_shared_state(path) or {}
+    if "ema" in shared:
+        count = sum(key.startswith("ema.shadow_params.") for key in shared)
+        state = {**shared["ema"], "shadow_params": [shared[f"ema.shadow_params.{index}"] for index in range(count)]}
+    elif os.path.isfile(os.path.join(path, LEGACY_EMA_FILE)):
+        state = _load_legacy_pickle(os.path.join(path, LEGACY_EMA_FILE))
+    else:
+        raise ValueError(f"{path} holds no EMA weights (it was saved without an EMA).")
+    if len(state["shadow_params"]) != len(ema.shadow_params):
         raise ValueError(
-            f"{legacy} holds more than tensors and plain values, so it was not loaded (loading it could run code "
-            f"it contains): {error}. Resume from a checkpoint you trust, or start a new run."
-        ) from error
+            f"{path} holds EMA weights of {len(state['shadow_params'])} tensors; this model trains "
+            f"{len(ema.shadow_params)}."
+        )
+    ema.load_state_dict(state)
 
 
-def _save_process_state(state: dict[str, Any], file: str) -> None:
+def _save_state_file(state: dict[str, Any], file: str) -> None:
     from safetensors.torch import save_file
 
     tensors = {key: value.detach().cpu().contiguous() for key, value in state.items() if torch.is_tensor(value)}
@@ -359,12 +409,14 @@ def save_checkpoint(
     process_state: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     total_limit: int | None = None,
+    shared_state: dict[str, Any] | None = None,
 ) -> str:
     """Save the full training state atomically as `output_dir/checkpoint-<step>`; call it on every process.
 
     Args:
         accelerator (`accelerate.Accelerator`): saves the prepared model(s), optimizer(s), scheduler(s), the objects
-            registered with `register_for_checkpointing` and every process's RNG states.
+            registered with `register_for_checkpointing` (pickles; pass an EMA as `shared_state` instead) and every
+            process's RNG states.
         output_dir (`str`): the training output directory.
         step (`int`): the optimisation step reached.
         process_state (`dict`, *optional*): this process's own state: tensors (e.g. a generator state) and
@@ -373,6 +425,8 @@ def save_checkpoint(
         metadata (`dict`, *optional*): JSON-serialisable facts stored in the completion marker (e.g. the epoch).
         total_limit (`int`, *optional*): keep at most this many complete checkpoints, deleting the oldest after the
             new one is complete.
+        shared_state (`dict`, *optional*): state that every process holds alike (e.g. `ema_checkpoint_state(ema)`),
+            saved once by the main process like `process_state` and returned by `load_shared_state(path)`.
 
     Returns:
         `str`: the path of the new checkpoint.
@@ -392,7 +446,9 @@ def save_checkpoint(
     accelerator.save_state(temporary)
     if process_state is not None:
         state_file = os.path.join(temporary, PROCESS_STATE_FILE.format(accelerator.process_index))
-        _save_process_state(process_state, state_file)
+        _save_state_file(process_state, state_file)
+    if shared_state is not None and accelerator.is_main_process:
+        _save_state_file(shared_state, os.path.join(temporary, SHARED_STATE_FILE))
     accelerator.wait_for_everyone()
 
     if accelerator.is_main_process:

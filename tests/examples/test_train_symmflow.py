@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from conftest import reset_accelerate_state
 from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
+from diffusers_symmflow.training_utils import load_shared_state
 
 
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
@@ -268,13 +269,16 @@ def test_saved_pipeline_holds_the_ema_weights_and_limit_prunes(train, tmp_path):
     ]
     checkpoint = output_dir / "checkpoint-3"
     raw = load_file(str(checkpoint / "model.safetensors"))
-    ema_state = torch.load(checkpoint / "custom_checkpoint_0.pkl", weights_only=False)
+    # The EMA is saved without pickle (not accelerate's custom_checkpoint_0.pkl).
+    assert not (checkpoint / "custom_checkpoint_0.pkl").exists()
+    ema_state = load_shared_state(str(checkpoint))
+    assert ema_state["ema"]["optimization_step"] == 3
     saved = unet_weights(output_dir)
     # The EMA tracks the parameters in `unet.parameters()` order.
     names = [name for name, _ in UNet2DModel.from_pretrained(str(output_dir / "unet")).named_parameters()]
-    assert len(ema_state["shadow_params"]) == len(names)
-    for name, shadow in zip(names, ema_state["shadow_params"]):
-        torch.testing.assert_close(saved[name], shadow)
+    assert sum(key.startswith("ema.shadow_params.") for key in ema_state) == len(names)
+    for index, name in enumerate(names):
+        torch.testing.assert_close(saved[name], ema_state[f"ema.shadow_params.{index}"])
     assert any(not torch.equal(saved[name], raw[name]) for name in names)
 
 

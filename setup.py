@@ -25,8 +25,8 @@ setup(
         "datasets>=2.19",
         # data.py: the column names of parquet files, checked to agree before loading (datasets installs it).
         "pyarrow",
-        # training_utils.py: each process's training state in a checkpoint, stored without pickle (diffusers installs
-        # it).
+        # training_utils.py: a checkpoint's own training state (noise generators, data position, EMA), stored without
+        # pickle (diffusers installs it).
         "safetensors>=0.4",
         # training_utils.py: the lock that keeps a second training run out of an output directory in use
         # (huggingface-hub installs it).

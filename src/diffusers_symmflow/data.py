@@ -768,7 +768,7 @@ def _load_raw(config: SymmFlowDataConfig) -> tuple[dict, str]:
         loaded = datasets.load_dataset(source, config.dataset_config_name, streaming=streaming)
     except datasets.exceptions.DatasetGenerationError as error:
         cause = error.__cause__
-        if not hasattr(cause, "table_column_names"):  # datasets' CastError: the columns of two files differ
+        if not hasattr(cause, "table_column_names"):  # not datasets' CastError of files whose columns differ
             raise
         raise ValueError(
             f"The files of {source!r} do not all have the same columns: one has {cause.table_column_names}, where "

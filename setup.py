@@ -23,6 +23,14 @@ setup(
         "accelerate>=0.30",
         # data.py: Hub, local, parquet and streamed datasets.
         "datasets>=2.19",
+        # data.py: the column names of parquet files, checked to agree before loading (datasets installs it).
+        "pyarrow",
+        # training_utils.py: a checkpoint's own training state (noise generators, data position, EMA), stored without
+        # pickle (diffusers installs it).
+        "safetensors>=0.4",
+        # training_utils.py: the lock that keeps a second training run out of an output directory in use
+        # (huggingface-hub installs it).
+        "filelock",
         # training_utils.py: model cards and pushing trained pipelines to the Hub.
         "huggingface-hub>=0.23",
         # examples/train_symmflow.py --use_lora: LoRA adapters on a pretrained UNet.
@@ -47,8 +55,6 @@ setup(
             "pytest>=7",
             # tests/evaluation/test_fid.py checks the Frechet distance against scipy.linalg.sqrtm.
             "scipy",
-            # tests/examples/test_train_symmflow.py reads saved UNet weights (diffusers installs it anyway).
-            "safetensors>=0.4",
             # The demo's tests drive it through gradio_client and, in headless Chromium (a Debian package, installed
             # by .ci/run), through selenium.
             "gradio>=5",

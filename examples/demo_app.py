@@ -25,6 +25,7 @@ import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
 from diffusers_symmflow.pipelines import SymmFlowPipeline
+from diffusers_symmflow.training_utils import escape_markdown
 
 
 DISPLAY_SIZE = 256  # MNIST is 32x32: shown and drawn at 8x, scaled back to the model's size
@@ -214,8 +215,10 @@ def build_demo(pipe: SymmFlowPipeline, title: str = "SymmFlow"):
     segmentation = pipe.config.task == "segmentation"
     conditional = pipe.supports_conditional_sampling
     generation_steps, prediction_steps = pipe.config.default_generation_steps, pipe.config.default_prediction_steps
+    # Class names and the title come from the saved config and the command line: shown as text, never as markup.
     legend = ", ".join(
-        f"<span style='color:{colour}'>&#9632;</span> {name}" for colour, name in zip(palette, class_choices(pipe))
+        f"<span style='color:{colour}'>&#9632;</span> {escape_markdown(name)}"
+        for colour, name in zip(palette, class_choices(pipe))
     )
 
     def mask_editor(label, value=None):
@@ -227,7 +230,10 @@ def build_demo(pipe: SymmFlowPipeline, title: str = "SymmFlow"):
         )
 
     with gr.Blocks(title=title) as demo:
-        gr.Markdown(f"# {title}\nOne Symmetrical Flow Matching model segments, generates and edits. Classes: {legend}")
+        gr.Markdown(
+            f"# {escape_markdown(title)}\nOne Symmetrical Flow Matching model segments, generates and edits. "
+            f"Classes: {legend}"
+        )
         with gr.Tab("Segment", visible=segmentation):
             with gr.Row():
                 seg_image = gr.Image(label="Image", type="pil", elem_id="segment-input", height=DISPLAY_SIZE)

@@ -29,6 +29,7 @@ order is a function of (`--seed`, epoch) and the consumed batches are skipped; s
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -67,10 +68,15 @@ from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
 from diffusers_symmflow.training_utils import (
     CHECKPOINT_PREFIX,
+    changed_settings,
+    ema_checkpoint_state,
     ema_weights,
     is_complete_checkpoint,
+    load_ema_checkpoint_state,
     load_process_state,
+    lock_output_dir,
     make_model_card,
+    non_finite_parameters,
     push_to_hub,
     read_checkpoint_metadata,
     resolve_resume_checkpoint,
@@ -639,6 +645,13 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     """
     if not isinstance(args, argparse.Namespace):
         args = parse_args(args)
+    # `train` locks --output_dir once the processes are up; the lock is released however the run ends.
+    with contextlib.ExitStack() as cleanup:
+        return train(args, cleanup)
+
+
+def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
+    """`main` after parsing; `cleanup` releases what the run holds (the lock on --output_dir) when it ends."""
     start_time = time.time()
 
     logging_dir = Path(args.output_dir, args.logging_dir)
@@ -669,8 +682,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     set_seed(args.seed)
-    if accelerator.is_main_process:
-        os.makedirs(args.output_dir, exist_ok=True)
+    # Before any work: a second run in this directory would delete this one's checkpoints (and vice versa).
+    output_lock = lock_output_dir(accelerator, args.output_dir)
+    if output_lock is not None:
+        cleanup.callback(output_lock.release)
 
     # 1. Data (checked before any model is built).
     with accelerator.main_process_first():
@@ -713,6 +728,18 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         **pipeline_settings,
     )
     sampling_modes = pipe.sampling_modes
+    # What fixes the parameters' shapes and the objects a checkpoint holds, recorded in every checkpoint: a resume
+    # names the ones that changed before loading anything (not torch's wall of size mismatches). The UNet's own config
+    # covers a --unet_config file's contents and the base model's architecture (paths may move between runs); the
+    # sample size is left out, as a model may resume at another resolution.
+    model_settings = {
+        "task": data.task, "num_classes": data.num_classes, "label_encoding": args.label_encoding,
+        "image_channels": data.image_channels,
+        "unet_config": args.unet_config if args.unet_config in (None, *PIXEL_UNET_PRESETS) else "a JSON file",
+        "label_time_input": objective.needs_label_time, "use_lora": args.use_lora,
+        "lora_rank": args.lora_rank if args.use_lora else None, "use_ema": args.use_ema,
+        "unet": {key: value for key, value in unet.config.items() if not key.startswith("_") and key != "sample_size"},
+    }
     if args.use_lora:
         add_lora(unet, args)
     if args.gradient_checkpointing:
@@ -727,10 +754,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     ema = None
     if args.use_ema:
         # diffusers' EMAModel ramps its decay as min(decay, (1 + n) / (10 + n)); its floor min_decay = decay gives
-        # the authors' constant decay from the first step.
+        # the authors' constant decay from the first step. Saved by `save_state` in safetensors (not registered with
+        # accelerate, which would pickle it).
         min_decay = args.ema_decay if args.ema_constant_decay else 0.0
         ema = EMAModel(trainable, decay=args.ema_decay, min_decay=min_decay)
-        accelerator.register_for_checkpointing(ema)
 
     if args.scale_lr:
         args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
@@ -820,10 +847,24 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             )
         else:
             accelerator.print(f"Resuming from {path}")
+            metadata = read_checkpoint_metadata(path)
+            changes = changed_settings(metadata.get("model", {}), model_settings)
+            if changes:
+                names = {"label_time_input": "label-time input (--label_time)", "image_channels": "image channels"}
+                described = "; ".join(
+                    f"{names.get(key, f'--{key}' if hasattr(args, key) else f'UNet config {key[5:]}')}: {saved!r} in "
+                    f"the checkpoint, {now!r} now"
+                    for key, saved, now in changes
+                )
+                raise ValueError(
+                    f"--resume_from_checkpoint: {path} holds a model built with other settings than this run's "
+                    f"({described}), so its weights do not fit. Resume with the checkpoint's settings, or start a new "
+                    "run in another --output_dir."
+                )
             accelerator.load_state(path)
             if ema is not None:
-                ema.to(accelerator.device)  # accelerate loads registered objects on the CPU
-            metadata = read_checkpoint_metadata(path)
+                load_ema_checkpoint_state(ema, path)
+                ema.to(accelerator.device)  # loaded on the CPU
             global_step = metadata["step"]
             process_state = load_process_state(path, accelerator.process_index)
             if process_state is None:
@@ -866,6 +907,14 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
             return
         with ema_weights(ema, trainable):
             unet_to_save = unet_without_adapters(unwrapped_unet)
+            non_finite = non_finite_parameters(unet_to_save)
+            if non_finite:
+                raise FloatingPointError(
+                    f"After step {global_step} the {'EMA ' if ema is not None else ''}weights hold NaN or infinite "
+                    f"values ({len(non_finite)} tensors, e.g. {non_finite[:3]}), so no pipeline was saved: the one in "
+                    f"{args.output_dir}, if any, is the last good one. Resume from an earlier checkpoint with a lower "
+                    "--learning_rate (or --max_grad_norm)."
+                )
             SymmFlowPipeline.from_label_codec(
                 pipe.label_codec, unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_settings
             ).save_pretrained(args.output_dir, safe_serialization=True)
@@ -910,13 +959,22 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     def save_state() -> str:
         """Write `checkpoint-{global_step}` at the data position of the last finished step; returns its path."""
         stream_state = train_dataset.state_after(examples_at_step) if args.streaming else None
+        non_finite = non_finite_parameters(unwrapped_unet)
+        if non_finite:
+            # Every process holds the same weights, so all of them stop here (no one waits in the save).
+            raise FloatingPointError(
+                f"After step {global_step} the weights hold NaN or infinite values ({len(non_finite)} tensors, e.g. "
+                f"{non_finite[:3]}), so checkpoint-{global_step} was not saved; the earlier checkpoints in "
+                f"{args.output_dir} are untouched. Resume from one with a lower --learning_rate (or --max_grad_norm)."
+            )
         return save_checkpoint(
             accelerator,
             args.output_dir,
             global_step,
             process_state={"generator": generator.get_state(), "stream": stream_state},
-            metadata={"epoch": epoch, "examples_in_epoch": examples_at_step},
+            metadata={"epoch": epoch, "examples_in_epoch": examples_at_step, "model": model_settings},
             total_limit=args.checkpoints_total_limit,
+            shared_state=ema_checkpoint_state(ema) if ema is not None else None,
         )
 
     def stop_on_bad_example(error: DataExampleError) -> DataExampleError:
@@ -998,6 +1056,16 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
                 # Logged losses are means over all processes (each one sees a different shard of the batch).
                 step_losses = torch.stack([loss.loss, loss.image_loss, loss.label_loss]).detach().float()
                 step_losses = accelerator.gather(step_losses[None]).mean(dim=0) / args.gradient_accumulation_steps
+                if not torch.isfinite(step_losses).all():
+                    # Before the update: the weights, the checkpoints and the pipeline on disk stay those of the last
+                    # good step. The loss is gathered, so every process stops here together.
+                    total, image, label = step_losses.tolist()
+                    raise FloatingPointError(
+                        f"The loss is not finite at step {global_step + 1}: loss {total}, image loss {image}, label "
+                        f"loss {label}. Training stopped before this step's update; nothing was saved after step "
+                        f"{global_step}. Resume from the latest checkpoint in {args.output_dir} with a lower "
+                        "--learning_rate (or --max_grad_norm), or check the data."
+                    )
                 train_losses = step_losses if train_losses is None else train_losses + step_losses
                 accelerator.backward(loss.loss)
                 if accelerator.sync_gradients and args.max_grad_norm > 0:

@@ -300,6 +300,32 @@ def test_an_empty_dataset_says_so(tmp_path):
         load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path), num_classes=3))
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_train_and_validation_files_with_other_columns_are_named(tmp_path, streaming):
+    import datasets
+
+    images, masks = stripes(count=4)
+    datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "train.parquet"))
+    datasets.Dataset.from_dict({"img": list(images), "segmentation": list(masks)}).to_parquet(
+        str(tmp_path / "validation.parquet")
+    )
+    train, validation = str(tmp_path / "train.parquet"), str(tmp_path / "validation.parquet")
+    message = (
+        rf"do not all have the same columns: \[{train!r}\] have the columns \['image', 'mask'\]; \[{validation!r}\] "
+        r"have the columns \['img', 'segmentation'\]"
+    )
+    with pytest.raises(ValueError, match=message):
+        load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path), num_classes=3, streaming=streaming))
+
+
+def test_csv_files_with_other_columns_name_the_columns(tmp_path):
+    (tmp_path / "train.csv").write_text("image,label\na.png,0\n")
+    (tmp_path / "validation.csv").write_text("picture,label,extra\nb.png,1,2\n")
+    with pytest.raises(ValueError, match=r"same columns: one has \['picture', 'label', 'extra'\], where the first had "
+                                         r"\['image', 'label'\]"):
+        load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path), task="classification", num_classes=2))
+
+
 def _png_bytes(array: np.ndarray) -> bytes:
     import io
 

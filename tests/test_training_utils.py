@@ -11,15 +11,25 @@ from accelerate.state import AcceleratorState, GradientState
 from diffusers_symmflow import training_utils
 from diffusers_symmflow.training_utils import (
     CHECKPOINT_MARKER,
+    LEGACY_PROCESS_STATE_FILE,
+    OUTPUT_DIR_LOCK,
+    PROCESS_STATE_FILE,
+    OutputDirLockedError,
+    changed_settings,
+    ema_checkpoint_state,
     ema_weights,
     latest_checkpoint,
     list_checkpoints,
+    load_ema_checkpoint_state,
     load_process_state,
+    lock_output_dir,
     make_model_card,
+    non_finite_parameters,
     read_checkpoint_metadata,
     resolve_resume_checkpoint,
     save_checkpoint,
     unet_without_adapters,
+    verify_checkpoint,
 )
 
 
@@ -142,6 +152,145 @@ def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, capl
         resolve_resume_checkpoint("latest", output_dir)
 
 
+class PlantedPickle:
+    """Unpickling it creates the directory `path`: proof that code from the file ran."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(tmp_path, accelerator):
+    accelerator, _ = accelerator
+    state = {"generator": torch.Generator().manual_seed(5).get_state(), "stream": {"position": 3, "epoch": [1, None]}}
+    path = save_checkpoint(accelerator, str(tmp_path / "out"), 1, process_state=state)
+    file = os.path.join(path, PROCESS_STATE_FILE.format(0))
+    assert file.endswith(".safetensors")
+    assert not os.path.exists(os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(0)))
+    loaded = load_process_state(path, 0)
+    assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
+
+    ran = tmp_path / "code-ran"
+    torch.save({"generator": PlantedPickle(ran)}, tmp_path / "evil.pt")
+    # Planted in place of the state file: the hash catches it, and reading it never unpickles.
+    os.replace(tmp_path / "evil.pt", file)
+    assert any(f"{file} " in problem for problem in verify_checkpoint(path))
+    with pytest.raises(ValueError, match="not a readable process state"):
+        load_process_state(path, 0)
+    assert not ran.exists()
+
+    # A checkpoint of an earlier version (a `torch.save` file): plain values load, anything else is refused.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    torch.save(state, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
+    loaded = load_process_state(str(legacy), 0)
+    assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
+    torch.save({"generator": PlantedPickle(ran)}, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
+    with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
+        load_process_state(str(legacy), 0)
+    assert not ran.exists()
+    torch.load(legacy / LEGACY_PROCESS_STATE_FILE.format(0), weights_only=False)  # what the old code did
+    assert ran.exists()
+
+
+def test_ema_is_saved_without_pickle_and_a_legacy_one_is_read_safely(tmp_path, accelerator):
+    from diffusers.training_utils import EMAModel
+
+    accelerator, model = accelerator
+    ema = EMAModel(model.parameters(), decay=0.5)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.step(model.parameters())
+    path = save_checkpoint(accelerator, str(tmp_path / "out"), 1, shared_state=ema_checkpoint_state(ema))
+    assert not any(name.endswith((".pkl", ".pt")) and "custom" in name for name in os.listdir(path))
+    restored = EMAModel(torch.nn.Linear(3, 2).parameters(), decay=0.9)
+    load_ema_checkpoint_state(restored, path)
+    assert restored.decay == 0.5 and restored.optimization_step == ema.optimization_step == 1
+    assert all(torch.equal(a, b) for a, b in zip(restored.shadow_params, ema.shadow_params))
+
+    # A checkpoint of an earlier version: the EMA in accelerate's custom_checkpoint_0.pkl, read with weights_only.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    torch.save(ema.state_dict(), legacy / "custom_checkpoint_0.pkl")
+    restored = EMAModel(torch.nn.Linear(3, 2).parameters(), decay=0.9)
+    load_ema_checkpoint_state(restored, str(legacy))
+    assert all(torch.equal(a, b) for a, b in zip(restored.shadow_params, ema.shadow_params))
+    ran = tmp_path / "code-ran"
+    torch.save({"shadow_params": [PlantedPickle(ran)]}, legacy / "custom_checkpoint_0.pkl")
+    with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
+        load_ema_checkpoint_state(restored, str(legacy))
+    assert not ran.exists()
+    with pytest.raises(ValueError, match="holds no EMA weights"):
+        load_ema_checkpoint_state(restored, str(tmp_path))
+
+
+def test_latest_falls_back_from_a_same_size_change_of_the_optimizer_state(tmp_path, accelerator, caplog):
+    accelerator, model = accelerator
+    optimizer = accelerator.prepare(torch.optim.AdamW(model.parameters()))
+    output_dir = str(tmp_path)
+    for step in (1, 2):
+        model(torch.ones(1, 3)).sum().backward()
+        optimizer.step()
+        save_checkpoint(accelerator, output_dir, step)
+    optimizer_state = tmp_path / "checkpoint-2" / "optimizer.bin"
+    data = bytearray(optimizer_state.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size: the sizes alone passed this
+    optimizer_state.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="diffusers_symmflow.training_utils"):
+        assert resolve_resume_checkpoint("latest", output_dir) == str(tmp_path / "checkpoint-1")
+    assert f"{optimizer_state} has changed since it was saved" in caplog.text
+    with pytest.raises(ValueError, match="optimizer.bin has changed since it was saved"):
+        resolve_resume_checkpoint("checkpoint-2", output_dir)
+    files = read_checkpoint_metadata(str(tmp_path / "checkpoint-1"))["files"]
+    assert set(files["optimizer.bin"]) == {"size", "sha256"}
+
+
+def test_markers_without_hashes_still_verify_by_size(tmp_path):
+    path = make_complete(tmp_path, 3)
+    (tmp_path / "checkpoint-3" / "optimizer.bin").write_bytes(b"12345")
+    with open(os.path.join(path, CHECKPOINT_MARKER), "w") as file:
+        file.write('{"step": 3, "files": {"optimizer.bin": 5}}')
+    assert verify_checkpoint(path) == []
+    (tmp_path / "checkpoint-3" / "optimizer.bin").write_bytes(b"1234")
+    assert verify_checkpoint(path) == [f"{tmp_path / 'checkpoint-3' / 'optimizer.bin'} is 4 bytes, 5 when saved"]
+
+
+def test_changed_settings_names_what_differs():
+    saved = {"num_classes": 11, "unet": {"block_out_channels": [16, 32], "layers_per_block": 1}, "use_ema": False}
+    current = {"num_classes": 3, "unet": {"block_out_channels": (16, 32), "layers_per_block": 2}, "use_ema": False,
+               "new_setting": 1}
+    assert changed_settings(saved, current) == [("num_classes", 11, 3), ("unet.layers_per_block", 1, 2)]
+    assert changed_settings({}, current) == []  # a checkpoint from before settings were recorded
+
+
+def test_lock_output_dir_refuses_a_second_run_naming_the_holder(tmp_path, accelerator):
+    from filelock import FileLock
+
+    accelerator, _ = accelerator
+    output_dir = tmp_path / "out"
+    lock = lock_output_dir(accelerator, str(output_dir))
+    with pytest.raises(OutputDirLockedError, match=rf"{output_dir} is in use .*process {os.getpid()} on "):
+        lock_output_dir(accelerator, str(output_dir))
+    lock.release()
+    assert not (output_dir / ".symmflow-train.lock.holder.json").exists()
+    lock_output_dir(accelerator, str(output_dir)).release()  # free again
+    # Held by something that did not say who it is.
+    with FileLock(str(output_dir / OUTPUT_DIR_LOCK)):
+        with pytest.raises(OutputDirLockedError, match="another process .it has not said which"):
+            lock_output_dir(accelerator, str(output_dir))
+
+
+def test_non_finite_parameters():
+    model = torch.nn.BatchNorm1d(2)
+    assert non_finite_parameters(model) == []
+    with torch.no_grad():
+        model.weight[1] = float("nan")
+    model.running_var[0] = float("inf")
+    assert non_finite_parameters(model) == ["weight", "running_var"]
+
+
 def test_ema_weights_swaps_in_and_restores():
     from diffusers.training_utils import EMAModel
 
@@ -196,6 +345,40 @@ def test_model_card_states_modes_metrics_and_hyperparameters():
     assert "![samples](samples.png)" in text and "MNIST digits." in text
     joint_only = str(make_model_card(sampling_modes=["joint"], **common))
     assert "`joint` (the paper's ODE) only" in joint_only and "No validation was run." in joint_only
+
+
+HOSTILE_NAMES = ["cat", "a\n---\n# Injected heading", "b | c", "<script>alert(1)</script>", "`code` *bold* [x](y)"]
+
+
+def test_model_card_shows_hostile_class_names_and_values_as_text():
+    from huggingface_hub import ModelCard
+
+    hostile_id = "me/x\n---\nlicense: mit"
+    card = make_model_card(
+        task="segmentation", dataset_description="Stripes\n# Injected", label_encoding="onehot", num_classes=5,
+        class_names=HOSTILE_NAMES, sampling_modes=["joint"], hyperparameters={"unet_config": "my\n## config|x.json"},
+        training={"steps": 3}, dataset_id=hostile_id, base_model=hostile_id, repo_id='me/"x"\n# y',
+    )
+    text = str(card)
+    body = text.split("\n---\n", 1)[1]
+    # Only the card's own headings, one table row per hyper-parameter, no HTML and no front matter rule in the body.
+    assert [line for line in body.splitlines() if line.startswith("#")] == [
+        "# SymmFlow segmentation model", "## Usage", "## Validation", "## Training", "### Hyper-parameters",
+    ]
+    assert "<script>" not in text.split("\n---\n", 1)[1] and "\\<script\\>alert(1)\\</script\\>" in body
+    assert "---" not in body.splitlines()
+    task_line = next(line for line in body.splitlines() if line.startswith("- **Task**"))
+    assert task_line == (
+        "- **Task**: segmentation, 5 classes (cat, a --- \\# Injected heading, b \\| c, "
+        "\\<script\\>alert(1)\\</script\\>, \\`code\\` \\*bold\\* \\[x\\](y))"
+    )
+    assert "| `--unet_config` | my \\#\\# config\\|x.json |" in body
+    assert "- **Dataset**: Stripes # Injected" in body
+    assert 'SymmFlowPipeline.from_pretrained("me/\\"x\\"\\n# y")' in body  # a Python string, on its line
+    # The YAML front matter survives: yaml quotes what it holds, and the card reads back what was written.
+    data = ModelCard(text).data
+    assert data.datasets == [hostile_id] and data.base_model == hostile_id
+    assert data.pipeline_tag == "image-segmentation" and data.license == "apache-2.0"
 
 
 def test_model_card_loading_code_runs_through_plain_diffusers(tmp_path, tiny_pixel_unet):

@@ -659,6 +659,23 @@ def _parquet_data_files(source: str) -> dict[str, list[str]] | None:
     return splits
 
 
+def _check_parquet_columns(source: str, splits: dict[str, list[str]]) -> None:
+    """Raise a `ValueError` naming the files and their columns if the parquet files of `splits` differ in columns
+    (`datasets` would fail mid-load with a `DatasetGenerationError` that names neither)."""
+    import pyarrow.parquet
+
+    by_columns: dict[tuple[str, ...], list[str]] = {}
+    for files in splits.values():
+        for path in files:
+            by_columns.setdefault(tuple(pyarrow.parquet.read_schema(path).names), []).append(path)
+    if len(by_columns) > 1:
+        groups = "; ".join(f"{files} have the columns {list(columns)}" for columns, files in by_columns.items())
+        raise ValueError(
+            f"The parquet files of {source!r} do not all have the same columns: {groups}. Give every training and "
+            "validation file the same columns."
+        )
+
+
 def _is_saved_to_disk(path: str) -> bool:
     return os.path.isdir(path) and any(
         os.path.isfile(os.path.join(path, name)) for name in ("dataset_dict.json", "state.json")
@@ -687,8 +704,19 @@ def _load_raw(config: SymmFlowDataConfig) -> tuple[dict, str]:
         return splits, f"the local dataset `{source}`"
     parquet = _parquet_data_files(source)
     if parquet is not None:
+        _check_parquet_columns(source, parquet)
         return dict(datasets.load_dataset("parquet", data_files=parquet, streaming=streaming)), f"parquet `{source}`"
-    loaded = datasets.load_dataset(source, config.dataset_config_name, streaming=streaming)
+    try:
+        loaded = datasets.load_dataset(source, config.dataset_config_name, streaming=streaming)
+    except datasets.exceptions.DatasetGenerationError as error:
+        cause = error.__cause__
+        if not hasattr(cause, "table_column_names"):  # not datasets' CastError of files whose columns differ
+            raise
+        raise ValueError(
+            f"The files of {source!r} do not all have the same columns: one has {cause.table_column_names}, where "
+            f"the first had {cause.requested_column_names}. Give every training and validation file the same "
+            "columns."
+        ) from error
     named = f" (config `{config.dataset_config_name}`)" if config.dataset_config_name else ""
     return dict(loaded), f"`{source}`{named}"
 

@@ -4,28 +4,38 @@
 Checkpoints are written so that a kill at any moment never leaves one that `latest` would pick but cannot load:
 
 1. every process writes into a fresh `checkpoint-N.tmp-<token>` directory (`accelerator.save_state`: model,
-   optimizer, LR scheduler, registered objects such as the EMA, and each process's RNG states), plus its own
-   `symmflow_process_state_<rank>.pt` (the training noise generator and the data position);
+   optimizer, LR scheduler and each process's RNG states), plus its own `symmflow_process_state_<rank>.safetensors`
+   (the training noise generator and the data position), and the main process `symmflow_shared_state.safetensors`
+   (the EMA weights); ours hold tensors in safetensors and the rest as JSON in its metadata, so reading them never
+   unpickles anything;
 2. after all processes are done, the main process writes the completion marker `symmflow_checkpoint.json`
    (flushed and fsync-ed) and renames the directory to `checkpoint-N` in one `os.replace`;
 3. only then are the oldest complete checkpoints beyond `--checkpoints_total_limit`, and leftovers of interrupted
    saves, deleted.
 
 `latest` considers only directories named exactly `checkpoint-N` that hold the marker, and warns about the others.
-The marker lists every file of the checkpoint with its size, so `resolve_resume_checkpoint` can also verify a
-complete checkpoint that was damaged afterwards (a file deleted or truncated, a safetensors header unreadable): `latest`
-falls back to the newest checkpoint that verifies, naming what is damaged; a checkpoint named explicitly raises.
+The marker lists every file of the checkpoint with its size and SHA-256, so `resolve_resume_checkpoint` can also verify
+a complete checkpoint that was damaged afterwards (a file deleted, truncated or changed in place, a safetensors header
+unreadable): `latest` falls back to the newest checkpoint that verifies, naming what is damaged; a checkpoint named
+explicitly raises. The hashes catch damage, not tampering (whoever can write a file can rewrite the marker): the files
+accelerate writes (`optimizer.bin`, `scheduler.bin`, `random_states_<rank>.pkl`) are pickles, so a checkpoint is
+trusted input like any pickle.
+
+`lock_output_dir` keeps a second run out of an output directory in use: its clean-up of interrupted saves would
+delete the first run's checkpoint being written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import socket
 import struct
 import time
 import uuid
@@ -42,7 +52,16 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "checkpoint"
 CHECKPOINT_MARKER = "symmflow_checkpoint.json"
-PROCESS_STATE_FILE = "symmflow_process_state_{}.pt"
+PROCESS_STATE_FILE = "symmflow_process_state_{}.safetensors"
+# Written by earlier versions with `torch.save`; read only with `torch.load(weights_only=True)`.
+LEGACY_PROCESS_STATE_FILE = "symmflow_process_state_{}.pt"
+_PROCESS_STATE_METADATA_KEY = "symmflow_process_state"
+SHARED_STATE_FILE = "symmflow_shared_state.safetensors"
+# Where accelerate's `register_for_checkpointing` put the EMA in earlier versions (a pickle).
+LEGACY_EMA_FILE = "custom_checkpoint_0.pkl"
+OUTPUT_DIR_LOCK = ".symmflow-train.lock"
+# Beside the lock: who holds it, so that a refused run can name the process.
+OUTPUT_DIR_LOCK_HOLDER = ".symmflow-train.lock.holder.json"
 _TEMPORARY_INFIX = ".tmp-"
 _REPLACED_INFIX = ".old-"
 _CHECKPOINT_NAME = re.compile(rf"{CHECKPOINT_PREFIX}-(\d+)")
@@ -115,22 +134,26 @@ def _safetensors_problem(file: str) -> str | None:
 def verify_checkpoint(path: str) -> list[str]:
     """What is damaged in a complete checkpoint; an empty list when it looks loadable.
 
-    Checks that the completion marker parses, that every file it lists is present with the size it had when saved
-    (checkpoints from before the list was recorded skip this), and that every `*.safetensors` file's header is
-    readable and describes no more data than the file holds. Loading is not attempted (it would be as slow as a
-    resume).
+    Checks that the completion marker parses, that every file it lists is present with the size and SHA-256 it had
+    when saved (checkpoints from before sizes or hashes were recorded skip those checks), and that every
+    `*.safetensors` file's header is readable and describes no more data than the file holds. Loading is not attempted
+    (it would be as slow as a resume); hashing reads every file once.
     """
     try:
         metadata = read_checkpoint_metadata(path)
     except (OSError, ValueError) as error:
         return [f"{os.path.join(path, CHECKPOINT_MARKER)} is unreadable ({error})"]
     problems = []
-    for name, size in (metadata.get("files") or {}).items():
+    for name, saved in (metadata.get("files") or {}).items():
+        # Markers written before hashes were recorded hold the size alone.
+        size, digest = (saved, None) if isinstance(saved, int) else (saved.get("size"), saved.get("sha256"))
         file = os.path.join(path, name)
         if not os.path.isfile(file):
             problems.append(f"{file} is missing")
         elif os.path.getsize(file) != size:
             problems.append(f"{file} is {os.path.getsize(file)} bytes, {size} when saved")
+        elif digest is not None and _sha256(file) != digest:
+            problems.append(f"{file} has changed since it was saved (its SHA-256 differs from the marker's)")
     for directory, _, names in os.walk(path):
         for name in sorted(names):
             file = os.path.join(directory, name)
@@ -141,13 +164,22 @@ def verify_checkpoint(path: str) -> list[str]:
     return problems
 
 
-def _checkpoint_files(path: str) -> dict[str, int]:
-    """Relative path -> size of every file under `path` (the marker records them, see `verify_checkpoint`)."""
+def _sha256(file: str) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checkpoint_files(path: str) -> dict[str, dict[str, Any]]:
+    """Relative path -> `{"size", "sha256"}` of every file under `path` (the marker records them, see
+    `verify_checkpoint`)."""
     files = {}
     for directory, _, names in os.walk(path):
         for name in names:
             file = os.path.join(directory, name)
-            files[os.path.relpath(file, path)] = os.path.getsize(file)
+            files[os.path.relpath(file, path)] = {"size": os.path.getsize(file), "sha256": _sha256(file)}
     return dict(sorted(files.items()))
 
 
@@ -211,12 +243,123 @@ def read_checkpoint_metadata(path: str) -> dict[str, Any]:
         return json.load(file)
 
 
+def _load_state_file(file: str) -> dict[str, Any]:
+    """A state file of `_save_state_file`: its tensors and the JSON values of its metadata; nothing is unpickled."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(file, framework="pt", device="cpu") as handle:
+            state = json.loads((handle.metadata() or {}).get(_PROCESS_STATE_METADATA_KEY, "{}"))
+            state.update({key: handle.get_tensor(key) for key in handle.keys()})  # noqa: SIM118 (not a dict)
+    except (OSError, ValueError, SafetensorError) as error:
+        raise ValueError(f"{file} is not a readable process state ({error}).") from error
+    return state
+
+
+def _load_legacy_pickle(file: str) -> Any:
+    """A `torch.save` file of an earlier version, read with `weights_only=True` (tensors and plain values only)."""
+    import pickle
+
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(
+            f"{file} holds more than tensors and plain values, so it was not loaded (loading it could run code "
+            f"it contains): {error}. Resume from a checkpoint you trust, or start a new run."
+        ) from error
+
+
 def load_process_state(path: str, process_index: int) -> dict[str, Any] | None:
-    """This process's state file of a checkpoint, or `None` if it has none (e.g. more processes than when saved)."""
+    """This process's state file of a checkpoint (as saved by `save_checkpoint`), or `None` if it has none (e.g. more
+    processes than when saved).
+
+    Nothing in the file is unpickled: it is a safetensors file (tensors) whose metadata holds the other values as
+    JSON. A checkpoint of an earlier version holds a `torch.save` file instead, read with `weights_only=True` (plain
+    tensors, numbers, strings, lists and dicts only).
+
+    Raises:
+        ValueError: if the file cannot be read as such (e.g. a legacy file holding other Python objects).
+    """
     file = os.path.join(path, PROCESS_STATE_FILE.format(process_index))
-    if not os.path.isfile(file):
-        return None
-    return torch.load(file, map_location="cpu", weights_only=False)
+    if os.path.isfile(file):
+        return _load_state_file(file)
+    legacy = os.path.join(path, LEGACY_PROCESS_STATE_FILE.format(process_index))
+    return _load_legacy_pickle(legacy) if os.path.isfile(legacy) else None
+
+
+def load_shared_state(path: str) -> dict[str, Any] | None:
+    """The state all processes share in a checkpoint (`save_checkpoint(shared_state=...)`), or `None` if it has none.
+    Read as `load_process_state` reads, without unpickling."""
+    file = os.path.join(path, SHARED_STATE_FILE)
+    return _load_state_file(file) if os.path.isfile(file) else None
+
+
+def ema_checkpoint_state(ema) -> dict[str, Any]:
+    """The state of a diffusers `EMAModel` as `save_checkpoint`'s `shared_state` takes it (tensors at the top level:
+    `ema.shadow_params.<i>`; the rest under `ema`)."""
+    state = ema.state_dict()
+    shadow = {f"ema.shadow_params.{index}": tensor for index, tensor in enumerate(state.pop("shadow_params"))}
+    return {"ema": state, **shadow}
+
+
+def load_ema_checkpoint_state(ema, path: str) -> None:
+    """Restore a diffusers `EMAModel` from a checkpoint: from its shared state (`ema_checkpoint_state`), or from the
+    `custom_checkpoint_0.pkl` that accelerate wrote in earlier versions, read with `weights_only=True`.
+
+    Raises:
+        ValueError: if the checkpoint holds no EMA, or an unreadable one.
+    """
+    shared = load_shared_state(path) or {}
+    if "ema" in shared:
+        count = sum(key.startswith("ema.shadow_params.") for key in shared)
+        state = {**shared["ema"], "shadow_params": [shared[f"ema.shadow_params.{index}"] for index in range(count)]}
+    elif os.path.isfile(os.path.join(path, LEGACY_EMA_FILE)):
+        state = _load_legacy_pickle(os.path.join(path, LEGACY_EMA_FILE))
+    else:
+        raise ValueError(f"{path} holds no EMA weights (it was saved without an EMA).")
+    if len(state["shadow_params"]) != len(ema.shadow_params):
+        raise ValueError(
+            f"{path} holds EMA weights of {len(state['shadow_params'])} tensors; this model trains "
+            f"{len(ema.shadow_params)}."
+        )
+    ema.load_state_dict(state)
+
+
+def _save_state_file(state: dict[str, Any], file: str) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {key: value.detach().cpu().contiguous() for key, value in state.items() if torch.is_tensor(value)}
+    others = {key: value for key, value in state.items() if not torch.is_tensor(value)}
+    try:
+        metadata = json.dumps(others)
+    except TypeError as error:
+        raise TypeError(
+            f"`process_state` values must be tensors or JSON-serialisable; {sorted(others)} are not all: {error}"
+        ) from error
+    save_file(tensors, file, metadata={_PROCESS_STATE_METADATA_KEY: metadata})
+
+
+def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """`(key, saved value, current value)` for each key of `current` whose value differs from `saved`'s.
+
+    Values are compared as JSON (a tuple equals the list it was saved as); a key missing from `saved` is not compared
+    (a checkpoint from before it was recorded). Nested dicts are compared key by key, named `outer.inner`.
+
+    Args:
+        saved (`dict`): settings as stored in a checkpoint marker (`read_checkpoint_metadata(path)["model"]`).
+        current (`dict`): the same settings of this run.
+    """
+    changes = []
+    for key, value in current.items():
+        if key not in saved:
+            continue
+        old, new = saved[key], json.loads(json.dumps(value, default=str))
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += [(f"{key}.{inner}", a, b) for inner, a, b in changed_settings(old, new)]
+            changes += [(f"{key}.{inner}", old[inner], None) for inner in sorted(set(old) - set(new))]
+        elif old != new:
+            changes.append((key, old, new))
+    return changes
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -266,19 +409,24 @@ def save_checkpoint(
     process_state: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     total_limit: int | None = None,
+    shared_state: dict[str, Any] | None = None,
 ) -> str:
     """Save the full training state atomically as `output_dir/checkpoint-<step>`; call it on every process.
 
     Args:
         accelerator (`accelerate.Accelerator`): saves the prepared model(s), optimizer(s), scheduler(s), the objects
-            registered with `register_for_checkpointing` and every process's RNG states.
+            registered with `register_for_checkpointing` (pickles; pass an EMA as `shared_state` instead) and every
+            process's RNG states.
         output_dir (`str`): the training output directory.
         step (`int`): the optimisation step reached.
-        process_state (`dict`, *optional*): this process's own state (e.g. a generator state, a data position),
-            saved with `torch.save` and returned by `load_process_state(path, process_index)`.
+        process_state (`dict`, *optional*): this process's own state: tensors (e.g. a generator state) and
+            JSON-serialisable values (e.g. a data position), saved without pickle and returned by
+            `load_process_state(path, process_index)`.
         metadata (`dict`, *optional*): JSON-serialisable facts stored in the completion marker (e.g. the epoch).
         total_limit (`int`, *optional*): keep at most this many complete checkpoints, deleting the oldest after the
             new one is complete.
+        shared_state (`dict`, *optional*): state that every process holds alike (e.g. `ema_checkpoint_state(ema)`),
+            saved once by the main process like `process_state` and returned by `load_shared_state(path)`.
 
     Returns:
         `str`: the path of the new checkpoint.
@@ -297,7 +445,10 @@ def save_checkpoint(
 
     accelerator.save_state(temporary)
     if process_state is not None:
-        torch.save(process_state, os.path.join(temporary, PROCESS_STATE_FILE.format(accelerator.process_index)))
+        state_file = os.path.join(temporary, PROCESS_STATE_FILE.format(accelerator.process_index))
+        _save_state_file(process_state, state_file)
+    if shared_state is not None and accelerator.is_main_process:
+        _save_state_file(shared_state, os.path.join(temporary, SHARED_STATE_FILE))
     accelerator.wait_for_everyone()
 
     if accelerator.is_main_process:
@@ -309,7 +460,7 @@ def save_checkpoint(
             "files": _checkpoint_files(temporary),
         }
         with open(os.path.join(temporary, CHECKPOINT_MARKER), "w", encoding="utf-8") as file:
-            json.dump(marker, file, indent=2)
+            json.dump(marker, file, indent=2, default=str)
             file.flush()
             os.fsync(file.fileno())
         replaced = None
@@ -328,9 +479,91 @@ def save_checkpoint(
     return final
 
 
+class OutputDirLockedError(RuntimeError):
+    """Another training run holds the output directory (see `lock_output_dir`)."""
+
+
+class OutputDirLock:
+    """The held lock of `lock_output_dir`; `release()` frees the directory for the next run."""
+
+    def __init__(self, lock, holder_file: str):
+        self._lock, self._holder_file = lock, holder_file
+
+    def release(self) -> None:
+        # The holder record goes first: once the lock is free, the next run writes its own.
+        with contextlib.suppress(OSError):
+            os.remove(self._holder_file)
+        self._lock.release()
+
+
+def _lock_holder(output_dir: str) -> str:
+    try:
+        with open(os.path.join(output_dir, OUTPUT_DIR_LOCK_HOLDER), encoding="utf-8") as file:
+            holder = json.load(file)
+        return f"process {holder['pid']} on {holder['host']} (since {holder['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (it has not said which)"
+
+
+def lock_output_dir(accelerator, output_dir: str):
+    """Lock `output_dir` for this training run, or raise at once if another run holds it; call it on every process.
+
+    The main process creates `output_dir`, takes an exclusive `filelock.FileLock` on `OUTPUT_DIR_LOCK` in it (held
+    until `.release()` or the process ends, even by a kill) and records its PID and host beside it, so a refused run
+    can name the holder. Two runs in one directory would delete each other's checkpoints (each removes the other's
+    interrupted-looking temporary saves) and overwrite each other's pipeline.
+
+    Args:
+        accelerator (`accelerate.Accelerator`): every process learns whether the main process got the lock.
+        output_dir (`str`): the training output directory.
+
+    Returns:
+        `OutputDirLock` on the main process (call its `release()` when the run ends), `None` on the others.
+
+    Raises:
+        OutputDirLockedError: on every process, if another run holds the lock; the message names the directory and
+            the holder.
+    """
+    from accelerate.utils import broadcast_object_list
+    from filelock import FileLock, Timeout
+
+    lock, refusal = None, [None]
+    if accelerator.is_main_process:
+        os.makedirs(output_dir, exist_ok=True)
+        lock = FileLock(os.path.join(output_dir, OUTPUT_DIR_LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            refusal = [
+                (
+                    f"The output directory {os.path.abspath(output_dir)} is in use by another training run: "
+                    f"{_lock_holder(output_dir)} holds {os.path.join(output_dir, OUTPUT_DIR_LOCK)}. Two runs in one "
+                    "directory delete each other's checkpoints; wait for it to finish, stop it, or choose another "
+                    "output directory."
+                )
+            ]
+        else:
+            holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            holder_file = os.path.join(output_dir, OUTPUT_DIR_LOCK_HOLDER)
+            with open(holder_file, "w", encoding="utf-8") as file:
+                json.dump(holder, file)
+            lock = OutputDirLock(lock, holder_file)
+    if accelerator.num_processes > 1:
+        refusal = broadcast_object_list(refusal)
+    if refusal[0] is not None:
+        raise OutputDirLockedError(refusal[0])
+    return lock
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Weights for saving and validation
 # ----------------------------------------------------------------------------------------------------------------
+
+
+def non_finite_parameters(module: torch.nn.Module) -> list[str]:
+    """Names of the parameters and buffers of `module` holding a NaN or an infinity (empty when all are finite)."""
+    tensors = [*module.named_parameters(), *module.named_buffers()]
+    return [name for name, tensor in tensors if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
 
 
 @contextlib.contextmanager
@@ -370,12 +603,28 @@ def unet_without_adapters(unet: torch.nn.Module) -> torch.nn.Module:
 # ----------------------------------------------------------------------------------------------------------------
 
 _METRIC_NAMES = {"mean_iou": "mIoU", "pixel_accuracy": "pixel accuracy", "accuracy": "accuracy"}
+# Characters that start Markdown or HTML markup inside a line (links, emphasis, code, tables, tags, entities, math);
+# line-start markup (headings, lists, rules, front matter) cannot occur once line breaks are gone.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#$])")
+
+
+def escape_markdown(text: Any) -> str:
+    """`text` as literal Markdown text on one line: line breaks become spaces and markup characters are
+    backslash-escaped, so a class name or a path shows as written and never adds headings, tables, links or HTML.
+
+    Args:
+        text: any value; its `str` is escaped.
+
+    Returns:
+        `str`: the escaped text.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def _markdown_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    return escape_markdown(value)
 
 
 def make_model_card(
@@ -430,7 +679,8 @@ def make_model_card(
         datasets=[dataset_id] if dataset_id else None,
         base_model=base_model,
     )
-    location = repo_id or "path/to/this/directory"
+    # A Python string literal in the card's code: quotes and line breaks in it stay inside the string.
+    location = json.dumps(repo_id or "path/to/this/directory")
     modes = ", ".join(f"`{mode}`" for mode in sampling_modes)
     default_mode = "conditional" if "conditional" in sampling_modes else "joint"
     if "conditional" in sampling_modes:
@@ -444,7 +694,7 @@ def make_model_card(
             "This checkpoint supports the sampling mode `joint` (the paper's ODE) only: it has no label time input, "
             "so `sampling_mode=\"conditional\"` raises."
         )
-    names = f" ({', '.join(class_names)})" if class_names else ""
+    names = f" ({', '.join(escape_markdown(name) for name in class_names)})" if class_names else ""
     if task == "segmentation":
         usage = (
             "out = pipe.segment(images, num_inference_steps=1)  # masks, colored_masks, scores\n"
@@ -467,7 +717,8 @@ def make_model_card(
         "",
         f"- **Task**: {task}, {num_classes} classes{names}",
         f"- **Label encoding**: `{label_encoding}`",
-        f"- **Dataset**: {dataset_description}",
+        # Markdown of `SymmFlowData` (code spans around names), kept on its one line.
+        f"- **Dataset**: {' '.join(dataset_description.splitlines())}",
         f"- **Sampling modes**: {modes_text}",
         "",
         "## Usage",
@@ -478,7 +729,7 @@ def make_model_card(
         "```python",
         "from diffusers import DiffusionPipeline",
         "",
-        f'pipe = DiffusionPipeline.from_pretrained("{location}", trust_remote_code=True)',
+        f"pipe = DiffusionPipeline.from_pretrained({location}, trust_remote_code=True)",
         usage,
         "```",
         "",
@@ -489,7 +740,7 @@ def make_model_card(
         "```python",
         "from diffusers_symmflow import SymmFlowPipeline",
         "",
-        f'pipe = SymmFlowPipeline.from_pretrained("{location}")',
+        f"pipe = SymmFlowPipeline.from_pretrained({location})",
         "```",
         "",
         "## Validation",
@@ -536,6 +787,6 @@ def push_to_hub(output_dir: str, repo_id: str, token: str | None = None, private
         repo_id=repo_id,
         folder_path=output_dir,
         commit_message="Upload SymmFlow pipeline trained with train_symmflow.py",
-        ignore_patterns=[f"{CHECKPOINT_PREFIX}-*", "logs/*", "*.tmp-*"],
+        ignore_patterns=[f"{CHECKPOINT_PREFIX}-*", "logs/*", "*.tmp-*", OUTPUT_DIR_LOCK, OUTPUT_DIR_LOCK_HOLDER],
     )
     return str(url)

@@ -149,6 +149,19 @@ def test_auto_mask_and_edit_endpoints(client, app, pipe, digit_file, tmp_path):
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(result).convert("L")), _displayed(pipe, app, edited))
 
 
+def test_class_names_and_title_are_text_in_the_markdown(app):
+    hostile = ["a\n# Injected heading", "<script>alert(1)</script>", "b | `c` *d*"]
+    torch.manual_seed(0)
+    unet = UNet2DModel(**symmflow_unet2d_config(1, 3, SIZE, label_time=False, preset="tiny"))
+    pipe = SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=3, class_names=hostile)
+    demo = app.build_demo(pipe, title="SymmFlow: my\n## dir")
+    (markdown,) = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
+    lines = markdown.splitlines()
+    assert lines[0] == "# SymmFlow: my \\#\\# dir" and len(lines) == 2 and not lines[1].startswith("#")
+    assert "<script>" not in markdown and "\\<script\\>alert(1)\\</script\\>" in markdown
+    assert "0: a \\# Injected heading" in markdown and "2: b \\| \\`c\\` \\*d\\*" in markdown
+
+
 def _browser_or_skip():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")

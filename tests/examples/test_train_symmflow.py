@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from conftest import reset_accelerate_state
 from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
+from diffusers_symmflow.training_utils import load_shared_state
 
 
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
@@ -268,13 +269,16 @@ def test_saved_pipeline_holds_the_ema_weights_and_limit_prunes(train, tmp_path):
     ]
     checkpoint = output_dir / "checkpoint-3"
     raw = load_file(str(checkpoint / "model.safetensors"))
-    ema_state = torch.load(checkpoint / "custom_checkpoint_0.pkl", weights_only=False)
+    # The EMA is saved without pickle (not accelerate's custom_checkpoint_0.pkl).
+    assert not (checkpoint / "custom_checkpoint_0.pkl").exists()
+    ema_state = load_shared_state(str(checkpoint))
+    assert ema_state["ema"]["optimization_step"] == 3
     saved = unet_weights(output_dir)
     # The EMA tracks the parameters in `unet.parameters()` order.
     names = [name for name, _ in UNet2DModel.from_pretrained(str(output_dir / "unet")).named_parameters()]
-    assert len(ema_state["shadow_params"]) == len(names)
-    for name, shadow in zip(names, ema_state["shadow_params"]):
-        torch.testing.assert_close(saved[name], shadow)
+    assert sum(key.startswith("ema.shadow_params.") for key in ema_state) == len(names)
+    for index, name in enumerate(names):
+        torch.testing.assert_close(saved[name], ema_state[f"ema.shadow_params.{index}"])
     assert any(not torch.equal(saved[name], raw[name]) for name in names)
 
 
@@ -489,3 +493,127 @@ def test_one_cycle_schedule_is_the_authors(train):
     # From 1e-6 up to the peak at the end of the warm-up, then back down to 1e-6.
     assert rates[0] == pytest.approx(1e-6) and max(rates) == pytest.approx(5e-4) and abs(rates.index(max(rates)) - 10) <= 1
     assert rates[-1] < 1e-5
+
+
+def checkpoints(output_dir) -> list[str]:
+    return sorted(name for name in os.listdir(output_dir) if name.startswith("checkpoint"))
+
+
+def test_a_second_run_in_an_output_dir_in_use_refuses_before_any_work(train, tmp_path, monkeypatch):
+    import filelock
+
+    from diffusers_symmflow.training_utils import OUTPUT_DIR_LOCK, OUTPUT_DIR_LOCK_HOLDER
+
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    # What a run elsewhere leaves while it trains: the held lock and, beside it, who holds it.
+    (output_dir / OUTPUT_DIR_LOCK_HOLDER).write_text(json.dumps({"pid": 4242, "host": "gpu-7", "since": "today"}))
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the refused run loaded data")
+
+    monkeypatch.setattr(train, "load_symmflow_data", no_work)
+    with filelock.FileLock(str(output_dir / OUTPUT_DIR_LOCK)):
+        with pytest.raises(RuntimeError, match=rf"{output_dir} is in use by another training run: process 4242 on "
+                                               r"gpu-7 \(since today\)"):
+            train.main([*TINY, "--output_dir", str(output_dir), "--max_train_steps", "1"])
+    assert sorted(os.listdir(output_dir)) == sorted([OUTPUT_DIR_LOCK, OUTPUT_DIR_LOCK_HOLDER])
+
+
+@pytest.mark.parametrize("change", ["unet_config", "num_classes"])
+def test_resume_with_other_model_settings_names_them_before_loading(train, tmp_path, monkeypatch, change):
+    import datasets
+    from accelerate import Accelerator
+
+    flags = [*TINY, "--output_dir", str(tmp_path / "out"), "--checkpointing_steps", "1", "--max_train_steps", "1",
+             "--num_validation_images", "0"]
+    if change == "num_classes":
+        datasets.Dataset.from_dict(stripe_dataset()).remove_columns("mask").to_parquet(str(tmp_path / "d.parquet"))
+        flags += ["--dataset_name", str(tmp_path / "d.parquet"), "--task", "classification", "--validation_split", "4"]
+        before, after = ["--num_classes", "2"], ["--num_classes", "3"]
+        message = r"--num_classes: 2 in the checkpoint, 3 now; UNet config in_channels: 5 in the checkpoint, 6 now"
+    else:
+        before, after = [], ["--unet_config", "narrow"]
+        message = (
+            r"--unet_config: 'tiny' in the checkpoint, 'narrow' now; .*UNet config block_out_channels: \[32, 64\] in "
+            r"the checkpoint, \[16, 32, 64\] now"
+        )
+    train.main([*flags, *before])
+    reset_accelerate_state()
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded")
+
+    monkeypatch.setattr(Accelerator, "load_state", no_load)
+    with pytest.raises(ValueError, match=rf"checkpoint-1 holds a model built with other settings than this run's "
+                                         rf"\({message}"):
+        train.main([*flags, *after, "--max_train_steps", "2", "--resume_from_checkpoint", "latest"])
+
+
+class PlantedPickle:
+    """Unpickling it creates the directory `path`: proof that code from the file ran."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_resume_never_runs_code_from_the_process_state(train, tmp_path):
+    from diffusers_symmflow.training_utils import CHECKPOINT_MARKER, LEGACY_PROCESS_STATE_FILE, PROCESS_STATE_FILE
+
+    output_dir = tmp_path / "out"
+    flags = [*TINY, "--output_dir", str(output_dir), "--checkpointing_steps", "1", "--num_validation_images", "0"]
+    train.main([*flags, "--max_train_steps", "1"])
+    checkpoint = output_dir / "checkpoint-1"
+    assert (checkpoint / PROCESS_STATE_FILE.format(0)).read_bytes()[:8] != b"PK\x03\x04"  # not a torch.save zip
+    # Made to look like a checkpoint of an earlier version (a torch.save state file, a marker without file list),
+    # with a pickle that runs code when unpickled in full.
+    ran = tmp_path / "code-ran"
+    (checkpoint / PROCESS_STATE_FILE.format(0)).unlink()
+    torch.save({"generator": PlantedPickle(ran)}, checkpoint / LEGACY_PROCESS_STATE_FILE.format(0))
+    marker = json.loads((checkpoint / CHECKPOINT_MARKER).read_text())
+    del marker["files"]
+    (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps(marker))
+    reset_accelerate_state()
+    with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
+        train.main([*flags, "--max_train_steps", "2", "--resume_from_checkpoint", "latest"])
+    assert not ran.exists()
+
+
+def poison_the_optimizer(monkeypatch):
+    """From now on every AdamW update leaves a NaN in the first weight tensor (what a corrupt optimizer state does)."""
+    real_step = torch.optim.AdamW.step
+
+    def poisoned_step(self, *args, **kwargs):
+        result = real_step(self, *args, **kwargs)
+        with torch.no_grad():
+            self.param_groups[0]["params"][0].fill_(float("nan"))
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", poisoned_step)
+
+
+@pytest.mark.parametrize(
+    "steps, checkpointing_steps, message",
+    [
+        ("4", "100", r"The loss is not finite at step 4: loss nan.*nothing was saved after step 3"),
+        ("3", "1", r"After step 3 the weights hold NaN or infinite values .* so checkpoint-3 was not saved"),
+        ("3", "100", r"After step 3 the weights hold NaN or infinite values .* so no pipeline was saved"),
+    ],
+    ids=["loss", "checkpoint", "pipeline"],
+)
+def test_non_finite_training_stops_and_keeps_what_is_on_disk(train, tmp_path, monkeypatch, steps, checkpointing_steps,
+                                                             message):
+    output_dir = tmp_path / "out"
+    flags = [*TINY, "--output_dir", str(output_dir), "--num_validation_images", "0", "--validation_steps", "100"]
+    train.main([*flags, "--max_train_steps", "2", "--checkpointing_steps", "2"])
+    good = (output_dir / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    reset_accelerate_state()
+    poison_the_optimizer(monkeypatch)
+    with pytest.raises(FloatingPointError, match=message):
+        train.main([*flags, "--max_train_steps", steps, "--checkpointing_steps", checkpointing_steps,
+                    "--resume_from_checkpoint", "latest"])
+    assert checkpoints(output_dir) == ["checkpoint-2"]
+    assert (output_dir / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == good

@@ -97,7 +97,8 @@ def test_only_the_main_process_writes_outputs(records):
         # and each process's own RNG / noise state goes into the checkpoint by design (checked below).
         assert ranks[1][run]["writes"] == []
     checkpoint = tmp / "mixed" / "checkpoint-2"
-    assert (checkpoint / "symmflow_process_state_1.pt").is_file() and (checkpoint / "random_states_1.pkl").is_file()
+    assert (checkpoint / "symmflow_process_state_1.safetensors").is_file()
+    assert (checkpoint / "random_states_1.pkl").is_file()
     assert json.loads((checkpoint / "symmflow_checkpoint.json").read_text())["num_processes"] == 2
 
 

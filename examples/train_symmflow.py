@@ -35,7 +35,9 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -636,6 +638,179 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
     return metrics, grid, segmentations
 
 
+@dataclass
+class TrainingRun:
+    """What the training loop and its helpers share: the run's parts, fixed once training starts, and the loop's
+    position (`global_step`, `epoch`, `examples_at_step`: the stream position of the last finished step) with the
+    latest validation (`metrics` at `metrics_step`, the `grid` of generated images, the `segmentations` grid)."""
+
+    args: argparse.Namespace
+    accelerator: Accelerator
+    data: Any
+    objective: SymmFlowObjective
+    pipe: SymmFlowPipeline
+    pipeline_settings: dict
+    unwrapped_unet: torch.nn.Module
+    trainable: list
+    ema: EMAModel | None
+    generator: torch.Generator
+    train_dataset: Any
+    validation_dataloader: torch.utils.data.DataLoader
+    model_settings: dict
+    sampling_modes: list
+    total_batch_size: int
+    start_time: float
+    latent: bool
+    global_step: int = 0
+    epoch: int = 0
+    examples_at_step: int = 0
+    metrics: dict | None = None
+    metrics_step: int | None = None
+    grid: np.ndarray | None = None
+    segmentations: np.ndarray | None = None
+    num_skipped: int = 0
+
+
+def validate(run: TrainingRun) -> None:
+    """Score the one-step readout on the validation set (main process, EMA weights when on) and keep the grids."""
+    if run.accelerator.is_main_process:
+        with ema_weights(run.ema, run.trainable):
+            run.metrics, run.grid, run.segmentations = log_validation(
+                run.pipe, run.validation_dataloader, run.accelerator, run.args, run.data, run.global_step
+            )
+        run.metrics_step = run.global_step
+        logger.info(f"Validation at step {run.global_step}: {run.metrics}")
+    run.accelerator.wait_for_everyone()
+
+
+def save_pipeline(run: TrainingRun) -> None:
+    """The complete pipeline (EMA weights when on, LoRA merged) and its model card, in --output_dir."""
+    args, accelerator, data = run.args, run.accelerator, run.data
+    if not accelerator.is_main_process:
+        return
+    with ema_weights(run.ema, run.trainable):
+        unet_to_save = unet_without_adapters(run.unwrapped_unet)
+        non_finite = non_finite_parameters(unet_to_save)
+        if non_finite:
+            raise FloatingPointError(
+                f"After step {run.global_step} the {'EMA ' if run.ema is not None else ''}weights hold NaN or infinite "
+                f"values ({len(non_finite)} tensors, e.g. {non_finite[:3]}), so no pipeline was saved: the one in "
+                f"{args.output_dir}, if any, is the last good one. Resume from an earlier checkpoint with a lower "
+                "--learning_rate (or --max_grad_norm)."
+            )
+        SymmFlowPipeline.from_label_codec(
+            run.pipe.label_codec, unet=unet_to_save, scheduler=run.pipe.scheduler, vae=run.pipe.vae,
+            **run.pipeline_settings,
+        ).save_pretrained(args.output_dir, safe_serialization=True)
+    # What the model was trained with, beside the pipeline that samples it (the objective is no pipeline part).
+    run.objective.save_config(args.output_dir)
+    sample_image = None
+    if run.grid is not None:
+        sample_image = "samples.png"
+        Image.fromarray(run.grid).save(os.path.join(args.output_dir, sample_image))
+    if run.segmentations is not None:
+        # Rows: validation images, their true masks, the masks predicted with --validation_prediction_steps.
+        Image.fromarray(run.segmentations).save(os.path.join(args.output_dir, "validation_segmentations.png"))
+    repo_id = (args.hub_model_id or Path(args.output_dir).name) if args.push_to_hub else None
+    dataset_id = args.dataset_name if args.dataset_name and not os.path.exists(args.dataset_name) else None
+    card = make_model_card(
+        task=data.task,
+        dataset_description=data.dataset_description,
+        label_encoding=args.label_encoding,
+        num_classes=data.num_classes,
+        class_names=data.class_names,
+        sampling_modes=run.sampling_modes,
+        hyperparameters={key: getattr(args, key) for key in CARD_HYPERPARAMETERS},
+        training={
+            "optimisation steps": run.global_step,
+            "total batch size": run.total_batch_size,
+            "training examples seen": run.global_step * run.total_batch_size,
+            "processes": accelerator.num_processes,
+            "device": str(accelerator.device),
+            "wall time of this run (s)": round(time.time() - run.start_time, 1),
+        },
+        metrics=run.metrics,
+        metrics_step=run.metrics_step,
+        prediction_steps=args.validation_prediction_steps,
+        dataset_id=dataset_id,
+        base_model=args.pretrained_model_name_or_path if run.latent else None,
+        repo_id=repo_id,
+        sample_image=sample_image,
+        objective_file=SymmFlowObjective.config_name,
+    )
+    card.save(os.path.join(args.output_dir, "README.md"))
+
+
+def save_state(run: TrainingRun) -> str:
+    """Write `checkpoint-{global_step}` at the data position of the last finished step; returns its path."""
+    args = run.args
+    stream_state = run.train_dataset.state_after(run.examples_at_step) if args.streaming else None
+    non_finite = non_finite_parameters(run.unwrapped_unet)
+    if non_finite:
+        # Every process holds the same weights, so all of them stop here (no one waits in the save).
+        raise FloatingPointError(
+            f"After step {run.global_step} the weights hold NaN or infinite values ({len(non_finite)} tensors, e.g. "
+            f"{non_finite[:3]}), so checkpoint-{run.global_step} was not saved; the earlier checkpoints in "
+            f"{args.output_dir} are untouched. Resume from one with a lower --learning_rate (or --max_grad_norm)."
+        )
+    return save_checkpoint(
+        run.accelerator,
+        args.output_dir,
+        run.global_step,
+        process_state={"generator": run.generator.get_state(), "stream": stream_state},
+        metadata={"epoch": run.epoch, "examples_in_epoch": run.examples_at_step, "model": run.model_settings},
+        total_limit=args.checkpoints_total_limit,
+        shared_state=ema_checkpoint_state(run.ema) if run.ema is not None else None,
+    )
+
+
+def stop_on_bad_example(run: TrainingRun, error: DataExampleError) -> DataExampleError:
+    """Save the state of the last finished step (nothing trained is lost), then say which example failed."""
+    accelerator, global_step = run.accelerator, run.global_step
+    path = os.path.join(run.args.output_dir, f"{CHECKPOINT_PREFIX}-{global_step}")
+    if global_step == 0:
+        saved = "No optimisation step had finished, so there was nothing to save."
+    elif accelerator.num_processes > 1:
+        # The other processes are not at a save: a collective save_state here would hang.
+        saved = (
+            f"With {accelerator.num_processes} processes no checkpoint can be written now; the latest periodic "
+            "checkpoint holds the state."
+        )
+    else:
+        if not is_complete_checkpoint(path):
+            path = save_state(run)
+        saved = f"The training state at step {global_step} is saved in {path}."
+    return DataExampleError(
+        f"Training stopped on a bad example. {error} {saved} Fix or remove the example, then resume with "
+        "--resume_from_checkpoint latest.",
+        index=error.index,
+        column=error.column,
+    )
+
+
+def training_batches(run: TrainingRun, dataloader):
+    """The dataloader's batches; a bad example stops training through `stop_on_bad_example`, or, with
+    --skip_bad_examples, is dropped by `collate_fn` and counted here."""
+    iterator = iter(dataloader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except DataExampleError as error:
+            raise stop_on_bad_example(run, error) from error
+        run.num_skipped += batch.get("num_skipped", 0)
+        if batch["pixel_values"].shape[0] == 0:
+            if run.accelerator.num_processes > 1:
+                # The other processes would wait for this one in the next collective call.
+                raise ValueError(
+                    "Every example of a batch was bad (see the warnings); with several processes such a batch "
+                    "cannot be skipped. Fix or remove the examples, or raise --train_batch_size."
+                )
+            continue
+        yield batch
+
+
 def main(args: argparse.Namespace | list[str] | None = None) -> dict:
     """Train, validate and save; returns `{"output_dir", "global_step", "metrics", "losses", "skipped_examples"}` on
     every process (`skipped_examples`: bad examples this process dropped with --skip_bad_examples).
@@ -888,154 +1063,27 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
     progress_bar = tqdm(
         range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
     )
-    metrics, metrics_step, grid, segmentations, losses = None, None, None, None, {}
-
-    def validate() -> None:
-        nonlocal metrics, metrics_step, grid, segmentations
-        if accelerator.is_main_process:
-            with ema_weights(ema, trainable):
-                metrics, grid, segmentations = log_validation(
-                    pipe, validation_dataloader, accelerator, args, data, global_step
-                )
-            metrics_step = global_step
-            logger.info(f"Validation at step {global_step}: {metrics}")
-        accelerator.wait_for_everyone()
-
-    def save_pipeline() -> None:
-        """The complete pipeline (EMA weights when on, LoRA merged) and its model card, in --output_dir."""
-        if not accelerator.is_main_process:
-            return
-        with ema_weights(ema, trainable):
-            unet_to_save = unet_without_adapters(unwrapped_unet)
-            non_finite = non_finite_parameters(unet_to_save)
-            if non_finite:
-                raise FloatingPointError(
-                    f"After step {global_step} the {'EMA ' if ema is not None else ''}weights hold NaN or infinite "
-                    f"values ({len(non_finite)} tensors, e.g. {non_finite[:3]}), so no pipeline was saved: the one in "
-                    f"{args.output_dir}, if any, is the last good one. Resume from an earlier checkpoint with a lower "
-                    "--learning_rate (or --max_grad_norm)."
-                )
-            SymmFlowPipeline.from_label_codec(
-                pipe.label_codec, unet=unet_to_save, scheduler=pipe.scheduler, vae=pipe.vae, **pipeline_settings
-            ).save_pretrained(args.output_dir, safe_serialization=True)
-        # What the model was trained with, beside the pipeline that samples it (the objective is no pipeline part).
-        objective.save_config(args.output_dir)
-        sample_image = None
-        if grid is not None:
-            sample_image = "samples.png"
-            Image.fromarray(grid).save(os.path.join(args.output_dir, sample_image))
-        if segmentations is not None:
-            # Rows: validation images, their true masks, the masks predicted with --validation_prediction_steps.
-            Image.fromarray(segmentations).save(os.path.join(args.output_dir, "validation_segmentations.png"))
-        repo_id = (args.hub_model_id or Path(args.output_dir).name) if args.push_to_hub else None
-        dataset_id = args.dataset_name if args.dataset_name and not os.path.exists(args.dataset_name) else None
-        card = make_model_card(
-            task=data.task,
-            dataset_description=data.dataset_description,
-            label_encoding=args.label_encoding,
-            num_classes=data.num_classes,
-            class_names=data.class_names,
-            sampling_modes=sampling_modes,
-            hyperparameters={key: getattr(args, key) for key in CARD_HYPERPARAMETERS},
-            training={
-                "optimisation steps": global_step,
-                "total batch size": total_batch_size,
-                "training examples seen": global_step * total_batch_size,
-                "processes": accelerator.num_processes,
-                "device": str(accelerator.device),
-                "wall time of this run (s)": round(time.time() - start_time, 1),
-            },
-            metrics=metrics,
-            metrics_step=metrics_step,
-            prediction_steps=args.validation_prediction_steps,
-            dataset_id=dataset_id,
-            base_model=args.pretrained_model_name_or_path if latent else None,
-            repo_id=repo_id,
-            sample_image=sample_image,
-            objective_file=SymmFlowObjective.config_name,
-        )
-        card.save(os.path.join(args.output_dir, "README.md"))
-
-    def save_state() -> str:
-        """Write `checkpoint-{global_step}` at the data position of the last finished step; returns its path."""
-        stream_state = train_dataset.state_after(examples_at_step) if args.streaming else None
-        non_finite = non_finite_parameters(unwrapped_unet)
-        if non_finite:
-            # Every process holds the same weights, so all of them stop here (no one waits in the save).
-            raise FloatingPointError(
-                f"After step {global_step} the weights hold NaN or infinite values ({len(non_finite)} tensors, e.g. "
-                f"{non_finite[:3]}), so checkpoint-{global_step} was not saved; the earlier checkpoints in "
-                f"{args.output_dir} are untouched. Resume from one with a lower --learning_rate (or --max_grad_norm)."
-            )
-        return save_checkpoint(
-            accelerator,
-            args.output_dir,
-            global_step,
-            process_state={"generator": generator.get_state(), "stream": stream_state},
-            metadata={"epoch": epoch, "examples_in_epoch": examples_at_step, "model": model_settings},
-            total_limit=args.checkpoints_total_limit,
-            shared_state=ema_checkpoint_state(ema) if ema is not None else None,
-        )
-
-    def stop_on_bad_example(error: DataExampleError) -> DataExampleError:
-        """Save the state of the last finished step (nothing trained is lost), then say which example failed."""
-        path = os.path.join(args.output_dir, f"{CHECKPOINT_PREFIX}-{global_step}")
-        if global_step == 0:
-            saved = "No optimisation step had finished, so there was nothing to save."
-        elif accelerator.num_processes > 1:
-            # The other processes are not at a save: a collective save_state here would hang.
-            saved = (
-                f"With {accelerator.num_processes} processes no checkpoint can be written now; the latest periodic "
-                "checkpoint holds the state."
-            )
-        else:
-            if not is_complete_checkpoint(path):
-                path = save_state()
-            saved = f"The training state at step {global_step} is saved in {path}."
-        return DataExampleError(
-            f"Training stopped on a bad example. {error} {saved} Fix or remove the example, then resume with "
-            "--resume_from_checkpoint latest.",
-            index=error.index,
-            column=error.column,
-        )
-
-    num_skipped = 0
-
-    def batches(dataloader):
-        """The dataloader's batches; a bad example stops training through `stop_on_bad_example`, or, with
-        --skip_bad_examples, is dropped by `collate_fn` and counted here."""
-        nonlocal num_skipped
-        iterator = iter(dataloader)
-        while True:
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                return
-            except DataExampleError as error:
-                raise stop_on_bad_example(error) from error
-            num_skipped += batch.get("num_skipped", 0)
-            if batch["pixel_values"].shape[0] == 0:
-                if accelerator.num_processes > 1:
-                    # The other processes would wait for this one in the next collective call.
-                    raise ValueError(
-                        "Every example of a batch was bad (see the warnings); with several processes such a batch "
-                        "cannot be skipped. Fix or remove the examples, or raise --train_batch_size."
-                    )
-                continue
-            yield batch
+    run = TrainingRun(
+        args=args, accelerator=accelerator, data=data, objective=objective, pipe=pipe,
+        pipeline_settings=pipeline_settings, unwrapped_unet=unwrapped_unet, trainable=trainable, ema=ema,
+        generator=generator, train_dataset=train_dataset, validation_dataloader=validation_dataloader,
+        model_settings=model_settings, sampling_modes=sampling_modes, total_batch_size=total_batch_size,
+        start_time=start_time, latent=latent, global_step=global_step,
+    )
+    losses = {}
 
     # 6. Train.
-    epoch = first_epoch
-    while global_step < args.max_train_steps:
-        train_dataset.set_epoch(epoch)
-        train_dataloader.set_epoch(epoch)
+    run.epoch = first_epoch
+    while run.global_step < args.max_train_steps:
+        train_dataset.set_epoch(run.epoch)
+        train_dataloader.set_epoch(run.epoch)
         active_dataloader = train_dataloader
         if resume_batches:
             active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
         # Examples of this pass consumed by all processes: the stream position a checkpoint records.
-        examples_in_epoch = examples_at_step = resume_examples
+        examples_in_epoch = run.examples_at_step = resume_examples
         resume_batches, resume_examples, train_losses, num_batches = 0, 0, None, 0
-        for batch in batches(active_dataloader):
+        for batch in training_batches(run, active_dataloader):
             num_batches += 1
             examples_in_epoch += (batch["pixel_values"].shape[0] + batch.get("num_skipped", 0)) * accelerator.num_processes
             with accelerator.accumulate(unet):
@@ -1061,9 +1109,9 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
                     # good step. The loss is gathered, so every process stops here together.
                     total, image, label = step_losses.tolist()
                     raise FloatingPointError(
-                        f"The loss is not finite at step {global_step + 1}: loss {total}, image loss {image}, label "
+                        f"The loss is not finite at step {run.global_step + 1}: loss {total}, image loss {image}, label "
                         f"loss {label}. Training stopped before this step's update; nothing was saved after step "
-                        f"{global_step}. Resume from the latest checkpoint in {args.output_dir} with a lower "
+                        f"{run.global_step}. Resume from the latest checkpoint in {args.output_dir} with a lower "
                         "--learning_rate (or --max_grad_norm), or check the data."
                     )
                 train_losses = step_losses if train_losses is None else train_losses + step_losses
@@ -1078,12 +1126,12 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
                 continue
             if ema is not None:
                 ema.step(trainable)
-            global_step += 1
-            examples_at_step = examples_in_epoch
+            run.global_step += 1
+            run.examples_at_step = examples_in_epoch
             progress_bar.update(1)
             train_loss, image_loss, label_loss = train_losses.tolist()
             train_losses = None
-            losses[global_step] = train_loss
+            losses[run.global_step] = train_loss
             logs = {
                 "train/loss": train_loss,
                 "train/image_loss": image_loss,
@@ -1091,50 +1139,50 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
                 "train/lr": lr_scheduler.get_last_lr()[0],
             }
             if args.skip_bad_examples:
-                logs["train/skipped_examples"] = num_skipped
-            accelerator.log(logs, step=global_step)
+                logs["train/skipped_examples"] = run.num_skipped
+            accelerator.log(logs, step=run.global_step)
             progress_bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{logs['train/lr']:.2e}")
 
-            if global_step % args.validation_steps == 0:
-                validate()
-            if global_step % args.checkpointing_steps == 0:
-                save_state()
-            if args.save_pipeline_steps and global_step % args.save_pipeline_steps == 0:
-                save_pipeline()
+            if run.global_step % args.validation_steps == 0:
+                validate(run)
+            if run.global_step % args.checkpointing_steps == 0:
+                save_state(run)
+            if args.save_pipeline_steps and run.global_step % args.save_pipeline_steps == 0:
+                save_pipeline(run)
                 accelerator.wait_for_everyone()
-            if global_step >= args.max_train_steps:
+            if run.global_step >= args.max_train_steps:
                 break
-        if num_batches == 0 and global_step < args.max_train_steps:
-            raise ValueError(f"Epoch {epoch} yielded no training batch; the training data is empty.")
-        epoch += 1
+        if num_batches == 0 and run.global_step < args.max_train_steps:
+            raise ValueError(f"Epoch {run.epoch} yielded no training batch; the training data is empty.")
+        run.epoch += 1
     progress_bar.close()
     if args.skip_bad_examples:
-        logger.info(f"Skipped {num_skipped} bad training example(s) in this run (--skip_bad_examples).")
+        logger.info(f"Skipped {run.num_skipped} bad training example(s) in this run (--skip_bad_examples).")
 
     # 7. Final validation, pipeline, model card, Hub.
-    if metrics_step != global_step:
-        validate()
-    save_pipeline()
+    if run.metrics_step != run.global_step:
+        validate(run)
+    save_pipeline(run)
     if accelerator.is_main_process:
         if args.push_to_hub:
             url = push_to_hub(
                 args.output_dir, args.hub_model_id or Path(args.output_dir).name, args.hub_token, args.hub_private_repo
             )
             print(f"Pushed the pipeline to {url}")
-        scores = ", ".join(f"{name} {value:.4f}" for name, value in (metrics or {}).items())
+        scores = ", ".join(f"{name} {value:.4f}" for name, value in (run.metrics or {}).items())
         print(
-            f"Saved the SymmFlow pipeline to {os.path.abspath(args.output_dir)} (step {global_step}, "
+            f"Saved the SymmFlow pipeline to {os.path.abspath(args.output_dir)} (step {run.global_step}, "
             f"{time.time() - start_time:.0f} s). Validation ({args.validation_prediction_steps}-step "
             f"{data.task}): {scores}."
         )
-        if segmentations is not None:
+        if run.segmentations is not None:
             print(f"Validation segmentations (images / true masks / predicted): "
                   f"{os.path.join(os.path.abspath(args.output_dir), 'validation_segmentations.png')}")
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return {
-        "output_dir": args.output_dir, "global_step": global_step, "metrics": metrics, "losses": losses,
-        "skipped_examples": num_skipped,
+        "output_dir": args.output_dir, "global_step": run.global_step, "metrics": run.metrics, "losses": losses,
+        "skipped_examples": run.num_skipped,
     }
 
 

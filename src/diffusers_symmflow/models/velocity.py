@@ -15,6 +15,13 @@ LABEL_INPUTS = ("raw", "gated")
 # Below this label noise level the noise in y_s cannot be told apart from the model's error, so a derived velocity
 # uses E[noise] = 0 there instead of dividing by s (the first step of a generation starts at s = 0 exactly).
 _MIN_LABEL_SIGMA = 1e-3
+LABEL_TIME_MODEL = (
+    "a UNet that takes the label's noise level as a second time input (config.class_embed_type='timestep': "
+    "`symmflow_unet2d_config(..., label_time=True)` or `SymmFlowUNet2DConditionModel.from_stable_diffusion(..., "
+    "label_time=True)`) trained with `SymmFlowObjective(label_time='mixed')` or 'independent' "
+    "(`examples/train_symmflow.py --label_time mixed`; its default, the paper's 'diagonal', trains none)"
+)
+"""What to train for the calls that need a label time (`invert`, `edit`, `guidance_scale != 1`), for their errors."""
 
 
 

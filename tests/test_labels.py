@@ -212,3 +212,15 @@ def test_coco_stuff_palette_gives_unlabelled_pixels_the_extra_colour():
     code = codec.encode(mask)
     torch.testing.assert_close((code[0, :, 0, 2] + 1) * 127.5, torch.tensor([250.0, 250.0, 250.0]))
     torch.testing.assert_close(codec.decode(code).labels, mask)
+
+
+def test_onehot_segmentation_ties_decode_to_the_lowest_class():
+    codec = LabelCodec(task="segmentation", encoding="onehot", num_classes=4)
+    code = -torch.ones(2, 4, 3, 5)
+    code[:, 1] = 1.0
+    code[:, 3] = 1.0  # tied with class 1 everywhere
+    code[1, 2, 0, 0] = 2.0
+    labels = codec.decode(code).labels
+    expected = torch.ones(2, 3, 5, dtype=torch.long)
+    expected[1, 0, 0] = 2
+    assert torch.equal(labels, expected)

@@ -28,7 +28,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from ...inputs import check_finite, check_positive_int
 from ...labels import LabelCodec, LabelDecoding
 from ...models import LabelHead, check_label_prediction, predict_velocity, supports_label_time
-from ...models.velocity import LABEL_TIME_MODEL
+from ...models.velocity import LABEL_TIME_MODEL, prepare_velocity_model
 from ...schedulers import SymmFlowScheduler
 from ...schedulers.scheduling_symmflow import SAMPLING_MODES, check_inference_steps
 from .pipeline_output import SymmFlowGenerationOutput
@@ -603,6 +603,7 @@ class SymmFlowPipeline(
         timestep: torch.Tensor,
         label_timestep: torch.Tensor,
         unconditional_label: torch.Tensor,
+        takes_label_time: bool = True,
     ) -> torch.Tensor:
         """Classifier-free guided velocity for the state `sample` `[x | y]` (`[B, C_x + C_y, h, w]`), one 2B forward.
 
@@ -615,6 +616,9 @@ class SymmFlowPipeline(
         `"gated"` label input zeroes it at `s = 1` anyway. The label side keeps the conditional velocity `v_y_cond`:
         it moves only in the joint mode, along the given label's own path to noise, while the unconditional branch's
         `v_y` belongs to another state (the noise draw), so mixing them would move the label off its path.
+
+        `takes_label_time` is what `prepare_velocity_model` returned for the call (always true here: guidance needs a
+        label time).
 
         Returns:
             `torch.Tensor` of the shape of `sample`: `[v_x guided | v_y conditional]`.
@@ -630,7 +634,8 @@ class SymmFlowPipeline(
             ]
         )
         velocity = predict_velocity(
-            self.unet, torch.cat([sample, unconditional]), timestep, label_timesteps, label_head=self.label_head
+            self.unet, torch.cat([sample, unconditional]), timestep, label_timesteps, label_head=self.label_head,
+            takes_label_time=takes_label_time,
         )
         conditional, unconditional = velocity.chunk(2)
         image = unconditional[:, :c] + self.guidance_scale * (conditional[:, :c] - unconditional[:, :c])
@@ -669,20 +674,27 @@ class SymmFlowPipeline(
         self._num_timesteps = len(timesteps)
         self._interrupt = False
         self._guidance_scale = guidance_scale
+        # Once per call, not per model call: the channel split, whether the UNet takes a label time, its dtype hook.
+        c = self.num_image_channels
+        takes_label_time = prepare_velocity_model(self.unet)
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
                 if self.do_classifier_free_guidance:
-                    velocity = self._guided_velocity(sample, t, label_timesteps[i], unconditional_label)
+                    velocity = self._guided_velocity(
+                        sample, t, label_timesteps[i], unconditional_label, takes_label_time=takes_label_time
+                    )
                 else:
-                    velocity = predict_velocity(self.unet, sample, t, label_timesteps[i], label_head=self.label_head)
-                step = self.scheduler.step(velocity, t, sample, self.num_image_channels)
+                    velocity = predict_velocity(
+                        self.unet, sample, t, label_timesteps[i], label_head=self.label_head,
+                        takes_label_time=takes_label_time,
+                    )
+                step = self.scheduler.step(velocity, t, sample, c)
                 sample = step.prev_sample
                 if callback_on_step_end is not None:
                     # `latents` is the side this call integrates (the image going forward, the label in reverse),
                     # laid out as the call's `latents=` argument; `image_latents` / `label_latents` name each side.
-                    c = self.num_image_channels
                     moving = slice(None, c) if direction == "forward" else slice(c, None)
                     offered = {
                         "latents": sample[:, moving],

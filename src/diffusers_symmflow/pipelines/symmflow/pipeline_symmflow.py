@@ -655,7 +655,7 @@ class SymmFlowPipeline(
         dequantization noise at inference).
 
         Args:
-            mask: for segmentation models, one or more masks (see `image_processor_symmflow`): class ids as integer
+            mask: for segmentation models, one or more masks (see `symmflow_image_processing`): class ids as integer
                 arrays / tensors `[H, W]` or `[B, H, W]`, palette colours as uint8 arrays `[H, W, 3]`, or PIL images
                 (`"RGB"` palette colours; `"P"` / `"L"` class ids, a `"P"` image's palette indices being the ids), or a
                 list of these. Pixel-space models take

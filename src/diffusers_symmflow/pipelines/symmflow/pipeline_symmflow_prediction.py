@@ -145,7 +145,7 @@ class SymmFlowPredictionMixin:
 
         Args:
             image: PIL image(s), arrays `[H, W, C]` / `[B, H, W, C]` (uint8, or float in [0, 1]), tensors
-                `[B, C, H, W]` (float in [0, 1] or [-1, 1]), or a list of these; see `image_processor_symmflow`.
+                `[B, C, H, W]` (float in [0, 1] or [-1, 1]), or a list of these; see `symmflow_image_processing`.
                 Grayscale models convert PIL images to `"L"`.
             num_inference_steps (`int`, *optional*): solver steps, at most `MAX_INFERENCE_STEPS` (10,000);
                 `config.default_prediction_steps` (1) if `None`.

@@ -107,8 +107,11 @@ def _onehot_probabilities(means: torch.Tensor, num_classes: int) -> torch.Tensor
     means = means[:, :num_classes]
     probabilities = ((means + 1.0) / 2.0).clamp(min=0.0)
     total = probabilities.sum(dim=1, keepdim=True)
-    fallback = torch.softmax(means, dim=1)
-    return torch.where(total > 0, probabilities / total.clamp(min=torch.finfo(total.dtype).tiny), fallback)
+    normalised = probabilities / total.clamp(min=torch.finfo(total.dtype).tiny)
+    positive = total > 0
+    if bool(positive.all()):
+        return normalised  # the usual case: no position needs the fallback, so its softmax is not computed
+    return torch.where(positive, normalised, torch.softmax(means, dim=1))
 
 
 class LabelCodec:

@@ -79,7 +79,11 @@ class SymmFlowPipeline(
     the other side, which needs a model trained with a label time input (`supports_conditional_sampling`). `None`
     picks `"conditional"` when the model supports it and `"joint"` otherwise.
 
-    This model inherits from `DiffusionPipeline` (saving, loading, `.to(...)`, offloading, progress bars).
+    This model inherits from `DiffusionPipeline` (saving, loading, `.to(...)`, offloading, progress bars). Its entry
+    points live in the modules of the family folder, mixed into this one class: `segment` / `classify`
+    (`SymmFlowPredictionMixin`), `invert` / `edit` (`SymmFlowEditMixin`), the data <-> model-space encoders
+    (`SymmFlowEncodingMixin`) and saving / loading (`SymmFlowLoadingMixin`). One object serves them all, so a callback
+    receives `pipe` itself whichever call it runs in, and `pipe.edit` needs no second pipeline.
 
     Args:
         unet (`UNet2DModel` or `SymmFlowUNet2DConditionModel`):

@@ -21,9 +21,9 @@ setup(
         "transformers>=4.40",
         # examples/train_symmflow.py: devices, mixed precision, distributed training, checkpoint state.
         "accelerate>=0.30",
-        # data.py: Hub, local, parquet and streamed datasets.
+        # data/: Hub, local, parquet and streamed datasets.
         "datasets>=2.19",
-        # data.py: the column names of parquet files, checked to agree before loading (datasets installs it).
+        # data/: the column names of parquet files, checked to agree before loading (datasets installs it).
         "pyarrow",
         # training_utils.py: a checkpoint's own training state (noise generators, data position, EMA), stored without
         # pickle (diffusers installs it).

@@ -212,3 +212,26 @@ def test_coco_stuff_palette_gives_unlabelled_pixels_the_extra_colour():
     code = codec.encode(mask)
     torch.testing.assert_close((code[0, :, 0, 2] + 1) * 127.5, torch.tensor([250.0, 250.0, 250.0]))
     torch.testing.assert_close(codec.decode(code).labels, mask)
+
+
+def test_onehot_segmentation_ties_decode_to_the_lowest_class():
+    codec = LabelCodec(task="segmentation", encoding="onehot", num_classes=4)
+    code = -torch.ones(2, 4, 3, 5)
+    code[:, 1] = 1.0
+    code[:, 3] = 1.0  # tied with class 1 everywhere
+    code[1, 2, 0, 0] = 2.0
+    labels = codec.decode(code).labels
+    expected = torch.ones(2, 3, 5, dtype=torch.long)
+    expected[1, 0, 0] = 2
+    assert torch.equal(labels, expected)
+
+
+def test_onehot_scores_fall_back_to_a_softmax_only_where_every_channel_is_at_or_below_minus_one():
+    codec = LabelCodec(task="segmentation", encoding="onehot", num_classes=3)
+    code = -torch.ones(1, 3, 1, 2)
+    code[0, :, 0, 0] = torch.tensor([-1.5, -1.2, -2.0])  # no channel above -1: the softmax of the means
+    code[0, :, 0, 1] = torch.tensor([0.0, 1.0, -1.0])  # p = (m + 1) / 2 normalised: [1/3, 2/3, 0]
+    scores = codec.decode(code).scores[0, :, 0]
+    torch.testing.assert_close(scores[:, 0], torch.softmax(torch.tensor([-1.5, -1.2, -2.0]), dim=0))
+    torch.testing.assert_close(scores[:, 1], torch.tensor([1 / 3, 2 / 3, 0.0]))
+    assert codec.decode(code).labels[0, 0].tolist() == [1, 1]

@@ -1,7 +1,7 @@
 # Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
-"""The one reader of user images and masks: the training data (`data.py`) and the pipeline's image processor
-(`pipelines/image_processor_symmflow.py`) both read every image with `read_image` and every mask with `read_mask`, so a
-file or an array means the same thing in training and at inference.
+"""The one reader of user images and masks: the training data (`data/`) and the pipeline's image processor
+(`pipelines/symmflow/symmflow_image_processing.py`) both read every image with `read_image` and every mask with
+`read_mask`, so a file or an array means the same thing in training and at inference.
 
 * Images are scaled by the range their type declares: 8-bit PIL modes and uint8 arrays by 255, 16-bit PIL modes
   (`"I;16"`, how 16-bit PNGs open) and uint16 arrays by 65535, `"F"` images and float arrays are taken as [0, 1]

@@ -122,3 +122,17 @@ def test_a_logits_head_needs_the_one_hot_code():
             check_label_prediction("logits", encoding)
     with pytest.raises(ValueError, match="Unknown label prediction 'sample'"):
         check_label_prediction("sample", "onehot")
+
+
+def test_a_prepared_model_gives_the_same_velocity(tiny_pixel_unet):
+    from diffusers_symmflow.models.velocity import prepare_velocity_model
+
+    model = tiny_pixel_unet(sample_size=8, label_time=True)
+    sample = torch.randn(2, 2, 8, 8, generator=torch.Generator().manual_seed(0))
+    takes_label_time = prepare_velocity_model(model)
+    assert takes_label_time is True
+    assert prepare_velocity_model(tiny_pixel_unet(sample_size=8, label_time=False)) is False
+    with torch.no_grad():
+        prepared = predict_velocity(model, sample, 300.0, 700.0, takes_label_time=takes_label_time)
+        unprepared = predict_velocity(model, sample, 300.0, 700.0)
+    torch.testing.assert_close(prepared, unprepared)

@@ -993,3 +993,36 @@ def test_a_pipeline_built_from_a_codec_keeps_it_and_saves_what_the_constructor_s
     assert dict(loaded.label_codec.config) == dict(codec.config) and loaded.config.background_class == 0
     with pytest.raises(TypeError, match="num_classes"):
         SymmFlowPipeline.from_label_codec(codec, unet=unet, scheduler=SymmFlowScheduler(), num_classes=5)
+
+
+def test_the_model_is_prepared_once_per_call_not_per_model_call(pixel_seg_pipe, monkeypatch):
+    # Whether the UNet takes a label time (and its dtype hook) is settled once per call: a 4-step call made 8 checks
+    # when every model call redid them.
+    import diffusers_symmflow.models.velocity as velocity
+
+    checks = []
+    original = velocity.supports_label_time
+    monkeypatch.setattr(velocity, "supports_label_time", lambda model: checks.append(model) or original(model))
+    image = torch.rand(2, 1, PIXEL_SIZE, PIXEL_SIZE, generator=torch.Generator().manual_seed(0))
+    pixel_seg_pipe.segment(image, num_inference_steps=4, generator=torch.Generator().manual_seed(0))
+    assert checks == [pixel_seg_pipe.unet]
+
+
+def test_each_entry_point_checks_all_its_arguments_before_the_model_runs(pixel_seg_pipe, monkeypatch):
+    def no_model_call(*args, **kwargs):
+        raise AssertionError("the model ran before the arguments were checked")
+
+    monkeypatch.setattr(pixel_seg_pipe.unet, "forward", no_model_call)
+    image = torch.rand(1, 1, PIXEL_SIZE, PIXEL_SIZE)
+    mask = torch.zeros(1, PIXEL_SIZE, PIXEL_SIZE, dtype=torch.long)
+    wrong_latents = torch.zeros(1, 1, 2, 2)  # the shape is checked against the parsed inputs
+    calls = {
+        "__call__": lambda: pixel_seg_pipe(mask=mask, latents=wrong_latents),
+        "segment": lambda: pixel_seg_pipe.segment(image, latents=wrong_latents),
+        "classify": lambda: pixel_seg_pipe.classify(image),  # no background_class
+        "invert": lambda: pixel_seg_pipe.invert(image, mask, strength=0.0),
+        "edit": lambda: pixel_seg_pipe.edit(image, mask, guidance_scale=-1.0),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError):
+            call()

@@ -15,6 +15,13 @@ LABEL_INPUTS = ("raw", "gated")
 # Below this label noise level the noise in y_s cannot be told apart from the model's error, so a derived velocity
 # uses E[noise] = 0 there instead of dividing by s (the first step of a generation starts at s = 0 exactly).
 _MIN_LABEL_SIGMA = 1e-3
+LABEL_TIME_MODEL = (
+    "a UNet that takes the label's noise level as a second time input (config.class_embed_type='timestep': "
+    "`symmflow_unet2d_config(..., label_time=True)` or `SymmFlowUNet2DConditionModel.from_stable_diffusion(..., "
+    "label_time=True)`) trained with `SymmFlowObjective(label_time='mixed')` or 'independent' "
+    "(`examples/train_symmflow.py --label_time mixed`; its default, the paper's 'diagonal', trains none)"
+)
+"""What to train for the calls that need a label time (`invert`, `edit`, `guidance_scale != 1`), for their errors."""
 
 
 
@@ -118,7 +125,26 @@ def supports_label_time(model: torch.nn.Module) -> bool:
     return getattr(config, "class_embed_type", None) == "timestep"
 
 
-def _cast_label_time_embedding_input(model: torch.nn.Module) -> None:
+def prepare_velocity_model(model: torch.nn.Module) -> bool:
+    """Get `model` ready for `predict_velocity` and return whether it takes a label time (`supports_label_time`).
+
+    Installs the label-time embedding's dtype cast (once per model, see `_cast_label_time_embedding_input`). A sampling
+    loop calls this once per call and passes the result to every `predict_velocity(..., takes_label_time=...)`, so
+    neither the check nor the hook lookup is redone per model call; it is read again at the next call, so a UNet
+    swapped in between calls is seen.
+
+    Args:
+        model: the velocity model (unwrapped: the config is read from it).
+
+    Returns:
+        `bool`: whether `model` takes the label's noise level as a second time input.
+    """
+    takes_label_time = supports_label_time(model)
+    _cast_label_time_embedding_input(model, takes_label_time)
+    return takes_label_time
+
+
+def _cast_label_time_embedding_input(model: torch.nn.Module, takes_label_time: bool) -> None:
     """Make `UNet2DModel`'s label-time embedding run in the model's dtype.
 
     `UNet2DModel.forward` feeds the float32 sinusoidal projection of `class_labels` straight into
@@ -127,7 +153,7 @@ def _cast_label_time_embedding_input(model: torch.nn.Module) -> None:
     state dict, so checkpoints stay plain diffusers models. Registered once per model.
     """
     embedding = getattr(model, "class_embedding", None)
-    if not supports_label_time(model) or embedding is None or getattr(embedding, "_symmflow_casts_input", False):
+    if not takes_label_time or embedding is None or getattr(embedding, "_symmflow_casts_input", False):
         return
 
     def cast_to_weight_dtype(module, args):
@@ -146,6 +172,7 @@ def predict_velocity(
     *,
     unwrapped_model: torch.nn.Module | None = None,
     label_head: LabelHead | None = None,
+    takes_label_time: bool | None = None,
 ) -> torch.Tensor:
     """Velocity `[v_x | v_y]` for the joint state `sample` (`(B, C_x + C_y, ...)`).
 
@@ -160,9 +187,12 @@ def predict_velocity(
             through `model` (DDP synchronises gradients only through its wrapper). Defaults to `model`.
         label_head: how the model reads and writes its label channels; `None` is the paper's (velocity out, raw
             state in).
+        takes_label_time: what `prepare_velocity_model(unwrapped_model)` returned, from a caller that prepared the
+            model once for many calls; `None` prepares it here, at every call.
     """
     output = predict_model_output(
-        model, sample, timestep, label_timestep, unwrapped_model=unwrapped_model, label_head=label_head
+        model, sample, timestep, label_timestep, unwrapped_model=unwrapped_model, label_head=label_head,
+        takes_label_time=takes_label_time,
     )
     if label_head is None:
         return output
@@ -177,20 +207,22 @@ def predict_model_output(
     *,
     unwrapped_model: torch.nn.Module | None = None,
     label_head: LabelHead | None = None,
+    takes_label_time: bool | None = None,
 ) -> torch.Tensor:
     """The model's raw output for the state `sample` (what the training loss compares; see `predict_velocity`).
 
     For the paper's model this is the velocity; for a `label_head` with `prediction="logits"` the label channels
-    hold class logits. The label head's input rule (`gated`) is applied here.
+    hold class logits. The label head's input rule (`gated`) is applied here. `takes_label_time` as in
+    `predict_velocity`.
     """
     if label_head is not None:
         sample = label_head.model_input(sample, label_timestep)
-    unwrapped_model = model if unwrapped_model is None else unwrapped_model
-    _cast_label_time_embedding_input(unwrapped_model)
+    if takes_label_time is None:
+        takes_label_time = prepare_velocity_model(model if unwrapped_model is None else unwrapped_model)
     batch = sample.shape[0]
     timestep = torch.as_tensor(timestep, device=sample.device, dtype=torch.float32).expand(batch)
     kwargs = {}
-    if supports_label_time(unwrapped_model):
+    if takes_label_time:
         if label_timestep is None:
             raise ValueError("This model takes the label's noise level as a second time input; pass `label_timestep`.")
         kwargs["class_labels"] = torch.as_tensor(label_timestep, device=sample.device, dtype=torch.float32).expand(batch)

@@ -323,8 +323,8 @@ def test_generation_scores_one_row_per_mode_and_guidance_scale_with_the_pipeline
     pipe = oracle_pipeline(class_names=["background", "a", "b"])
     masks = random_masks(4, seed=2)
     items = segmentation_items(pipe, masks)
-    kwargs = dict(steps=(1,), sampling_modes=("joint", "conditional"), feature_classifier_steps=3, batch_size=4,
-                  lpips_pairs=0, progress=False)
+    kwargs = {"steps": (1,), "sampling_modes": ("joint", "conditional"), "feature_classifier_steps": 3,
+              "batch_size": 4, "lpips_pairs": 0, "progress": False}
     unguided = evaluate_generation(pipe, items, **kwargs)
     results = evaluate_generation(pipe, items, guidance_scales=(1, 2.0, 2), **kwargs)
 

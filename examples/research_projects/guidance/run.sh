@@ -1,7 +1,11 @@
 #!/bin/bash
-# The guidance study's remaining jobs as one sequential chain under one hold of the machine-wide CPU lock.
+# The guidance study: the README's main job and the classification quickstart, each with the default (diagonal) and
+# with --label_time mixed, trained then scored by evaluate_symmflow.py (500 held-out digits, 1-step readout; 300
+# digits generated at 25 steps, at guidance 1 / 1.5 / 2 / 3 / 5 for the label-time models). Run it as one sequential
+# chain under the machine-wide CPU lock: `flock /tmp/cpu.lock examples/research_projects/guidance/run.sh`.
 # Each entry: name|task|training flags|evaluation flags|seed. One thread each.
-cd /work/wt/guidance-study
+cd "$(dirname "$0")/../../.."  # the repository root
+mkdir -p /tmp/gs
 export HF_HUB_OFFLINE=1 PYTHONPATH=src OMP_NUM_THREADS=1
 GUIDED="--guidance_scales 1 1.5 2 3 5"
 one() {
@@ -17,6 +21,7 @@ one() {
     echo "$name eval rc=$? wall_s=$(($(date +%s)-s))" >> /tmp/gs/results.txt
   fi
 }
+one "seg_mixed|segmentation|--label_time mixed|$GUIDED|0"
 one "cls_mixed|classification|--label_time mixed|$GUIDED|0"
 one "cls_diag|classification|||0"
 one "seg_diag|segmentation|||0"

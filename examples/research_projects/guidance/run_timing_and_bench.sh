@@ -2,7 +2,8 @@
 # After the seeds: the README's main job timed as the README runs it (both cores, accelerate's single process),
 # with --label_time mixed and with the default, back to back; then BENCHMARKS section 2 on the default
 # classification model (and on the label-time one). One hold of the CPU lock.
-cd /work/wt/guidance-study
+cd "$(dirname "$0")/../../.."  # the repository root
+mkdir -p /tmp/gs
 export HF_HUB_OFFLINE=1 PYTHONPATH=src
 unset OMP_NUM_THREADS
 for lt in mixed diagonal; do

@@ -13,7 +13,6 @@ import json
 import os
 import re
 
-
 MODELS = {
     # name: (task, label time, training flags beyond --task)
     "seg_diag": ("segmentation", "diagonal", ""),
@@ -31,7 +30,9 @@ def read_log(run_dir: str) -> dict[str, dict]:
     path = os.path.join(run_dir, "results.txt")
     if not os.path.exists(path):
         return out
-    for line in open(path):
+    with open(path) as file:
+        lines = file.read().splitlines()
+    for line in lines:
         match = re.match(r"(\S+) (train|eval) rc=(\d+) wall_s=(\d+)(?: :: (.*))?", line.strip())
         if not match:
             continue
@@ -57,7 +58,8 @@ def main() -> None:
         path = os.path.join(args.run_dir, f"{name}-eval", "results.json")
         if not os.path.exists(path):
             continue
-        results = json.load(open(path))
+        with open(path) as file:
+            results = json.load(file)
         if settings is None:
             settings = {k: results["settings"][k] for k in ("device", "date", "versions", "num_eval_images",
                                                             "num_generated", "feature_extractor")}
@@ -65,7 +67,7 @@ def main() -> None:
         ((mode, by_steps),) = results["prediction"].items()
         one_step = by_steps["1"]
         generation = {}
-        for row, scores_by_steps in results["generation"].items():
+        for scores_by_steps in results["generation"].values():
             ((steps, scores),) = scores_by_steps.items()
             generation[str(scores.get("guidance_scale", 1.0))] = {
                 key: scores.get(key) for key in GENERATION_KEYS if scores.get(key) is not None

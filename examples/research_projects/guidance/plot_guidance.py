@@ -13,12 +13,12 @@ import os
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main() -> str:
-    models = json.load(open(os.path.join(HERE, "results.json")))["models"]
+    with open(os.path.join(HERE, "results.json")) as file:
+        models = json.load(file)["models"]
     figure = Figure(figsize=(10, 3.8))
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, 2)

@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE=1 PYTHONPATH=src
 unset OMP_NUM_THREADS
 s=$(date +%s.%N)
 accelerate launch examples/train_symmflow.py --label_time mixed --output_dir /tmp/gs/time_mixed > /tmp/gs/time_mixed.log 2>&1
-echo "time_mixed rc=$? wall_s=$(echo "$(date +%s.%N) - $s" | bc) load_before_after=$(cut -d' ' -f1-3 /proc/loadavg) :: $(grep -o 'Saved the SymmFlow.*' /tmp/gs/time_mixed.log)" >> /tmp/gs/timing.txt
+echo "time_mixed rc=$? wall_s=$(echo "$(date +%s.%N) - $s" | bc) loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg) :: $(grep -o 'Saved the SymmFlow.*' /tmp/gs/time_mixed.log)" >> /tmp/gs/timing.txt
 python benchmarks/bench_diffusion_classifier.py --pipeline /tmp/gs/cls_diag --task classification --num_images 200 --trials 1 4 16 --threads 2 > /tmp/gs/bench_dc_cls_diag.txt 2>&1
 echo "bench_dc cls_diag rc=$?" >> /tmp/gs/timing.txt
 export OMP_NUM_THREADS=1

@@ -6,7 +6,7 @@ Takes the same dataset flags as the training script (`diffusers_symmflow.command
 `diffusers_symmflow.evaluation.evaluate`; this script loads, checks that model and data agree, runs, and writes:
 
 * `results.json`: every number (`EvaluationResults.from_json` reads it back), with the settings and this command;
-* `results.md`: one table per metric, step counts as columns, one row per sampling mode;
+* `results.md`: one table per metric, step counts as columns, one row per sampling mode (and guidance scale);
 * `plots/*.png`: each metric against the step count.
 
 Example (the paper's step counts, both sampling modes, 500 generated images per setting)::
@@ -14,6 +14,9 @@ Example (the paper's step counts, both sampling modes, 500 generated images per 
     HF_HUB_OFFLINE=1 python examples/evaluate_symmflow.py --pipeline symmflow-mnist \\
         --steps 1 2 5 10 20 25 --sampling_modes joint conditional \\
         --generation_steps 1 5 25 --num_generated 500 --output_dir symmflow-mnist/eval
+
+Add `--guidance_scales 1 1.5 2 3 5` to score the generation at each classifier-free guidance scale (one row per
+sampling mode and scale; needs a model trained with a label time, e.g. `--label_time mixed`).
 
 FID / KID use the offline default features unless `--feature_extractor` names others: a `FeatureClassifier` trained
 for `--feature_classifier_steps` steps on the real images of the training split. Pass
@@ -50,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  "with a note otherwise) and/or 'default' (conditional when supported, else joint).")
     evaluation.add_argument("--generation_steps", type=int, nargs="+", default=None,
                             help="Solver steps for generation (the forward ODE); defaults to --steps.")
+    evaluation.add_argument("--guidance_scales", type=float, nargs="+", default=[1.0],
+                            help="Classifier-free guidance scales of the generation (the pipeline's guidance_scale; "
+                                 "1 = none): one row of generation scores per sampling mode and scale. Scales other "
+                                 "than 1 need a model with a label time (skipped with a note otherwise).")
     evaluation.add_argument("--num_generated", type=int, default=None,
                             help="Images generated per (mode, steps), from the evaluation set's labels in order "
                                  "(cycling); defaults to the evaluation set's size. 0 skips generation.")
@@ -121,6 +128,7 @@ def main(argv: list[str] | None = None) -> EvaluationResults:
         feature_classifier_steps=args.feature_classifier_steps,
         feature_classifier_max_images=args.feature_classifier_max_images,
         round_trip_steps=args.round_trip_steps,
+        guidance_scales=args.guidance_scales,
         lpips_pairs=args.lpips_pairs,
         batch_size=args.batch_size,
         seed=args.seed,

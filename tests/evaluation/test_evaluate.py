@@ -32,6 +32,7 @@ from diffusers_symmflow.evaluation.evaluate import (
     evaluate_pipeline,
     evaluate_segmentation,
     make_generators,
+    resolve_guidance_scales,
     resolve_sampling_modes,
 )
 from diffusers_symmflow.labels import LabelCodec
@@ -318,6 +319,63 @@ def test_generation_with_a_user_feature_extractor_detects_a_shift_and_skips_clas
     assert shifted["fid"] == pytest.approx(expected, rel=1e-6) and shifted["fid"] > 1e-3
 
 
+def test_generation_scores_one_row_per_mode_and_guidance_scale_with_the_pipelines_guided_images():
+    pipe = oracle_pipeline(class_names=["background", "a", "b"])
+    masks = random_masks(4, seed=2)
+    items = segmentation_items(pipe, masks)
+    kwargs = {"steps": (1,), "sampling_modes": ("joint", "conditional"), "feature_classifier_steps": 3,
+              "batch_size": 4, "lpips_pairs": 0, "progress": False}
+    unguided = evaluate_generation(pipe, items, **kwargs)
+    results = evaluate_generation(pipe, items, guidance_scales=(1, 2.0, 2), **kwargs)
+
+    assert list(results.generation) == ["joint", "joint, guidance 2", "conditional", "conditional, guidance 2"]
+    assert results.settings["guidance_scales"] == [1.0, 2.0]
+    # Scale 1 is the unguided run, row names included (results written before guidance read the same).
+    for mode in ("joint", "conditional"):
+        timed = ("seconds_per_image",)
+        assert {k: v for k, v in results.generation[mode][1].items() if k not in timed} == {
+            k: v for k, v in unguided.generation[mode][1].items() if k not in timed
+        }
+        assert results.generation[mode][1]["fid"] == pytest.approx(0.0, abs=1e-6)
+    for mode in ("joint", "conditional"):
+        scores = results.generation[f"{mode}, guidance 2"][1]
+        assert scores["guidance_scale"] == 2.0
+        # The oracle's unconditional image velocity is 0, so w = 2 doubles the jump and overshoots the real images.
+        assert scores["fid"] > 1e-3
+        # The same numbers from the pipeline at guidance_scale=2 with the runner's documented noise.
+        generated = pipe(mask=masks, num_inference_steps=1, sampling_mode=mode, guidance_scale=2.0,
+                         output_type="pt", generator=make_generators(0, range(4), "generation")).images
+        round_trip = pipe.segment(generated, num_inference_steps=1, sampling_mode=mode, output_type="pt",
+                                  generator=make_generators(0, range(4), "round_trip")).masks
+        assert scores["round_trip_mean_iou"] == pytest.approx(mean_iou(round_trip, masks, 3).mean_iou, abs=1e-12)
+        assert scores["round_trip_mean_iou"] < 1.0
+    markdown = results.to_markdown()
+    assert "| conditional, guidance 2 |" in markdown and "guidance_scale" not in markdown.split("## Generation")[1]
+    assert EvaluationResults.from_dict(json.loads(results.to_json())) == results
+
+
+def test_guidance_scales_are_checked_and_skipped_with_a_note_without_label_time():
+    joint_only = oracle_pipeline(label_time=False)
+    scales, notes = resolve_guidance_scales(joint_only, (1, 3))
+    assert scales == [1.0] and len(notes) == 1 and "Skipped guidance_scale=3" in notes[0]
+    with pytest.raises(ValueError, match="None of the guidance scales"):
+        resolve_guidance_scales(joint_only, 3.0)
+    both = oracle_pipeline(label_time=True)
+    assert resolve_guidance_scales(both, 1.5) == ([1.5], [])
+    assert resolve_guidance_scales(both, (0, 1, 5, 1.0)) == ([0.0, 1.0, 5.0], [])
+    for bad, message in (((), "`guidance_scales` is empty"), ((1, -1), r"`guidance_scales\[1\]` must be a finite"),
+                         ((float("nan"),), r"`guidance_scales\[0\]`"), ((True,), r"`guidance_scales\[0\]`"),
+                         (("2",), r"`guidance_scales\[0\]`")):
+        with pytest.raises(ValueError, match=message):
+            resolve_guidance_scales(both, bad)
+
+    items = segmentation_items(joint_only, random_masks(2))
+    results = evaluate_generation(joint_only, items, steps=(1,), guidance_scales=(1, 3), feature_extractor=nn.Flatten(),
+                                  lpips_pairs=0, progress=False)
+    assert list(results.generation) == ["joint"] and results.settings["guidance_scales"] == [1.0]
+    assert any("Skipped guidance_scale=3" in note for note in results.notes)
+
+
 def test_lpips_to_real_takes_the_real_image_first():
     from diffusers_symmflow.evaluation.evaluate import lpips_to_real
 
@@ -478,6 +536,34 @@ def test_script_end_to_end_writes_json_markdown_and_plots_with_the_metric_functi
         scores = results.generation[mode][1]
         assert scores["round_trip_mean_iou"] == pytest.approx(mean_iou(round_trip, masks, 3).mean_iou, abs=1e-12)
         assert scores["fid"] >= 0 and 0 <= scores["class_consistency"] <= 1 and scores["num_images"] == 4
+
+
+def test_script_scores_generation_per_guidance_scale(evaluate_script, saved_pipeline_and_data):
+    root = saved_pipeline_and_data
+    output_dir = root / "evaluation_guided"
+    argv = _cli_args(root, "--steps", "1", "--generation_steps", "2", "--guidance_scales", "1", "2.5",
+                     "--feature_classifier_steps", "3", "--lpips_pairs", "0", "--output_dir", str(output_dir))
+    results = evaluate_script.main(argv)
+
+    assert list(results.generation) == ["conditional", "conditional, guidance 2.5"]
+    assert EvaluationResults.from_json(output_dir / "results.json") == results
+    assert "| conditional, guidance 2.5 |" in (output_dir / "results.md").read_text()
+    pipe = SymmFlowPipeline.from_pretrained(str(root / "pipeline"))
+    pipe.set_progress_bar_config(disable=True)
+    masks = torch.stack([item["labels"] for item in load_symmflow_data(
+        evaluate_script.data_config_from_args(evaluate_script.parse_args(argv))).validation])
+    generated = {
+        w: pipe(mask=masks, num_inference_steps=2, guidance_scale=w, output_type="pt",
+                generator=make_generators(0, range(4), "generation")).images
+        for w in (1.0, 2.5)
+    }
+    for w, row in ((1.0, "conditional"), (2.5, "conditional, guidance 2.5")):
+        round_trip = pipe.segment(generated[w], num_inference_steps=1, output_type="pt",
+                                  generator=make_generators(0, range(4), "round_trip")).masks
+        scores = results.generation[row][2]
+        assert scores["round_trip_mean_iou"] == pytest.approx(mean_iou(round_trip, masks, 3).mean_iou, abs=1e-12)
+    assert not torch.equal(generated[1.0], generated[2.5])  # guidance changed the images the scores came from
+    assert evaluate_script.parse_args(_cli_args(root)).guidance_scales == [1.0]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from .evaluate import (
     evaluate_generation,
     evaluate_pipeline,
     evaluate_segmentation,
+    resolve_guidance_scales,
     resolve_sampling_modes,
 )
 from .feature_models import build_default_feature_classifier, default_excluded_classes
@@ -39,4 +40,4 @@ from .metrics import (
     mask_majority_class,
     mean_iou,
 )
-from .report import EvaluationResults
+from .report import EvaluationResults, generation_row

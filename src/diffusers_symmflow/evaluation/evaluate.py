@@ -14,7 +14,10 @@ What it measures (paper Tables 4-6, plus the checks FID cannot make):
   (or classified) by the same model (in one step by default) and compared with the mask (class) it was generated
   from, which checks that the image follows its mask, as FID cannot;
 * every score in each requested sampling mode (`"joint"`, the paper's ODE, and `"conditional"`, which needs a model
-  with a label time); a mode the model cannot run is skipped with a note.
+  with a label time); a mode the model cannot run is skipped with a note;
+* generation scores at each requested classifier-free guidance scale (`guidance_scales`, the pipeline's
+  `guidance_scale`; scales other than 1 need a model with a label time and are skipped with a note otherwise), one
+  row per `(mode, scale)` named by `generation_row`.
 
 `evaluate_pipeline` runs the part that fits the model's task plus generation and returns one `EvaluationResults`
 (`report.py`), which writes itself as JSON (`to_json` / `from_json` round-trip exactly), as a markdown report (one
@@ -34,6 +37,7 @@ cells of a table differ by the step count or the mode alone.
 
 import contextlib
 import math
+import numbers
 import time
 from collections.abc import Sequence
 
@@ -63,7 +67,11 @@ from .feature_models import (  # noqa: F401  (LPIPS_ALEXNET_WEIGHTS, lpips_weigh
 )
 from .fid import FeatureStats, frechet_distance_from_stats, kernel_inception_distance, load_feature_extractor
 from .metrics import label_confusion_matrix, label_scores
-from .report import METRIC_DISPLAY, EvaluationResults  # noqa: F401  (METRIC_DISPLAY: importable from here too)
+from .report import (  # noqa: F401  (METRIC_DISPLAY: importable from here too)
+    METRIC_DISPLAY,
+    EvaluationResults,
+    generation_row,
+)
 
 
 DEFAULT_STEPS = (1, 2, 5, 10, 20, 25)
@@ -113,6 +121,44 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
     if not modes:
         raise ValueError(f"None of the sampling modes {requested} can run on this model. " + " ".join(notes))
     return modes, notes
+
+
+def resolve_guidance_scales(pipe, guidance_scales: float | Sequence[float]) -> tuple[list[float], list[str]]:
+    """The classifier-free guidance scales to generate with, and notes on those skipped.
+
+    Args:
+        pipe (`SymmFlowPipeline`): the pipeline.
+        guidance_scales (`float` or a sequence of them): the pipeline's `guidance_scale` values (1 is no guidance,
+            `v = v_uncond + w (v_cond - v_uncond)` otherwise); each a finite number >= 0.
+
+    Returns:
+        `(scales, notes)`: the distinct scales as floats in the order given, and one note per skipped scale (a scale
+        other than 1 on a model without a label time, which has no unconditional velocity to guide with).
+
+    Raises:
+        `ValueError` for an empty sequence, a value that is not a finite number >= 0, or when no scale can run.
+    """
+    requested = [guidance_scales] if isinstance(guidance_scales, numbers.Real) else list(guidance_scales)
+    if not requested:
+        raise ValueError("`guidance_scales` is empty; pass e.g. [1.0] (no guidance).")
+    scales, notes = [], []
+    for index, scale in enumerate(requested):
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale) or scale < 0:
+            raise ValueError(
+                f"`guidance_scales[{index}]` must be a finite number >= 0 (1 is no guidance), got {scale!r}."
+            )
+        scale = float(scale)
+        if scale != 1 and not pipe.supports_conditional_sampling:
+            notes.append(
+                f"Skipped guidance_scale={scale:g}: this model has no label time input (its config has no "
+                "class_embed_type='timestep'), so it has no unconditional velocity to guide with."
+            )
+            continue
+        if scale not in scales:
+            scales.append(scale)
+    if not scales:
+        raise ValueError(f"None of the guidance scales {requested} can run on this model. " + " ".join(notes))
+    return scales, notes
 
 
 def _check_steps(steps: Sequence[int], name: str) -> list[int]:
@@ -260,10 +306,13 @@ def evaluate_classification(
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _generate(pipe, labels: torch.Tensor, steps: int, mode: str, generators: list[torch.Generator]) -> torch.Tensor:
+def _generate(
+    pipe, labels: torch.Tensor, steps: int, mode: str, generators: list[torch.Generator], guidance_scale: float = 1.0
+) -> torch.Tensor:
     """Images `[B, C, H, W]` in [0, 1] generated from masks or class ids."""
     key = "mask" if pipe.config.task == "segmentation" else "class_labels"
-    out = pipe(**{key: labels}, num_inference_steps=steps, generator=generators, sampling_mode=mode, output_type="pt")
+    out = pipe(**{key: labels}, num_inference_steps=steps, generator=generators, sampling_mode=mode,
+               guidance_scale=guidance_scale, output_type="pt")
     return out.images.float()
 
 
@@ -281,13 +330,16 @@ def evaluate_generation(
     round_trip_steps: int = 1,
     lpips_pairs: int = 100,
     kid_subsets: int = 100,
+    guidance_scales: float | Sequence[float] = (1.0,),
     batch_size: int = 16,
     seed: int = 0,
     progress: bool = True,
 ) -> EvaluationResults:
-    """Generate from the evaluation set's labels and score the images, for each step count and sampling mode.
+    """Generate from the evaluation set's labels and score the images, for each step count, sampling mode and
+    guidance scale.
 
-    For every `(mode, steps)`, image `i` is generated from the labels of item `i mod len(dataset)` and scored by:
+    For every `(mode, guidance scale, steps)`, image `i` is generated from the labels of item `i mod len(dataset)`
+    and scored by:
 
     * FID and KID against the features of all real images of `dataset`;
     * class consistency: how often the default feature classifier assigns a generated image the class it was
@@ -320,17 +372,23 @@ def evaluate_generation(
         lpips_pairs (`int`, defaults to 100): labels scored by LPIPS (to the real image, and with a second sample
             for diversity).
         kid_subsets (`int`, defaults to 100): KID subsets (of `min(1000, sizes)` images each).
+        guidance_scales (`float` or sequence of `float`, defaults to `(1.0,)`): classifier-free guidance scales of
+            the generation (the pipeline's `guidance_scale`; see `resolve_guidance_scales`). Every scale sees the same
+            labels and image noise; the round trip and LPIPS run as without guidance.
         batch_size (`int`, defaults to 16), seed (`int`, defaults to 0), progress (`bool`, defaults to `True`).
 
     Returns:
-        `EvaluationResults` with `generation[mode][steps]` (see `EvaluationResults`); `settings["feature_extractor"]`
-        describes the features and, for the default, how the classifier trained.
+        `EvaluationResults` with `generation[generation_row(mode, scale)][steps]` (the row is the mode's name at
+        scale 1; see `EvaluationResults`); `settings["feature_extractor"]` describes the features and, for the
+        default, how the classifier trained.
     """
     _check_common(pipe, None, batch_size)
     task, num_classes = pipe.config.task, pipe.config.num_classes
     steps = _check_steps(steps, "steps")
     round_trip_steps = _check_steps(round_trip_steps, "round_trip_steps")[0]
     modes, notes = resolve_sampling_modes(pipe, sampling_modes)
+    scales, scale_notes = resolve_guidance_scales(pipe, guidance_scales)
+    notes += scale_notes
     dataset = reiterable(dataset)
     exclude = default_excluded_classes(pipe) if exclude_classes is None else list(exclude_classes)
     device = pipe._execution_device
@@ -372,8 +430,8 @@ def evaluate_generation(
             f"{description['name']}: comparable only between runs with the same counts and features."
         )
 
-    # 2. Generate and score, batch by batch, every (mode, steps) on the same labels and the same noise.
-    configs = [(m, s) for m in modes for s in steps]
+    # 2. Generate and score, batch by batch, every (mode, scale, steps) on the same labels and the same noise.
+    configs = [(m, w, s) for m in modes for w in scales for s in steps]
     fake = {c: FeatureStats() for c in configs}
     consistent = {c: [0, 0] for c in configs}  # [matches, counted]
     round_trip = {c: None for c in configs}
@@ -383,14 +441,15 @@ def evaluate_generation(
     with _quiet(pipe), torch.no_grad():
         batches = tqdm(iter_label_batches(dataset, num_generated, batch_size, task),
                        total=math.ceil(num_generated / batch_size),
-                       desc=f"generation ({len(modes)} mode(s) x {len(steps)} step counts)", disable=not progress)
+                       desc=f"generation ({len(modes)} mode(s) x {len(scales)} guidance scale(s) x {len(steps)} step "
+                            "counts)", disable=not progress)
         for start, labels, real_images in batches:
             indices = range(start, start + labels.shape[0])
             targets = image_classes(labels, pipe, exclude)
             for config in configs:
-                mode, s = config
+                mode, w, s = config
                 began = time.perf_counter()
-                images = _generate(pipe, labels, s, mode, make_generators(seed, indices, "generation"))
+                images = _generate(pipe, labels, s, mode, make_generators(seed, indices, "generation"), w)
                 seconds[config] += time.perf_counter() - began
                 fake[config].update(extractor(images.to(device)))
                 if classifier is not None:
@@ -404,7 +463,7 @@ def evaluate_generation(
                 round_trip[config] = counts if round_trip[config] is None else round_trip[config] + counts
                 paired = [i for i in indices if i < lpips_pairs]
                 if lpips_model is not None and paired:
-                    second = _generate(pipe, labels[: len(paired)], s, mode, make_generators(seed, paired, "lpips"))
+                    second = _generate(pipe, labels[: len(paired)], s, mode, make_generators(seed, paired, "lpips"), w)
                     distance = lpips_model(lpips_input(images[: len(paired)], device), lpips_input(second, device))
                     lpips_sums[config][0] += float(distance.sum())
                     lpips_sums[config][1] += len(paired)
@@ -412,9 +471,9 @@ def evaluate_generation(
                         lpips_to_real(lpips_model, real_images[: len(paired)], images[: len(paired)], device).sum()
                     )
 
-    generation = {mode: {} for mode in modes}
+    generation = {generation_row(mode, w): {} for mode in modes for w in scales}
     for config in configs:
-        mode, s = config
+        mode, w, s = config
         kid = kernel_inception_distance(real, fake[config], num_subsets=kid_subsets, seed=seed)
         scores = {"fid": frechet_distance_from_stats(real, fake[config]), "kid_mean": kid.mean, "kid_std": kid.std}
         matches, counted = consistent[config]
@@ -424,13 +483,14 @@ def evaluate_generation(
         total, pairs = lpips_sums[config]
         scores["lpips_to_real"] = lpips_real_sums[config] / pairs if pairs else None
         scores["lpips_diversity"] = total / pairs if pairs else None
-        scores.update(num_images=num_generated, seconds_per_image=seconds[config] / num_generated)
-        generation[mode][s] = scores
+        scores.update(num_images=num_generated, seconds_per_image=seconds[config] / num_generated, guidance_scale=w)
+        generation[generation_row(mode, w)][s] = scores
     return EvaluationResults(
         task=task, num_classes=num_classes, class_names=pipe.config.class_names, ignore_index=pipe.config.ignore_index,
         generation=generation,
         settings={"generation_steps": steps, "sampling_modes": modes, "num_generated": num_generated,
-                  "round_trip_steps": round_trip_steps, "batch_size": batch_size, "seed": seed,
+                  "guidance_scales": scales, "round_trip_steps": round_trip_steps, "batch_size": batch_size,
+                  "seed": seed,
                   "feature_extractor": description},
         notes=notes,
     )
@@ -457,7 +517,8 @@ def evaluate_pipeline(
         generation_steps (sequence of `int`, *optional*): steps of the forward ODE; defaults to `steps`; an empty
             sequence skips generation.
         batch_size (`int`, defaults to 16), seed (`int`, defaults to 0), progress (`bool`, defaults to `True`).
-        **generation_kwargs: passed to `evaluate_generation` (`num_generated`, `feature_extractor`, ...).
+        **generation_kwargs: passed to `evaluate_generation` (`num_generated`, `feature_extractor`,
+            `guidance_scales`, ...).
 
     Returns:
         `EvaluationResults` with both `prediction` and `generation` filled.

@@ -31,6 +31,22 @@ METRIC_DISPLAY = {
 }
 # Metrics that describe the run rather than the model: in the JSON and the tables, not plotted.
 _NOT_PLOTTED = ("seconds_per_image", "kid_std")
+# Numbers in a score dict that say what was run, not what was measured: in the JSON only.
+_NOT_METRICS = ("num_images", "guidance_scale")
+
+
+def generation_row(sampling_mode: str, guidance_scale: float = 1.0) -> str:
+    """The key of `EvaluationResults.generation` for one sampling mode and classifier-free guidance scale.
+
+    Args:
+        sampling_mode (`str`): `"joint"` or `"conditional"`.
+        guidance_scale (`float`, defaults to 1.0): the pipeline's `guidance_scale`.
+
+    Returns:
+        `str`: the mode's name without guidance (scale 1, the rows of results written before guidance existed),
+        else e.g. `"conditional, guidance 1.5"`.
+    """
+    return sampling_mode if guidance_scale == 1 else f"{sampling_mode}, guidance {guidance_scale:g}"
 
 
 @dataclass
@@ -46,11 +62,12 @@ class EvaluationResults:
             (`mean_iou`, `pixel_accuracy`, `per_class_iou` (K entries, `None` where undefined), `num_images`,
             `seconds_per_image`) or the classification scores (`accuracy`, `confusion_matrix` (K x K, rows targets),
             `num_images`, `seconds_per_image`) of the reverse ODE with `steps` solver steps. Fractions lie in [0, 1].
-        generation (`dict[str, dict[int, dict]]`): `generation[mode][steps]` holds `fid`, `kid_mean`, `kid_std`,
+        generation (`dict[str, dict[int, dict]]`): `generation[row][steps]`, with `row = generation_row(mode,
+            guidance_scale)` (the mode's name without guidance), holds `fid`, `kid_mean`, `kid_std`,
             `class_consistency`, `round_trip_mean_iou` and `round_trip_pixel_accuracy` (segmentation) or
             `round_trip_accuracy` (classification), `lpips_to_real` and `lpips_diversity` (or `None` when not
-            measured), `num_images`
-            and `seconds_per_image` of images generated with `steps` solver steps.
+            measured), `num_images`, `seconds_per_image` and `guidance_scale` of images generated with `steps`
+            solver steps.
         settings (`dict`): how the run was made (step counts, seed, batch size, feature extractor, ...).
         notes (`list[str]`): what was skipped and why, and caveats of the numbers.
 
@@ -216,7 +233,7 @@ def _scalar_metrics(results: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
     for by_steps in results.values():
         for scores in by_steps.values():
             for name, value in scores.items():
-                if name != "num_images" and isinstance(value, (int, float)) and name not in names:
+                if name not in _NOT_METRICS and isinstance(value, (int, float)) and name not in names:
                     names.append(name)
     return names
 

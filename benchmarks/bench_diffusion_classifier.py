@@ -113,11 +113,15 @@ def main(argv=None):
 
     rows = []
     accuracy, seconds = run(
-        lambda images, index: pipe.classify(
-            (images + 1) / 2, num_inference_steps=1, generator=torch.Generator().manual_seed(index)
-        ).labels
+        lambda images, index: (
+            pipe.classify(
+                (images + 1) / 2, num_inference_steps=1, generator=torch.Generator().manual_seed(index)
+            ).labels
+        )
     )
-    rows.append({"method": "SymmFlow classify(1)", "model_calls_per_image": 1, "accuracy": accuracy, "s_per_image": seconds})
+    rows.append(
+        {"method": "SymmFlow classify(1)", "model_calls_per_image": 1, "accuracy": accuracy, "s_per_image": seconds}
+    )
     for num_trials in args.trials:
         accuracy, seconds = run(
             lambda images, index: diffusion_classifier_errors(

@@ -117,7 +117,9 @@ def main(argv=None) -> dict:
     masks = torch.stack([item["labels"] for item in items])
     images01 = (images + 1) / 2
     # The digit of each image: its most common non-background class.
-    digits = torch.tensor([int(np.bincount(m[m != background].numpy(), minlength=num_classes).argmax()) for m in masks])
+    digits = torch.tensor(
+        [int(np.bincount(m[m != background].numpy(), minlength=num_classes).argmax()) for m in masks]
+    )
 
     def fresh_noise(seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
@@ -130,11 +132,13 @@ def main(argv=None) -> dict:
         latents = pipe.invert(images01, masks, num_inference_steps=steps).latents
         rebuilt = pipe(mask=masks, latents=latents, num_inference_steps=steps, output_type="pt").images
         fresh = pipe(mask=masks, num_inference_steps=steps, generator=fresh_noise(args.seed), output_type="pt").images
-        reconstruction.append({
-            "steps": steps,
-            "psnr": float(psnr(rebuilt, images01).mean()),
-            "baseline_psnr": float(psnr(fresh, images01).mean()),
-        })
+        reconstruction.append(
+            {
+                "steps": steps,
+                "psnr": float(psnr(rebuilt, images01).mean()),
+                "baseline_psnr": float(psnr(fresh, images01).mean()),
+            }
+        )
         print(f"reconstruction, {steps} steps: {reconstruction[-1]}", flush=True)
     timings["reconstruction_s"] = time.perf_counter() - start
 
@@ -148,8 +152,9 @@ def main(argv=None) -> dict:
     for kind in EDIT_KINDS:
         targets = new_masks(kind, masks, digits, background, args.shift_pixels)
         kept = targets == masks  # pixels whose class the edit leaves unchanged
-        baseline = pipe(mask=targets, num_inference_steps=args.edit_steps, generator=fresh_noise(args.seed),
-                        output_type="pt").images
+        baseline = pipe(
+            mask=targets, num_inference_steps=args.edit_steps, generator=fresh_noise(args.seed), output_type="pt"
+        ).images
         row = {
             "kind": kind,
             "changed_pixel_fraction": float((~kept).float().mean()),
@@ -160,13 +165,21 @@ def main(argv=None) -> dict:
             "edit": [],
         }
         for strength in args.strengths:
-            edited = pipe.edit(images01, targets, source_mask=masks, strength=strength,
-                               num_inference_steps=args.edit_steps, output_type="pt").images
-            row["edit"].append({
-                "strength": strength,
-                **round_trip(pipe, edited, targets, args.seed),
-                "psnr_unchanged_region": float(psnr(edited, images01, kept).mean()),
-            })
+            edited = pipe.edit(
+                images01,
+                targets,
+                source_mask=masks,
+                strength=strength,
+                num_inference_steps=args.edit_steps,
+                output_type="pt",
+            ).images
+            row["edit"].append(
+                {
+                    "strength": strength,
+                    **round_trip(pipe, edited, targets, args.seed),
+                    "psnr_unchanged_region": float(psnr(edited, images01, kept).mean()),
+                }
+            )
             if strength == max(args.strengths):
                 figure_rows[kind] = (targets, edited, baseline)
         edits.append(row)
@@ -174,7 +187,8 @@ def main(argv=None) -> dict:
     timings["edits_s"] = time.perf_counter() - start
 
     results = {
-        "command": "HF_HUB_OFFLINE=1 python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]),
+        "command": "HF_HUB_OFFLINE=1 python "
+        + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]),
         "pipeline": args.pipeline,
         "num_images": count,
         "edit_steps": args.edit_steps,
@@ -183,8 +197,12 @@ def main(argv=None) -> dict:
         "round_trip_on_source_images": judge,
         "edits": edits,
         "timings": timings,
-        "platform": {"python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine(),
-                     "threads": torch.get_num_threads()},
+        "platform": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "machine": platform.machine(),
+            "threads": torch.get_num_threads(),
+        },
     }
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "results.json"), "w", encoding="utf-8") as file:
@@ -220,8 +238,12 @@ def plot(results: dict, path: str) -> None:
             axis.axhline(row["baseline"][key], color=color, linestyle="--", label=f"fresh noise: {row['kind']}")
     for axis, key, ylabel, title in panels:
         if key in results["round_trip_on_source_images"]:
-            axis.axhline(results["round_trip_on_source_images"][key], color="grey", linestyle=":",
-                         label="source images (the judge's own score)")
+            axis.axhline(
+                results["round_trip_on_source_images"][key],
+                color="grey",
+                linestyle=":",
+                label="source images (the judge's own score)",
+            )
         axis.set(xlabel="strength", ylabel=ylabel, title=title)
     axes[3].legend(fontsize=7)
     fig.tight_layout()

@@ -101,10 +101,14 @@ def main(argv=None):
                 "pipeline_peak_growth_mib": round(
                     peak_memory_in_subprocess(__file__, [*common, "--memory_of", call, "pipeline"]), 1
                 ),
-                "raw_peak_growth_mib": round(peak_memory_in_subprocess(__file__, [*common, "--memory_of", call, "raw"]), 1),
+                "raw_peak_growth_mib": round(
+                    peak_memory_in_subprocess(__file__, [*common, "--memory_of", call, "raw"]), 1
+                ),
             }
         )
-    print(json.dumps({"threads": torch.get_num_threads(), "machine": platform.machine(), "results": results}, indent=2))
+    print(
+        json.dumps({"threads": torch.get_num_threads(), "machine": platform.machine(), "results": results}, indent=2)
+    )
     return results
 
 

@@ -17,7 +17,13 @@ import torch.nn.functional as F
 from _timing import interleaved_medians
 from diffusers import UNet2DModel
 
-from diffusers_symmflow import LabelCodec, SymmFlowObjective, SymmFlowPipeline, SymmFlowScheduler, symmflow_unet2d_config
+from diffusers_symmflow import (
+    LabelCodec,
+    SymmFlowObjective,
+    SymmFlowPipeline,
+    SymmFlowScheduler,
+    symmflow_unet2d_config,
+)
 from diffusers_symmflow.models import predict_velocity
 
 
@@ -35,11 +41,16 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
-    label_channels = LabelCodec(task="segmentation", encoding=args.label_encoding, num_classes=args.num_classes).num_channels
+    label_channels = LabelCodec(
+        task="segmentation", encoding=args.label_encoding, num_classes=args.num_classes
+    ).num_channels
     unet = UNet2DModel(**symmflow_unet2d_config(1, label_channels, args.resolution, preset=args.preset))
     pipe = SymmFlowPipeline(
-        unet=unet, scheduler=SymmFlowScheduler(), task="segmentation",
-        label_encoding=args.label_encoding, num_classes=args.num_classes,
+        unet=unet,
+        scheduler=SymmFlowScheduler(),
+        task="segmentation",
+        label_encoding=args.label_encoding,
+        num_classes=args.num_classes,
     )
     objective = SymmFlowObjective(label_time="mixed")
     optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)

@@ -20,8 +20,12 @@ from diffusers_symmflow.data import collate_fn, load_symmflow_data
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", required=True, help="A segmentation SymmFlowPipeline directory.")
-    parser.add_argument("--background", type=int, default=None,
-                        help="Override the pipeline's background_class (pipelines saved before it existed: 10).")
+    parser.add_argument(
+        "--background",
+        type=int,
+        default=None,
+        help="Override the pipeline's background_class (pipelines saved before it existed: 10).",
+    )
     parser.add_argument("--num_inference_steps", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=50)
     add_data_arguments(parser)

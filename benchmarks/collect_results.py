@@ -30,8 +30,18 @@ import re
 HOUSEKEEPING_ARGS = {"out", "data_cache", "eval_every", "eval_steps"}
 # What an evaluation report keeps per (mode, steps).
 EVALUATION_SCORES = (
-    "mean_iou", "pixel_accuracy", "accuracy", "fid", "kid_mean", "class_consistency", "round_trip_mean_iou",
-    "round_trip_pixel_accuracy", "round_trip_accuracy", "lpips_to_real", "lpips_diversity", "per_class_iou",
+    "mean_iou",
+    "pixel_accuracy",
+    "accuracy",
+    "fid",
+    "kid_mean",
+    "class_consistency",
+    "round_trip_mean_iou",
+    "round_trip_pixel_accuracy",
+    "round_trip_accuracy",
+    "lpips_to_real",
+    "lpips_diversity",
+    "per_class_iou",
 )
 CURVE_SCORES = ("mean_iou", "pixel_accuracy", "accuracy")
 GENERATION_SCORES = ("fid", "class_consistency", "round_trip_mean_iou", "round_trip_accuracy")
@@ -108,11 +118,17 @@ def training_lines(text: str) -> dict:
             lines.append({"line": line})
             continue
         metrics = dict(re.findall(r"(\w+) ([\d.]+)", match["metrics"]))
-        lines.append({
-            "name": match["name"], "flags": match["flags"], "step": int(match["step"]),
-            "train_seconds": float(match["seconds"]), "validation": match["what"],
-            **{key: float(value) for key, value in metrics.items()}, "line": line,
-        })
+        lines.append(
+            {
+                "name": match["name"],
+                "flags": match["flags"],
+                "step": int(match["step"]),
+                "train_seconds": float(match["seconds"]),
+                "validation": match["what"],
+                **{key: float(value) for key, value in metrics.items()},
+                "line": line,
+            }
+        )
     return {"kind": "training_log", "lines": lines}
 
 
@@ -156,7 +172,8 @@ def factor_common_args(entries: dict) -> dict:
     common = {key: json.loads(counter.most_common(1)[0][0]) for key, counter in sorted(values.items())}
     for entry in curves:
         entry["args"] = {
-            key: value for key, value in entry["args"].items()
+            key: value
+            for key, value in entry["args"].items()
             if key not in HOUSEKEEPING_ARGS and (key not in common or common[key] != value)
         }
     return common

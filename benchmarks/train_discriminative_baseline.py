@@ -55,7 +55,11 @@ def main(argv=None):
         "cosine", optimizer, num_warmup_steps=args.lr_warmup_steps, num_training_steps=args.max_train_steps
     )
     loader = torch.utils.data.DataLoader(
-        data.train, batch_size=args.train_batch_size, shuffle=True, collate_fn=collate_fn, drop_last=True,
+        data.train,
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        collate_fn=collate_fn,
+        drop_last=True,
         generator=torch.Generator().manual_seed(args.seed),
     )
 
@@ -72,7 +76,9 @@ def main(argv=None):
             lr_scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            if step >= args.max_train_steps or (args.time_budget_s and time.perf_counter() - start > args.time_budget_s):
+            if step >= args.max_train_steps or (
+                args.time_budget_s and time.perf_counter() - start > args.time_budget_s
+            ):
                 break
         if args.time_budget_s and time.perf_counter() - start > args.time_budget_s:
             break

@@ -139,8 +139,9 @@ def segment(pipe, image, steps: int, samples: int, seed: int):
     if image is None:
         raise ValueError("Upload an image to segment.")
     generator = torch.Generator().manual_seed(int(seed))
-    out = pipe.segment(to_model_image(pipe, image), num_inference_steps=int(steps), num_samples=int(samples),
-                       generator=generator)
+    out = pipe.segment(
+        to_model_image(pipe, image), num_inference_steps=int(steps), num_samples=int(samples), generator=generator
+    )
     mask = out.masks[0]
     if out.uncertainty is not None:
         uncertainty = heat_map(out.uncertainty[0], np.log(min(int(samples), pipe.config.num_classes)))
@@ -196,8 +197,14 @@ def edit(pipe, image, mask_value, source_mask, strength: float, steps: int, seed
         raise ValueError("Press Auto-mask (or upload a mask), then paint on it.")
     new_mask = colors_to_mask(pipe, drawn)
     source = None if source_mask is None else np.asarray(source_mask, dtype=np.int64)
-    out = pipe.edit(to_model_image(pipe, image), new_mask, source_mask=source, strength=float(strength),
-                    num_inference_steps=int(steps), generator=torch.Generator().manual_seed(int(seed)))
+    out = pipe.edit(
+        to_model_image(pipe, image),
+        new_mask,
+        source_mask=source,
+        strength=float(strength),
+        num_inference_steps=int(steps),
+        generator=torch.Generator().manual_seed(int(seed)),
+    )
     return to_display(out.images[0])
 
 
@@ -223,10 +230,16 @@ def build_demo(pipe: SymmFlowPipeline, title: str = "SymmFlow"):
 
     def mask_editor(label, value=None):
         return gr.ImageEditor(
-            value=value, label=label, type="numpy", image_mode="RGBA", format="png", height=DISPLAY_SIZE + 120,
-            canvas_size=(DISPLAY_SIZE, DISPLAY_SIZE), brush=gr.Brush(colors=palette, color_mode="fixed",
-                                                                     default_size=16),
-            layers=False, transforms=(),
+            value=value,
+            label=label,
+            type="numpy",
+            image_mode="RGBA",
+            format="png",
+            height=DISPLAY_SIZE + 120,
+            canvas_size=(DISPLAY_SIZE, DISPLAY_SIZE),
+            brush=gr.Brush(colors=palette, color_mode="fixed", default_size=16),
+            layers=False,
+            transforms=(),
         )
 
     with gr.Blocks(title=title) as demo:
@@ -237,61 +250,105 @@ def build_demo(pipe: SymmFlowPipeline, title: str = "SymmFlow"):
         with gr.Tab("Segment", visible=segmentation):
             with gr.Row():
                 seg_image = gr.Image(label="Image", type="pil", elem_id="segment-input", height=DISPLAY_SIZE)
-                seg_mask = gr.Image(label="Mask", type="pil", elem_id="segment-mask", height=DISPLAY_SIZE, format="png",
-                                    interactive=False)
-                seg_uncertainty = gr.Image(label="Uncertainty (entropy of the votes)", type="pil",
-                                           elem_id="segment-uncertainty", height=DISPLAY_SIZE, interactive=False,
-                                           format="png")
+                seg_mask = gr.Image(
+                    label="Mask",
+                    type="pil",
+                    elem_id="segment-mask",
+                    height=DISPLAY_SIZE,
+                    format="png",
+                    interactive=False,
+                )
+                seg_uncertainty = gr.Image(
+                    label="Uncertainty (entropy of the votes)",
+                    type="pil",
+                    elem_id="segment-uncertainty",
+                    height=DISPLAY_SIZE,
+                    interactive=False,
+                    format="png",
+                )
             with gr.Row():
                 seg_steps = gr.Slider(1, 50, value=prediction_steps, step=1, label="Steps")
                 seg_samples = gr.Slider(1, 16, value=1, step=1, label="Samples")
                 seg_seed = gr.Number(0, label="Seed", precision=0)
             seg_note = gr.Textbox(label="Summary", interactive=False)
             seg_button = gr.Button("Segment", variant="primary", elem_id="segment-button")
-            seg_button.click(functools.partial(segment, pipe), [seg_image, seg_steps, seg_samples, seg_seed],
-                             [seg_mask, seg_uncertainty, seg_note], api_name="segment")
+            seg_button.click(
+                functools.partial(segment, pipe),
+                [seg_image, seg_steps, seg_samples, seg_seed],
+                [seg_mask, seg_uncertainty, seg_note],
+                api_name="segment",
+            )
 
         with gr.Tab("Generate"):
             with gr.Row():
-                gen_mask = mask_editor("Mask: draw with the class colours, or upload one",
-                                       editor_value(blank_mask(pipe)) if segmentation else None)
-                gen_image = gr.Image(label="Generated", type="pil", height=DISPLAY_SIZE, interactive=False, format="png")
+                gen_mask = mask_editor(
+                    "Mask: draw with the class colours, or upload one",
+                    editor_value(blank_mask(pipe)) if segmentation else None,
+                )
+                gen_image = gr.Image(
+                    label="Generated", type="pil", height=DISPLAY_SIZE, interactive=False, format="png"
+                )
             with gr.Row():
-                gen_class = gr.Dropdown([AS_DRAWN] + class_choices(pipe), value=AS_DRAWN, label="Class",
-                                        info="Paints every drawn pixel with this class (classification models: the "
-                                             "class to generate).")
+                gen_class = gr.Dropdown(
+                    [AS_DRAWN] + class_choices(pipe),
+                    value=AS_DRAWN,
+                    label="Class",
+                    info="Paints every drawn pixel with this class (classification models: the class to generate).",
+                )
                 gen_steps = gr.Slider(1, 50, value=generation_steps, step=1, label="Steps")
                 gen_seed = gr.Number(0, label="Seed", precision=0)
             gen_button = gr.Button("Generate", variant="primary")
-            gen_button.click(functools.partial(generate, pipe), [gen_mask, gen_class, gen_steps, gen_seed], gen_image,
-                             api_name="generate")
+            gen_button.click(
+                functools.partial(generate, pipe),
+                [gen_mask, gen_class, gen_steps, gen_seed],
+                gen_image,
+                api_name="generate",
+            )
 
         with gr.Tab("Edit", visible=segmentation and conditional):
             source_mask = gr.State(None)
             with gr.Row():
                 edit_image = gr.Image(label="Image", type="pil", height=DISPLAY_SIZE)
                 edit_mask = mask_editor("Mask: Auto-mask, then paint with the class colours")
-                edit_result = gr.Image(label="Edited", type="pil", height=DISPLAY_SIZE, interactive=False, format="png")
+                edit_result = gr.Image(
+                    label="Edited", type="pil", height=DISPLAY_SIZE, interactive=False, format="png"
+                )
             with gr.Row():
-                edit_strength = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Strength",
-                                          info="How far to invert: lower keeps more of the image.")
+                edit_strength = gr.Slider(
+                    0.05,
+                    1.0,
+                    value=1.0,
+                    step=0.05,
+                    label="Strength",
+                    info="How far to invert: lower keeps more of the image.",
+                )
                 edit_steps = gr.Slider(1, 50, value=generation_steps, step=1, label="Steps")
                 edit_seed = gr.Number(0, label="Seed", precision=0)
             with gr.Row():
                 auto_button = gr.Button("Auto-mask")
                 edit_button = gr.Button("Regenerate", variant="primary")
-            auto_button.click(functools.partial(auto_mask, pipe), [edit_image, edit_seed], [edit_mask, source_mask],
-                              api_name="auto_mask")
-            edit_button.click(functools.partial(edit, pipe),
-                              [edit_image, edit_mask, source_mask, edit_strength, edit_steps, edit_seed], edit_result,
-                              api_name="edit")
+            auto_button.click(
+                functools.partial(auto_mask, pipe),
+                [edit_image, edit_seed],
+                [edit_mask, source_mask],
+                api_name="auto_mask",
+            )
+            edit_button.click(
+                functools.partial(edit, pipe),
+                [edit_image, edit_mask, source_mask, edit_strength, edit_steps, edit_seed],
+                edit_result,
+                api_name="edit",
+            )
     return demo
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pipeline", default="symmflow-mnist",
-                        help="Directory of a saved SymmFlowPipeline (default: what the README's main job writes).")
+    parser.add_argument(
+        "--pipeline",
+        default="symmflow-mnist",
+        help="Directory of a saved SymmFlowPipeline (default: what the README's main job writes).",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="Interface to serve on (0.0.0.0 exposes it).")
     parser.add_argument("--port", type=int, default=7860)
     return parser.parse_args(argv)

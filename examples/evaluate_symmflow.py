@@ -33,11 +33,11 @@ import sys
 import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import DEFAULT_STEPS, EvaluationResults, evaluate_pipeline
-from diffusers_symmflow.schedulers.scheduling_symmflow import SAMPLING_MODES
 from diffusers_symmflow.pipelines import SymmFlowPipeline
-from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
+from diffusers_symmflow.schedulers.scheduling_symmflow import SAMPLING_MODES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,36 +45,80 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pipeline", type=str, required=True, help="Directory of a saved SymmFlowPipeline.")
     add_data_arguments(parser)
     evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--steps", type=int, nargs="+", default=list(DEFAULT_STEPS),
-                            help="Solver steps for segmentation / classification (the reverse ODE).")
-    evaluation.add_argument("--sampling_modes", nargs="+", choices=[*SAMPLING_MODES, "default"],
-                            default=["default"],
-                            help="'joint' (the paper's ODE), 'conditional' (needs a model with a label time; skipped "
-                                 "with a note otherwise) and/or 'default' (conditional when supported, else joint).")
-    evaluation.add_argument("--generation_steps", type=int, nargs="+", default=None,
-                            help="Solver steps for generation (the forward ODE); defaults to --steps.")
-    evaluation.add_argument("--guidance_scales", type=float, nargs="+", default=[1.0],
-                            help="Classifier-free guidance scales of the generation (the pipeline's guidance_scale; "
-                                 "1 = none): one row of generation scores per sampling mode and scale. Scales other "
-                                 "than 1 need a model with a label time (skipped with a note otherwise).")
-    evaluation.add_argument("--num_generated", type=int, default=None,
-                            help="Images generated per (mode, steps), from the evaluation set's labels in order "
-                                 "(cycling); defaults to the evaluation set's size. 0 skips generation.")
-    evaluation.add_argument("--feature_extractor", type=str, default=None,
-                            help="FID/KID features: 'inception:PATH', a TorchScript file or 'module:attr'. Default: a "
-                                 "FeatureClassifier trained on the real images.")
-    evaluation.add_argument("--feature_classifier_steps", type=int, default=500,
-                            help="Training steps of the default feature classifier.")
-    evaluation.add_argument("--feature_classifier_max_images", type=int, default=10_000,
-                            help="The most real images the default feature classifier learns from (held in memory).")
-    evaluation.add_argument("--feature_classifier_split", choices=["train", "validation"], default="train",
-                            help="Real images the default feature classifier learns from (validation when the data "
-                                 "has no training split).")
-    evaluation.add_argument("--round_trip_steps", type=int, default=1,
-                            help="Steps with which each generated image is segmented / classified again.")
-    evaluation.add_argument("--lpips_pairs", type=int, default=100,
-                            help="Labels scored by LPIPS: to their real image (the authors' protocol, `lpips_to_real`) "
-                                 "and between two samples (`lpips_diversity`); needs `lpips` and its weights on disk.")
+    evaluation.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=list(DEFAULT_STEPS),
+        help="Solver steps for segmentation / classification (the reverse ODE).",
+    )
+    evaluation.add_argument(
+        "--sampling_modes",
+        nargs="+",
+        choices=[*SAMPLING_MODES, "default"],
+        default=["default"],
+        help="'joint' (the paper's ODE), 'conditional' (needs a model with a label time; skipped "
+        "with a note otherwise) and/or 'default' (conditional when supported, else joint).",
+    )
+    evaluation.add_argument(
+        "--generation_steps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="Solver steps for generation (the forward ODE); defaults to --steps.",
+    )
+    evaluation.add_argument(
+        "--guidance_scales",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="Classifier-free guidance scales of the generation (the pipeline's guidance_scale; "
+        "1 = none): one row of generation scores per sampling mode and scale. Scales other "
+        "than 1 need a model with a label time (skipped with a note otherwise).",
+    )
+    evaluation.add_argument(
+        "--num_generated",
+        type=int,
+        default=None,
+        help="Images generated per (mode, steps), from the evaluation set's labels in order "
+        "(cycling); defaults to the evaluation set's size. 0 skips generation.",
+    )
+    evaluation.add_argument(
+        "--feature_extractor",
+        type=str,
+        default=None,
+        help="FID/KID features: 'inception:PATH', a TorchScript file or 'module:attr'. Default: a "
+        "FeatureClassifier trained on the real images.",
+    )
+    evaluation.add_argument(
+        "--feature_classifier_steps", type=int, default=500, help="Training steps of the default feature classifier."
+    )
+    evaluation.add_argument(
+        "--feature_classifier_max_images",
+        type=int,
+        default=10_000,
+        help="The most real images the default feature classifier learns from (held in memory).",
+    )
+    evaluation.add_argument(
+        "--feature_classifier_split",
+        choices=["train", "validation"],
+        default="train",
+        help="Real images the default feature classifier learns from (validation when the data "
+        "has no training split).",
+    )
+    evaluation.add_argument(
+        "--round_trip_steps",
+        type=int,
+        default=1,
+        help="Steps with which each generated image is segmented / classified again.",
+    )
+    evaluation.add_argument(
+        "--lpips_pairs",
+        type=int,
+        default=100,
+        help="Labels scored by LPIPS: to their real image (the authors' protocol, `lpips_to_real`) "
+        "and between two samples (`lpips_diversity`); needs `lpips` and its weights on disk.",
+    )
     evaluation.add_argument("--batch_size", type=int, default=16, help="Images per model call.")
     evaluation.add_argument("--device", type=str, default=None, help="Default: cuda when available, else cpu.")
     evaluation.add_argument("--seed", type=int, default=0, help="Seed of every noise draw (one generator per image).")
@@ -148,8 +192,10 @@ def main(argv: list[str] | None = None) -> EvaluationResults:
     }
     paths = results.save(args.output_dir)
     print(results.to_markdown())
-    print(f"Wrote {paths['json']}, {paths['markdown']} and {len(paths['plots'])} plots in "
-          f"{os.path.join(args.output_dir, 'plots')}.")
+    print(
+        f"Wrote {paths['json']}, {paths['markdown']} and {len(paths['plots'])} plots in "
+        f"{os.path.join(args.output_dir, 'plots')}."
+    )
     return results
 
 

@@ -83,14 +83,30 @@ CONFIGS = {
 # What differs between the authors' notebook and this project's earlier toy; flags override either.
 SETTINGS = {
     "authors": {
-        "model": "authors", "num_blocks": 10, "hidden_dim": 0, "num_layers": 0, "learning_rate": 1e-2,
-        "lr_schedule": "constant", "batch_size": 10000, "num_train_steps": 6000, "sigma_min": 0.0,
-        "data": "authors", "generation_label": "dequantized",
+        "model": "authors",
+        "num_blocks": 10,
+        "hidden_dim": 0,
+        "num_layers": 0,
+        "learning_rate": 1e-2,
+        "lr_schedule": "constant",
+        "batch_size": 10000,
+        "num_train_steps": 6000,
+        "sigma_min": 0.0,
+        "data": "authors",
+        "generation_label": "dequantized",
     },
     "project": {
-        "model": "project", "num_blocks": 0, "hidden_dim": 256, "num_layers": 4, "learning_rate": 2e-3,
-        "lr_schedule": "cosine", "batch_size": 512, "num_train_steps": 6000, "sigma_min": 1e-4,
-        "data": "project", "generation_label": "code",
+        "model": "project",
+        "num_blocks": 0,
+        "hidden_dim": 256,
+        "num_layers": 4,
+        "learning_rate": 2e-3,
+        "lr_schedule": "cosine",
+        "batch_size": 512,
+        "num_train_steps": 6000,
+        "sigma_min": 1e-4,
+        "data": "project",
+        "generation_label": "code",
     },
 }
 CLASS_NAMES = ("A", "B")
@@ -162,7 +178,10 @@ class AuthorsToyMLP(ModelMixin, ConfigMixin):
         """
         batch = sample.shape[0]
         scale = self.config.num_train_timesteps
-        t = 1.0 - torch.as_tensor(timestep, device=sample.device, dtype=torch.float32).reshape(-1).expand(batch) / scale
+        t = (
+            1.0
+            - torch.as_tensor(timestep, device=sample.device, dtype=torch.float32).reshape(-1).expand(batch) / scale
+        )
         hidden = [sample, self._features(t).to(sample.dtype)]
         if self.config.class_embed_type == "timestep":
             if class_labels is None:
@@ -242,7 +261,9 @@ class ToyVelocityMLP(ModelMixin, ConfigMixin):
         if self.config.class_embed_type == "timestep":
             if class_labels is None:
                 raise ValueError("This model takes the label's noise level; pass it as `class_labels`.")
-            times.append(torch.as_tensor(class_labels, device=sample.device, dtype=torch.float32).reshape(-1).expand(batch))
+            times.append(
+                torch.as_tensor(class_labels, device=sample.device, dtype=torch.float32).reshape(-1).expand(batch)
+            )
         embeddings = [self.time_proj(t).to(sample.dtype) for t in times]
         return self.net(torch.cat([sample, *embeddings], dim=1))
 
@@ -355,13 +376,17 @@ def train(
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     lr_scheduler = get_scheduler(
-        args.lr_schedule, optimizer, num_warmup_steps=args.num_train_steps // 50 if args.lr_schedule == "cosine" else 0,
+        args.lr_schedule,
+        optimizer,
+        num_warmup_steps=args.num_train_steps // 50 if args.lr_schedule == "cosine" else 0,
         num_training_steps=args.num_train_steps,
     )
     generator = torch.Generator().manual_seed(seed)
     losses = []
     model.train()
-    progress = tqdm(range(args.num_train_steps), desc=f"train {config_name} seed {seed}", disable=args.quick, leave=False)
+    progress = tqdm(
+        range(args.num_train_steps), desc=f"train {config_name} seed {seed}", disable=args.quick, leave=False
+    )
     for _ in progress:
         points, labels = data.batch(args.batch_size)
         # Fresh dequantization noise every batch, so the model sees a continuous label distribution.
@@ -498,12 +523,14 @@ def save_figure(samples: dict, points: torch.Tensor, labels: torch.Tensor, path:
     rows = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4.2 * rows), squeeze=False)
     limits = torch.cat([points.min(0).values, points.max(0).values]).abs().max().item() + 0.2
-    for axis in axes.flat[len(panels):]:
+    for axis in axes.flat[len(panels) :]:
         axis.axis("off")
     for axis, (title, xy, ids) in zip(axes.flat, panels):
         for class_id, color in ((0, "tab:blue"), (1, "tab:orange")):
             chosen = xy[ids == class_id].numpy()
-            axis.scatter(chosen[:, 0], chosen[:, 1], s=2, alpha=0.4, color=color, label=f"class {CLASS_NAMES[class_id]}")
+            axis.scatter(
+                chosen[:, 0], chosen[:, 1], s=2, alpha=0.4, color=color, label=f"class {CLASS_NAMES[class_id]}"
+            )
         axis.set_title(title, fontsize=10)
         axis.set_xlim(-limits, limits)
         axis.set_ylim(-limits, limits)
@@ -544,7 +571,13 @@ def evaluate_seed(
         for num_steps in sorted(set(STEP_COUNTS) | {args.long_steps}):
             generator = torch.Generator().manual_seed(seed + 2)
             generated = generate(
-                model, scheduler, codec, generation_ids, num_steps, mode, generator,
+                model,
+                scheduler,
+                codec,
+                generation_ids,
+                num_steps,
+                mode,
+                generator,
                 dequantized=args.generation_label == "dequantized",
             )
             landed = torch.from_numpy(knn.predict(generated.numpy()))
@@ -627,17 +660,35 @@ def run(args: argparse.Namespace) -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--setting", type=str, default="authors", choices=sorted(SETTINGS),
+        "--setting",
+        type=str,
+        default="authors",
+        choices=sorted(SETTINGS),
         help="'authors' (their notebook: data, model, optimiser, batch, steps) or 'project' (this project's earlier "
-             "toy). Flags below override single values of it.",
+        "toy). Flags below override single values of it.",
     )
-    parser.add_argument("--model", type=str, default=None, choices=["authors", "project"],
-                        help="The MLP: the authors' residual BatchNorm blocks or the project's SiLU MLP.")
-    parser.add_argument("--data", type=str, default=None, choices=["authors", "project"],
-                        help="The spirals: the authors' (fresh batches) or the project's (a fixed pool, --turns).")
-    parser.add_argument("--generation_label", type=str, default=None, choices=["dequantized", "code"],
-                        help="Where generation starts on the label side: the dequantized code (the notebook's) or the "
-                             "exact class code.")
+    parser.add_argument(
+        "--model",
+        type=str,
+        default=None,
+        choices=["authors", "project"],
+        help="The MLP: the authors' residual BatchNorm blocks or the project's SiLU MLP.",
+    )
+    parser.add_argument(
+        "--data",
+        type=str,
+        default=None,
+        choices=["authors", "project"],
+        help="The spirals: the authors' (fresh batches) or the project's (a fixed pool, --turns).",
+    )
+    parser.add_argument(
+        "--generation_label",
+        type=str,
+        default=None,
+        choices=["dequantized", "code"],
+        help="Where generation starts on the label side: the dequantized code (the notebook's) or the "
+        "exact class code.",
+    )
     parser.add_argument("--num_train_steps", type=int, default=None, help="Optimizer steps per model.")
     parser.add_argument("--batch_size", type=int, default=None)
     parser.add_argument("--num_blocks", type=int, default=None, help="Residual blocks of the authors' MLP.")
@@ -646,25 +697,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning_rate", type=float, default=None)
     parser.add_argument("--lr_schedule", type=str, default=None, choices=["constant", "cosine"])
     parser.add_argument("--sigma_min", type=float, default=None, help="Minimum noise of the paths (authors' toy: 0).")
-    parser.add_argument(
-        "--image_loss_weight", type=float, default=0.9, help="`w` of the loss (the authors' 0.9)."
-    )
+    parser.add_argument("--image_loss_weight", type=float, default=0.9, help="`w` of the loss (the authors' 0.9).")
     parser.add_argument("--turns", type=float, default=1.5, help="Project data: turns of each spiral.")
-    parser.add_argument("--num_train_points", type=int, default=10000,
-                        help="Project data: the training pool; both: the k-NN judge's real points.")
+    parser.add_argument(
+        "--num_train_points",
+        type=int,
+        default=10000,
+        help="Project data: the training pool; both: the k-NN judge's real points.",
+    )
     parser.add_argument("--num_test_points", type=int, default=10000, help="Held-out points (the notebook's 10,000).")
     parser.add_argument("--num_generated", type=int, default=2000, help="Points generated per step count and mode.")
     parser.add_argument("--knn_neighbors", type=int, default=5)
     parser.add_argument("--figure_steps", type=int, default=20, help="Steps of the plotted samples (paper: 20).")
-    parser.add_argument("--long_steps", type=int, default=1000,
-                        help="Also generate with this many steps (the notebook's 1,000) and plot them.")
+    parser.add_argument(
+        "--long_steps",
+        type=int,
+        default=1000,
+        help="Also generate with this many steps (the notebook's 1,000) and plot them.",
+    )
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--modes", nargs="+", default=list(SAMPLING_MODES), choices=list(SAMPLING_MODES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--output_dir", type=str, default="docs")
-    parser.add_argument(
-        "--quick", action="store_true", help="A reduced run for tests: fewer points, no progress bar."
-    )
+    parser.add_argument("--quick", action="store_true", help="A reduced run for tests: fewer points, no progress bar.")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     for key, value in SETTINGS[args.setting].items():
@@ -674,7 +729,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.num_train_points = min(args.num_train_points, 4000)
         args.num_test_points = min(args.num_test_points, 1000)
         args.num_generated = min(args.num_generated, 400)
-    for flag in ("num_train_steps", "batch_size", "num_train_points", "num_test_points", "num_generated", "long_steps"):
+    for flag in (
+        "num_train_steps",
+        "batch_size",
+        "num_train_points",
+        "num_test_points",
+        "num_generated",
+        "long_steps",
+    ):
         check_positive_int(f"--{flag}", getattr(args, flag))
     if args.model == "authors":
         check_positive_int("--num_blocks", args.num_blocks)
@@ -690,8 +752,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     results = run(args)
     print(results["table"])
-    print(f"Figure: {results.get('figure')}; table: {os.path.join(args.output_dir, 'toy_results.md')}; "
-          f"{results['seconds']:.0f} s")
+    print(
+        f"Figure: {results.get('figure')}; table: {os.path.join(args.output_dir, 'toy_results.md')}; "
+        f"{results['seconds']:.0f} s"
+    )
     return results
 
 

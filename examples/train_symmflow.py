@@ -51,6 +51,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
+from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
 from diffusers_symmflow.evaluation.metrics import label_confusion_matrix, label_scores
 from diffusers_symmflow.inputs import check_positive_int
@@ -85,7 +86,6 @@ from diffusers_symmflow.training_utils import (
     save_checkpoint,
     unet_without_adapters,
 )
-from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 
 
 logger = get_logger(__name__, log_level="INFO")
@@ -95,38 +95,70 @@ logger = get_logger(__name__, log_level="INFO")
 # the parser's defaults, so any flag given on the command line wins. Why "symmflow" holds these values (each was
 # measured against the paper's): BENCHMARKS.md, "Defaults and why".
 _PAPER_OBJECTIVE = {
-    "label_prediction": "velocity", "label_input": "raw", "image_loss_weight": 0.9, "readout_probability": 0.0,
-    "time_sampling": "uniform", "logit_mean": 0.0, "label_time": "diagonal",
+    "label_prediction": "velocity",
+    "label_input": "raw",
+    "image_loss_weight": 0.9,
+    "readout_probability": 0.0,
+    "time_sampling": "uniform",
+    "logit_mean": 0.0,
+    "label_time": "diagonal",
 }
 _DIFFUSERS_OPTIMISATION = {
-    "adam_weight_decay": 1e-2, "max_grad_norm": 1.0, "use_ema": False, "ema_decay": 0.999,
-    "ema_constant_decay": False, "lr_scheduler": "cosine",
+    "adam_weight_decay": 1e-2,
+    "max_grad_norm": 1.0,
+    "use_ema": False,
+    "ema_decay": 0.999,
+    "ema_constant_decay": False,
+    "lr_scheduler": "cosine",
 }
 # The authors' code: AdamW without weight decay, no clipping, an EMA at a constant decay updated every step from the
 # first, torch's OneCycleLR from 1e-6 (cosine warm-up and decay).
 _AUTHORS_OPTIMISATION = {
-    "adam_weight_decay": 0.0, "max_grad_norm": 0.0, "use_ema": True, "ema_decay": 0.999,
-    "ema_constant_decay": True, "lr_scheduler": "one_cycle",
+    "adam_weight_decay": 0.0,
+    "max_grad_norm": 0.0,
+    "use_ema": True,
+    "ema_decay": 0.999,
+    "ema_constant_decay": True,
+    "lr_scheduler": "one_cycle",
 }
 PRESETS = {
     "symmflow": {
         # One-hot code with a logits head, trained with half of each batch at the one-step readout's point.
         "segmentation": {
-            **_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "onehot",
-            "label_prediction": "logits", "label_input": "gated", "image_loss_weight": 0.2,
+            **_DIFFUSERS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": "narrow",
+            "label_encoding": "onehot",
+            "label_prediction": "logits",
+            "label_input": "gated",
+            "image_loss_weight": 0.2,
             "readout_probability": 0.5,
         },
         # One-hot code with a logits head, a quarter of each batch at the readout's point, image times drawn
         # logit-normal around the generation's start.
         "classification": {
-            **_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "onehot",
-            "label_prediction": "logits", "label_input": "gated", "readout_probability": 0.25,
-            "time_sampling": "logit_normal", "logit_mean": -1.0,
+            **_DIFFUSERS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": "narrow",
+            "label_encoding": "onehot",
+            "label_prediction": "logits",
+            "label_input": "gated",
+            "readout_probability": 0.25,
+            "time_sampling": "logit_normal",
+            "logit_mean": -1.0,
         },
         # A pixel model with the paper's velocity head (e.g. --label_encoding scalar): the paper's objective.
-        "velocity": {**_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "onehot"},
+        "velocity": {
+            **_DIFFUSERS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": "narrow",
+            "label_encoding": "onehot",
+        },
         "latent": {
-            **_DIFFUSERS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": None, "label_encoding": "palette",
+            **_DIFFUSERS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": None,
+            "label_encoding": "palette",
             "image_loss_weight": 0.7,
         },
     },
@@ -135,11 +167,25 @@ PRESETS = {
     # diagonal label time, no readout share, and their optimisation. The UNet is the quickstart's (the recipes in
     # examples/recipes/ pick the paper's per dataset).
     "paper": {
-        "segmentation": {**_AUTHORS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "palette"},
-        "classification": {**_AUTHORS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": "narrow", "label_encoding": "scalar"},
+        "segmentation": {
+            **_AUTHORS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": "narrow",
+            "label_encoding": "palette",
+        },
+        "classification": {
+            **_AUTHORS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": "narrow",
+            "label_encoding": "scalar",
+        },
         "latent": {
-            **_AUTHORS_OPTIMISATION, **_PAPER_OBJECTIVE, "unet_config": None, "label_encoding": "palette",
-            "image_loss_weight": 0.7, "ema_decay": 0.9,
+            **_AUTHORS_OPTIMISATION,
+            **_PAPER_OBJECTIVE,
+            "unet_config": None,
+            "label_encoding": "palette",
+            "image_loss_weight": 0.7,
+            "ema_decay": 0.9,
         },
     },
 }
@@ -151,182 +197,375 @@ LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
 # Flags listed in the model card's hyper-parameter table.
 CARD_HYPERPARAMETERS = (
-    "preset", "pretrained_model_name_or_path", "vae_name_or_path", "conv_in_init", "unet_config", "use_lora", "lora_rank",
-    "task", "label_encoding", "resolution",
-    "beta", "label_prediction", "label_input", "image_loss_weight", "sigma_min", "time_sampling", "logit_mean",
-    "logit_std", "label_time", "diagonal_probability", "readout_probability",
+    "preset",
+    "pretrained_model_name_or_path",
+    "vae_name_or_path",
+    "conv_in_init",
+    "unet_config",
+    "use_lora",
+    "lora_rank",
+    "task",
+    "label_encoding",
+    "resolution",
+    "beta",
+    "label_prediction",
+    "label_input",
+    "image_loss_weight",
+    "sigma_min",
+    "time_sampling",
+    "logit_mean",
+    "logit_std",
+    "label_time",
+    "diagonal_probability",
+    "readout_probability",
     "readout_image_loss",
-    "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "lr_warmup_steps",
-    "lr_warmup_epochs", "max_train_steps", "adam_beta1", "adam_beta2", "adam_weight_decay", "max_grad_norm", "use_ema", "ema_decay",
-    "ema_constant_decay", "mixed_precision", "seed",
+    "train_batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "lr_scheduler",
+    "lr_warmup_steps",
+    "lr_warmup_epochs",
+    "max_train_steps",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_weight_decay",
+    "max_grad_norm",
+    "use_ema",
+    "ema_decay",
+    "ema_constant_decay",
+    "mixed_precision",
+    "seed",
 )
 
 
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train a SymmFlow model (generation + segmentation/classification).")
     add_data_arguments(parser)
-    parser.add_argument("--preset", type=str, default="symmflow", choices=sorted(PRESETS),
-                        help="Where the defaults of the task-dependent settings come from (any flag given wins): "
-                             "'symmflow' (the project's measured defaults) or 'paper' (the paper's model as the "
-                             "authors train it: their label code, velocity head, raw label input, image weight 0.9 / "
-                             "0.7 latent, uniform time, diagonal label time, AdamW without weight decay, no clipping, "
-                             "an EMA at a constant decay, OneCycleLR from 1e-6). See PRESETS in this file.")
+    parser.add_argument(
+        "--preset",
+        type=str,
+        default="symmflow",
+        choices=sorted(PRESETS),
+        help="Where the defaults of the task-dependent settings come from (any flag given wins): "
+        "'symmflow' (the project's measured defaults) or 'paper' (the paper's model as the "
+        "authors train it: their label code, velocity head, raw label input, image weight 0.9 / "
+        "0.7 latent, uniform time, diagonal label time, AdamW without weight decay, no clipping, "
+        "an EMA at a constant decay, OneCycleLR from 1e-6). See PRESETS in this file.",
+    )
 
     model = parser.add_argument_group("model")
-    model.add_argument("--pretrained_model_name_or_path", type=str, default=None,
-                       help="A Stable Diffusion repo or directory (vae/, unet/, optionally text_encoder/ and "
-                            "tokenizer/) for the latent back-end. Default: a pixel-space UNet trained from scratch.")
-    model.add_argument("--vae_name_or_path", type=str, default=None,
-                       help="Latent back-end: a VAE repo or directory to use instead of the Stable Diffusion repo's "
-                            "vae/ (the paper: stabilityai/sd-vae-ft-mse with the SD 2.1 UNet).")
-    model.add_argument("--conv_in_init", type=str, default="halve", choices=CONV_IN_INITS,
-                       help="Latent back-end: how conv_in is widened to the label channels: 'halve' (duplicate the "
-                            "pretrained kernels, all scaled by 1/2, Marigold's choice) or 'duplicate' (plain "
-                            "duplication, the authors' choice).")
+    model.add_argument(
+        "--pretrained_model_name_or_path",
+        type=str,
+        default=None,
+        help="A Stable Diffusion repo or directory (vae/, unet/, optionally text_encoder/ and "
+        "tokenizer/) for the latent back-end. Default: a pixel-space UNet trained from scratch.",
+    )
+    model.add_argument(
+        "--vae_name_or_path",
+        type=str,
+        default=None,
+        help="Latent back-end: a VAE repo or directory to use instead of the Stable Diffusion repo's "
+        "vae/ (the paper: stabilityai/sd-vae-ft-mse with the SD 2.1 UNet).",
+    )
+    model.add_argument(
+        "--conv_in_init",
+        type=str,
+        default="halve",
+        choices=CONV_IN_INITS,
+        help="Latent back-end: how conv_in is widened to the label channels: 'halve' (duplicate the "
+        "pretrained kernels, all scaled by 1/2, Marigold's choice) or 'duplicate' (plain "
+        "duplication, the authors' choice).",
+    )
     model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
     model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
-    model.add_argument("--unet_config", type=str, default=None,
-                       help=f"Pixel back-end: a UNet preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'narrow', "
-                            "the quickstart's, fast on a CPU) or a JSON file of UNet2DModel arguments overriding the "
-                            "'small' preset.")
-    model.add_argument("--label_encoding", type=str, default=None, choices=["onehot", "scalar", "palette"],
-                       help="How class ids become the label channels (default: --preset's): 'onehot' (pixel "
-                            "back-end, 'symmflow'), 'scalar' "
-                            "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
-                            "back-end's).")
-    model.add_argument("--beta", type=float, default=4.0,
-                       help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
-                            "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "
-                            "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
-                            "(0: codes +-1, no noise).")
-    model.add_argument("--label_prediction", type=str, default=None, choices=LABEL_PREDICTIONS,
-                       help="What the label channels predict: 'logits' (class logits, cross-entropy; 'symmflow' "
-                            "for one-hot codes, measured to make the one-step readout learn several times faster) or "
-                            "'velocity' (the paper's, and the only choice for scalar / palette codes).")
-    model.add_argument("--label_input", type=str, default=None, choices=LABEL_INPUTS,
-                       help="How the noisy label enters the model: 'gated' (scaled by 1 - s; 'symmflow' with "
-                            "the logits head) or 'raw' (the paper's). The paper's model: --preset paper.")
-    model.add_argument("--image_loss_weight", type=float, default=None,
-                       help="Weight w of the image side of the loss (default: --preset's; the authors': 0.9 pixel, "
-                            "0.7 latent; 'symmflow' segmentation with the logits head: 0.2).")
-    model.add_argument("--sigma_min", type=float, default=1e-4,
-                       help="Minimum noise level of the paths (the authors': 1e-4).")
-    model.add_argument("--time_sampling", type=str, default=None, choices=TIME_SAMPLINGS,
-                       help="Distribution of the training time t: the paper's uniform, or logit-normal "
-                            "(sigmoid(--logit_mean + --logit_std * N(0, 1)); a positive mean favours clean images "
-                            "and noisy labels, the one-step readout's end, a negative one the generation's start). "
-                            "Default: --preset's ('symmflow' classification: logit_normal; otherwise uniform).")
-    model.add_argument("--logit_mean", type=float, default=None,
-                       help="With --time_sampling logit_normal. Default: --preset's ('symmflow' classification: -1; "
-                            "otherwise 0, SD3's).")
+    model.add_argument(
+        "--unet_config",
+        type=str,
+        default=None,
+        help=f"Pixel back-end: a UNet preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'narrow', "
+        "the quickstart's, fast on a CPU) or a JSON file of UNet2DModel arguments overriding the "
+        "'small' preset.",
+    )
+    model.add_argument(
+        "--label_encoding",
+        type=str,
+        default=None,
+        choices=["onehot", "scalar", "palette"],
+        help="How class ids become the label channels (default: --preset's): 'onehot' (pixel "
+        "back-end, 'symmflow'), 'scalar' "
+        "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
+        "back-end's).",
+    )
+    model.add_argument(
+        "--beta",
+        type=float,
+        default=4.0,
+        help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
+        "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "
+        "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
+        "(0: codes +-1, no noise).",
+    )
+    model.add_argument(
+        "--label_prediction",
+        type=str,
+        default=None,
+        choices=LABEL_PREDICTIONS,
+        help="What the label channels predict: 'logits' (class logits, cross-entropy; 'symmflow' "
+        "for one-hot codes, measured to make the one-step readout learn several times faster) or "
+        "'velocity' (the paper's, and the only choice for scalar / palette codes).",
+    )
+    model.add_argument(
+        "--label_input",
+        type=str,
+        default=None,
+        choices=LABEL_INPUTS,
+        help="How the noisy label enters the model: 'gated' (scaled by 1 - s; 'symmflow' with "
+        "the logits head) or 'raw' (the paper's). The paper's model: --preset paper.",
+    )
+    model.add_argument(
+        "--image_loss_weight",
+        type=float,
+        default=None,
+        help="Weight w of the image side of the loss (default: --preset's; the authors': 0.9 pixel, "
+        "0.7 latent; 'symmflow' segmentation with the logits head: 0.2).",
+    )
+    model.add_argument(
+        "--sigma_min", type=float, default=1e-4, help="Minimum noise level of the paths (the authors': 1e-4)."
+    )
+    model.add_argument(
+        "--time_sampling",
+        type=str,
+        default=None,
+        choices=TIME_SAMPLINGS,
+        help="Distribution of the training time t: the paper's uniform, or logit-normal "
+        "(sigmoid(--logit_mean + --logit_std * N(0, 1)); a positive mean favours clean images "
+        "and noisy labels, the one-step readout's end, a negative one the generation's start). "
+        "Default: --preset's ('symmflow' classification: logit_normal; otherwise uniform).",
+    )
+    model.add_argument(
+        "--logit_mean",
+        type=float,
+        default=None,
+        help="With --time_sampling logit_normal. Default: --preset's ('symmflow' classification: -1; "
+        "otherwise 0, SD3's).",
+    )
     model.add_argument("--logit_std", type=float, default=1.0, help="With --time_sampling logit_normal.")
-    model.add_argument("--label_time", type=str, default=None, choices=LABEL_TIMES,
-                       help="The label's noise level during training: 'diagonal' (the paper's and the default, equal "
-                            "to the image time; the model then samples in 'joint' mode only), 'independent', or "
-                            "'mixed' (the diagonal with probability --diagonal_probability). Non-diagonal options "
-                            "give the model a second time input and enable 'conditional' sampling and "
-                            "`pipe.invert` / `pipe.edit`, at a measured cost to the one-step readout "
-                            "(BENCHMARKS.md 1d).")
-    model.add_argument("--diagonal_probability", type=float, default=0.5,
-                       help="With --label_time mixed: the fraction of samples on the paper's diagonal.")
-    model.add_argument("--readout_probability", type=float, default=None,
-                       help="Share of each batch placed at the one-step readout's point (clean image, label noise), "
-                            "where the label side is the discriminative task itself: the one-step readout then learns "
-                            "about as fast as a discriminative model, at a cost to generation. Default: --preset's "
-                            "('symmflow' with the logits head: 0.5 segmentation, 0.25 classification; else 0, the "
-                            "paper's).")
-    model.add_argument("--readout_image_loss", action="store_true",
-                       help="Count the --readout_probability samples in the image loss too (by default they train "
-                            "the label side only, so the image side keeps the paper's time distribution).")
-    model.add_argument("--use_lora", action="store_true",
-                       help="Latent back-end: train LoRA adapters (plus conv_in / conv_out / label-time embedding) "
-                            "instead of the whole UNet.")
+    model.add_argument(
+        "--label_time",
+        type=str,
+        default=None,
+        choices=LABEL_TIMES,
+        help="The label's noise level during training: 'diagonal' (the paper's and the default, equal "
+        "to the image time; the model then samples in 'joint' mode only), 'independent', or "
+        "'mixed' (the diagonal with probability --diagonal_probability). Non-diagonal options "
+        "give the model a second time input and enable 'conditional' sampling and "
+        "`pipe.invert` / `pipe.edit`, at a measured cost to the one-step readout "
+        "(BENCHMARKS.md 1d).",
+    )
+    model.add_argument(
+        "--diagonal_probability",
+        type=float,
+        default=0.5,
+        help="With --label_time mixed: the fraction of samples on the paper's diagonal.",
+    )
+    model.add_argument(
+        "--readout_probability",
+        type=float,
+        default=None,
+        help="Share of each batch placed at the one-step readout's point (clean image, label noise), "
+        "where the label side is the discriminative task itself: the one-step readout then learns "
+        "about as fast as a discriminative model, at a cost to generation. Default: --preset's "
+        "('symmflow' with the logits head: 0.5 segmentation, 0.25 classification; else 0, the "
+        "paper's).",
+    )
+    model.add_argument(
+        "--readout_image_loss",
+        action="store_true",
+        help="Count the --readout_probability samples in the image loss too (by default they train "
+        "the label side only, so the image side keeps the paper's time distribution).",
+    )
+    model.add_argument(
+        "--use_lora",
+        action="store_true",
+        help="Latent back-end: train LoRA adapters (plus conv_in / conv_out / label-time embedding) "
+        "instead of the whole UNet.",
+    )
     model.add_argument("--lora_rank", type=int, default=4, help="Rank of the LoRA adapters.")
     model.add_argument("--lora_alpha", type=int, default=None, help="LoRA alpha. Default: --lora_rank.")
 
     training = parser.add_argument_group("training")
-    training.add_argument("--output_dir", type=str, default="symmflow-mnist",
-                          help="Where the pipeline, its model card, the checkpoints and the logs go.")
+    training.add_argument(
+        "--output_dir",
+        type=str,
+        default="symmflow-mnist",
+        help="Where the pipeline, its model card, the checkpoints and the logs go.",
+    )
     training.add_argument("--seed", type=int, default=0, help="Seed of the model init, data order and noise.")
-    training.add_argument("--train_batch_size", type=int, default=12,
-                          help="Batch size per device (the CPU quickstart learns most per second with small batches).")
+    training.add_argument(
+        "--train_batch_size",
+        type=int,
+        default=12,
+        help="Batch size per device (the CPU quickstart learns most per second with small batches).",
+    )
     training.add_argument("--eval_batch_size", type=int, default=100, help="Batch size of validation.")
-    training.add_argument("--num_train_epochs", type=int, default=2,
-                          help="Epochs, unless --max_train_steps is given.")
-    training.add_argument("--max_train_steps", type=int, default=None,
-                          help="Optimisation steps; overrides --num_train_epochs. Required with --streaming.")
-    training.add_argument("--gradient_accumulation_steps", type=int, default=1,
-                          help="Batches accumulated per optimisation step.")
-    training.add_argument("--gradient_checkpointing", action="store_true",
-                          help="Recompute activations in the backward pass to save memory.")
+    training.add_argument("--num_train_epochs", type=int, default=2, help="Epochs, unless --max_train_steps is given.")
+    training.add_argument(
+        "--max_train_steps",
+        type=int,
+        default=None,
+        help="Optimisation steps; overrides --num_train_epochs. Required with --streaming.",
+    )
+    training.add_argument(
+        "--gradient_accumulation_steps", type=int, default=1, help="Batches accumulated per optimisation step."
+    )
+    training.add_argument(
+        "--gradient_checkpointing",
+        action="store_true",
+        help="Recompute activations in the backward pass to save memory.",
+    )
     training.add_argument("--learning_rate", type=float, default=2e-3, help="Peak learning rate (after warm-up).")
-    training.add_argument("--scale_lr", action="store_true",
-                          help="Scale the learning rate by processes x accumulation x batch size.")
-    training.add_argument("--lr_scheduler", type=str, default=None,
-                          help='"one_cycle" (the authors\': torch\'s OneCycleLR from 1e-6, cosine warm-up over '
-                               '--lr_warmup_steps and cosine decay back to 1e-6), or one of diffusers\' "cosine" '
-                               '(linear warm-up from 0), "linear", "cosine_with_restarts", "polynomial", "constant", '
-                               '"constant_with_warmup". Default: --preset\'s ("symmflow": cosine).')
+    training.add_argument(
+        "--scale_lr", action="store_true", help="Scale the learning rate by processes x accumulation x batch size."
+    )
+    training.add_argument(
+        "--lr_scheduler",
+        type=str,
+        default=None,
+        help="\"one_cycle\" (the authors': torch's OneCycleLR from 1e-6, cosine warm-up over "
+        '--lr_warmup_steps and cosine decay back to 1e-6), or one of diffusers\' "cosine" '
+        '(linear warm-up from 0), "linear", "cosine_with_restarts", "polynomial", "constant", '
+        '"constant_with_warmup". Default: --preset\'s ("symmflow": cosine).',
+    )
     training.add_argument("--lr_warmup_steps", type=int, default=50, help="Warm-up steps of the LR scheduler.")
-    training.add_argument("--lr_warmup_epochs", type=float, default=None,
-                          help="Warm-up in epochs (the authors' unit), converted to steps; overrides "
-                               "--lr_warmup_steps. Not with --streaming.")
+    training.add_argument(
+        "--lr_warmup_epochs",
+        type=float,
+        default=None,
+        help="Warm-up in epochs (the authors' unit), converted to steps; overrides "
+        "--lr_warmup_steps. Not with --streaming.",
+    )
     training.add_argument("--adam_beta1", type=float, default=0.9)
     training.add_argument("--adam_beta2", type=float, default=0.999)
-    training.add_argument("--adam_weight_decay", type=float, default=None,
-                          help="Default: --preset's ('symmflow': 1e-2, diffusers'; 'paper': 0, the authors').")
+    training.add_argument(
+        "--adam_weight_decay",
+        type=float,
+        default=None,
+        help="Default: --preset's ('symmflow': 1e-2, diffusers'; 'paper': 0, the authors').",
+    )
     training.add_argument("--adam_epsilon", type=float, default=1e-8)
-    training.add_argument("--max_grad_norm", type=float, default=None,
-                          help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing). Default: "
-                               "--preset's ('symmflow': 1.0).")
-    training.add_argument("--use_ema", action=argparse.BooleanOptionalAction, default=None,
-                          help="Keep an exponential moving average of the weights; the saved pipeline gets it. "
-                               "Default: --preset's ('paper': on).")
-    training.add_argument("--ema_decay", type=float, default=None,
-                          help="EMA decay (the authors': 0.999; 0.9 in their Stable Diffusion runs).")
-    training.add_argument("--ema_constant_decay", action=argparse.BooleanOptionalAction, default=None,
-                          help="Use --ema_decay from the first step, as the authors do, instead of diffusers' EMAModel "
-                               "ramp min(decay, (1 + n) / (10 + n)). Default: --preset's ('paper': on).")
-    training.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"],
-                          help="Default: the accelerate config's (no config: full precision).")
+    training.add_argument(
+        "--max_grad_norm",
+        type=float,
+        default=None,
+        help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing). Default: "
+        "--preset's ('symmflow': 1.0).",
+    )
+    training.add_argument(
+        "--use_ema",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Keep an exponential moving average of the weights; the saved pipeline gets it. "
+        "Default: --preset's ('paper': on).",
+    )
+    training.add_argument(
+        "--ema_decay",
+        type=float,
+        default=None,
+        help="EMA decay (the authors': 0.999; 0.9 in their Stable Diffusion runs).",
+    )
+    training.add_argument(
+        "--ema_constant_decay",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Use --ema_decay from the first step, as the authors do, instead of diffusers' EMAModel "
+        "ramp min(decay, (1 + n) / (10 + n)). Default: --preset's ('paper': on).",
+    )
+    training.add_argument(
+        "--mixed_precision",
+        type=str,
+        default=None,
+        choices=["no", "fp16", "bf16"],
+        help="Default: the accelerate config's (no config: full precision).",
+    )
     training.add_argument("--allow_tf32", action="store_true", help="Allow TF32 matmuls on Ampere+ GPUs.")
-    training.add_argument("--num_cpu_threads", type=int, default=None,
-                          help="Threads of a single-process CPU run. Default: every core when the run was started by "
-                               "`accelerate launch`, which pins OMP_NUM_THREADS=1 unless told otherwise (one core of "
-                               "a laptop); otherwise torch's own choice.")
-    training.add_argument("--dataloader_num_workers", type=int, default=0,
-                          help="Data-loading worker processes (0: load in the main process).")
-    training.add_argument("--shuffle_buffer_size", type=int, default=1000,
-                          help="With --streaming: size of the shuffle buffer.")
+    training.add_argument(
+        "--num_cpu_threads",
+        type=int,
+        default=None,
+        help="Threads of a single-process CPU run. Default: every core when the run was started by "
+        "`accelerate launch`, which pins OMP_NUM_THREADS=1 unless told otherwise (one core of "
+        "a laptop); otherwise torch's own choice.",
+    )
+    training.add_argument(
+        "--dataloader_num_workers",
+        type=int,
+        default=0,
+        help="Data-loading worker processes (0: load in the main process).",
+    )
+    training.add_argument(
+        "--shuffle_buffer_size", type=int, default=1000, help="With --streaming: size of the shuffle buffer."
+    )
 
     state = parser.add_argument_group("checkpoints and output")
-    state.add_argument("--checkpointing_steps", type=int, default=500,
-                       help="Save the full training state every this many steps (checkpoint-N in --output_dir).")
-    state.add_argument("--checkpoints_total_limit", type=int, default=None,
-                       help="Keep at most this many checkpoints (the oldest are deleted after a successful save).")
-    state.add_argument("--resume_from_checkpoint", type=str, default=None,
-                       help="'latest' (the newest complete checkpoint in --output_dir, if any) or a checkpoint path.")
-    state.add_argument("--save_pipeline_steps", type=int, default=None,
-                       help="Also write the pipeline and model card to --output_dir every this many steps.")
+    state.add_argument(
+        "--checkpointing_steps",
+        type=int,
+        default=500,
+        help="Save the full training state every this many steps (checkpoint-N in --output_dir).",
+    )
+    state.add_argument(
+        "--checkpoints_total_limit",
+        type=int,
+        default=None,
+        help="Keep at most this many checkpoints (the oldest are deleted after a successful save).",
+    )
+    state.add_argument(
+        "--resume_from_checkpoint",
+        type=str,
+        default=None,
+        help="'latest' (the newest complete checkpoint in --output_dir, if any) or a checkpoint path.",
+    )
+    state.add_argument(
+        "--save_pipeline_steps",
+        type=int,
+        default=None,
+        help="Also write the pipeline and model card to --output_dir every this many steps.",
+    )
     state.add_argument("--push_to_hub", action="store_true", help="Upload the pipeline and card to the Hub.")
-    state.add_argument("--hub_model_id", type=str, default=None,
-                       help="Hub repository. Default: the name of --output_dir.")
+    state.add_argument(
+        "--hub_model_id", type=str, default=None, help="Hub repository. Default: the name of --output_dir."
+    )
     state.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the logged-in one).")
     state.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repository as private.")
     state.add_argument("--logging_dir", type=str, default="logs", help="Tracker logs, under --output_dir.")
-    state.add_argument("--report_to", type=str, default="tensorboard",
-                       help='Trackers: "tensorboard" (default), "wandb", "comet_ml", "all" or "none".')
+    state.add_argument(
+        "--report_to",
+        type=str,
+        default="tensorboard",
+        help='Trackers: "tensorboard" (default), "wandb", "comet_ml", "all" or "none".',
+    )
     state.add_argument("--tracker_project_name", type=str, default="train_symmflow")
 
     validation = parser.add_argument_group("validation")
-    validation.add_argument("--validation_steps", type=int, default=500,
-                            help="Validate every this many steps (and at the end).")
-    validation.add_argument("--validation_prediction_steps", type=int, default=1,
-                            help="Solver steps of validation segmentation / classification (the paper's best: 1).")
-    validation.add_argument("--validation_inference_steps", type=int, default=25,
-                            help="Solver steps of the generated validation images (the paper's: 25).")
-    validation.add_argument("--num_validation_images", type=int, default=8,
-                            help="Images generated for the validation grid (0: none).")
+    validation.add_argument(
+        "--validation_steps", type=int, default=500, help="Validate every this many steps (and at the end)."
+    )
+    validation.add_argument(
+        "--validation_prediction_steps",
+        type=int,
+        default=1,
+        help="Solver steps of validation segmentation / classification (the paper's best: 1).",
+    )
+    validation.add_argument(
+        "--validation_inference_steps",
+        type=int,
+        default=25,
+        help="Solver steps of the generated validation images (the paper's: 25).",
+    )
+    validation.add_argument(
+        "--num_validation_images", type=int, default=8, help="Images generated for the validation grid (0: none)."
+    )
 
     # Two passes: the first tells which settings the user gave (the preset-governed ones default to None there),
     # the second parses again with the chosen preset row as the defaults, so a given flag always wins.
@@ -345,8 +584,9 @@ def preset_row(given: argparse.Namespace) -> dict:
         return preset["latent"]
     row = preset[given.task]
     encoding = given.label_encoding or row["label_encoding"]
-    prediction = given.label_prediction or ("logits" if encoding == "onehot" and row["label_prediction"] == "logits"
-                                            else "velocity")
+    prediction = given.label_prediction or (
+        "logits" if encoding == "onehot" and row["label_prediction"] == "logits" else "velocity"
+    )
     if prediction == "velocity" and "velocity" in preset:
         return preset["velocity"]
     return row
@@ -382,9 +622,20 @@ def check_args(args: argparse.Namespace) -> None:
     if args.streaming and args.max_train_steps is None:
         raise ValueError("--streaming has no epoch length to derive the number of steps from: pass --max_train_steps.")
     for flag in (
-        "train_batch_size", "eval_batch_size", "num_train_epochs", "max_train_steps", "gradient_accumulation_steps",
-        "checkpointing_steps", "checkpoints_total_limit", "save_pipeline_steps", "validation_steps", "num_cpu_threads",
-        "validation_prediction_steps", "validation_inference_steps", "lora_rank", "shuffle_buffer_size",
+        "train_batch_size",
+        "eval_batch_size",
+        "num_train_epochs",
+        "max_train_steps",
+        "gradient_accumulation_steps",
+        "checkpointing_steps",
+        "checkpoints_total_limit",
+        "save_pipeline_steps",
+        "validation_steps",
+        "num_cpu_threads",
+        "validation_prediction_steps",
+        "validation_inference_steps",
+        "lora_rank",
+        "shuffle_buffer_size",
     ):
         if getattr(args, flag) is not None:
             check_positive_int(f"--{flag}", getattr(args, flag))
@@ -522,7 +773,10 @@ def load_latent_models(
     else:
         logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
     unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        sd_unet, label_time=label_time, text_encoder=text_encoder, tokenizer=tokenizer,
+        sd_unet,
+        label_time=label_time,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
         conv_in_init=args.conv_in_init,
     )
     return vae, unet
@@ -606,13 +860,17 @@ def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
             labels = torch.stack(examples)
             if data.task == "segmentation":
                 generated = pipe(
-                    mask=labels, num_inference_steps=args.validation_inference_steps, generator=generator,
+                    mask=labels,
+                    num_inference_steps=args.validation_inference_steps,
+                    generator=generator,
                     output_type="np",
                 ).images
                 label_row = pipe.label_codec.colorize(labels)
             else:
                 generated = pipe(
-                    class_labels=labels, num_inference_steps=args.validation_inference_steps, generator=generator,
+                    class_labels=labels,
+                    num_inference_steps=args.validation_inference_steps,
+                    generator=generator,
                     output_type="np",
                 ).images
                 label_row = None
@@ -699,7 +957,10 @@ def save_pipeline(run: TrainingRun) -> None:
                 "--learning_rate (or --max_grad_norm)."
             )
         SymmFlowPipeline.from_label_codec(
-            run.pipe.label_codec, unet=unet_to_save, scheduler=run.pipe.scheduler, vae=run.pipe.vae,
+            run.pipe.label_codec,
+            unet=unet_to_save,
+            scheduler=run.pipe.scheduler,
+            vae=run.pipe.vae,
             **run.pipeline_settings,
         ).save_pretrained(args.output_dir, safe_serialization=True)
     # What the model was trained with, beside the pipeline that samples it (the objective is no pipeline part).
@@ -865,7 +1126,9 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
     # 1. Data (checked before any model is built).
     with accelerator.main_process_first():
         data = load_symmflow_data(
-            data_config_from_args(args), split_seed=args.seed, label_encoding=args.label_encoding,
+            data_config_from_args(args),
+            split_seed=args.seed,
+            label_encoding=args.label_encoding,
             beta=args.beta if args.beta > 0 else None,
         )
     latent = args.pretrained_model_name_or_path is not None
@@ -892,9 +1155,11 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
             args, data.image_channels, data.label_codec.num_channels, data.resolution, objective.needs_label_time
         )
     # The pipeline that validates here and the one saved (with other UNet weights) later share the data's codec.
-    pipeline_settings = dict(
-        background_class=data.background_class, label_prediction=args.label_prediction, label_input=args.label_input
-    )
+    pipeline_settings = {
+        "background_class": data.background_class,
+        "label_prediction": args.label_prediction,
+        "label_input": args.label_input,
+    }
     pipe = SymmFlowPipeline.from_label_codec(
         data.label_codec,
         unet=unet,
@@ -908,11 +1173,15 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
     # covers a --unet_config file's contents and the base model's architecture (paths may move between runs); the
     # sample size is left out, as a model may resume at another resolution.
     model_settings = {
-        "task": data.task, "num_classes": data.num_classes, "label_encoding": args.label_encoding,
+        "task": data.task,
+        "num_classes": data.num_classes,
+        "label_encoding": args.label_encoding,
         "image_channels": data.image_channels,
         "unet_config": args.unet_config if args.unet_config in (None, *PIXEL_UNET_PRESETS) else "a JSON file",
-        "label_time_input": objective.needs_label_time, "use_lora": args.use_lora,
-        "lora_rank": args.lora_rank if args.use_lora else None, "use_ema": args.use_ema,
+        "label_time_input": objective.needs_label_time,
+        "use_lora": args.use_lora,
+        "lora_rank": args.lora_rank if args.use_lora else None,
+        "use_ema": args.use_ema,
         "unet": {key: value for key, value in unet.config.items() if not key.startswith("_") and key != "sample_size"},
     }
     if args.use_lora:
@@ -958,7 +1227,10 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
         generator=torch.Generator().manual_seed(args.seed),
     )
     validation_dataloader = torch.utils.data.DataLoader(
-        data.validation, batch_size=args.eval_batch_size, shuffle=False, collate_fn=collate_fn,
+        data.validation,
+        batch_size=args.eval_batch_size,
+        shuffle=False,
+        collate_fn=collate_fn,
         num_workers=args.dataloader_num_workers,
     )
 
@@ -1064,11 +1336,24 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
         range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
     )
     run = TrainingRun(
-        args=args, accelerator=accelerator, data=data, objective=objective, pipe=pipe,
-        pipeline_settings=pipeline_settings, unwrapped_unet=unwrapped_unet, trainable=trainable, ema=ema,
-        generator=generator, train_dataset=train_dataset, validation_dataloader=validation_dataloader,
-        model_settings=model_settings, sampling_modes=sampling_modes, total_batch_size=total_batch_size,
-        start_time=start_time, latent=latent, global_step=global_step,
+        args=args,
+        accelerator=accelerator,
+        data=data,
+        objective=objective,
+        pipe=pipe,
+        pipeline_settings=pipeline_settings,
+        unwrapped_unet=unwrapped_unet,
+        trainable=trainable,
+        ema=ema,
+        generator=generator,
+        train_dataset=train_dataset,
+        validation_dataloader=validation_dataloader,
+        model_settings=model_settings,
+        sampling_modes=sampling_modes,
+        total_batch_size=total_batch_size,
+        start_time=start_time,
+        latent=latent,
+        global_step=global_step,
     )
     losses = {}
 
@@ -1085,7 +1370,9 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
         resume_batches, resume_examples, train_losses, num_batches = 0, 0, None, 0
         for batch in training_batches(run, active_dataloader):
             num_batches += 1
-            examples_in_epoch += (batch["pixel_values"].shape[0] + batch.get("num_skipped", 0)) * accelerator.num_processes
+            examples_in_epoch += (
+                batch["pixel_values"].shape[0] + batch.get("num_skipped", 0)
+            ) * accelerator.num_processes
             with accelerator.accumulate(unet):
                 with torch.no_grad(), accelerator.autocast():
                     images = pipe.encode_images(batch["pixel_values"], generator=generator, sample=True).float()
@@ -1094,11 +1381,18 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
                     ).float()
                 inputs = objective.prepare(images, labels, generator=generator)
                 model_output = predict_model_output(
-                    unet, inputs.sample, inputs.timestep, inputs.label_timestep, unwrapped_model=unwrapped_unet,
+                    unet,
+                    inputs.sample,
+                    inputs.timestep,
+                    inputs.label_timestep,
+                    unwrapped_model=unwrapped_unet,
                     label_head=pipe.label_head,
                 )
                 loss = objective.loss(
-                    model_output, inputs.target, num_image_channels=pipe.num_image_channels, label=labels,
+                    model_output,
+                    inputs.target,
+                    num_image_channels=pipe.num_image_channels,
+                    label=labels,
                     image_loss_mask=inputs.image_loss_mask,
                 )
                 # Logged losses are means over all processes (each one sees a different shard of the batch).
@@ -1176,12 +1470,17 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
             f"{data.task}): {scores}."
         )
         if run.segmentations is not None:
-            print(f"Validation segmentations (images / true masks / predicted): "
-                  f"{os.path.join(os.path.abspath(args.output_dir), 'validation_segmentations.png')}")
+            print(
+                f"Validation segmentations (images / true masks / predicted): "
+                f"{os.path.join(os.path.abspath(args.output_dir), 'validation_segmentations.png')}"
+            )
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return {
-        "output_dir": args.output_dir, "global_step": run.global_step, "metrics": run.metrics, "losses": losses,
+        "output_dir": args.output_dir,
+        "global_step": run.global_step,
+        "metrics": run.metrics,
+        "losses": losses,
         "skipped_examples": run.num_skipped,
     }
 

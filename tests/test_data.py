@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from diffusers_symmflow.data import (
-    DataExampleError,
     MNIST_BACKGROUND_CLASS,
     MNIST_FOREGROUND_THRESHOLD,
+    DataExampleError,
     SymmFlowDataConfig,
     SymmFlowDataset,
     SymmFlowIterableDataset,
@@ -102,10 +102,16 @@ def test_local_dataset_with_palette_rgb_masks(tmp_path):
     palette_file = tmp_path / "palette.json"
     palette_file.write_text(json.dumps(PALETTE))
 
-    data = load_symmflow_data(SymmFlowDataConfig(
-        dataset_name=str(tmp_path / "ds"), image_column="photo", mask_column="seg", palette=str(palette_file),
-        num_classes=3, validation_split=2,
-    ))
+    data = load_symmflow_data(
+        SymmFlowDataConfig(
+            dataset_name=str(tmp_path / "ds"),
+            image_column="photo",
+            mask_column="seg",
+            palette=str(palette_file),
+            num_classes=3,
+            validation_split=2,
+        )
+    )
     assert (len(data.train), len(data.validation), data.image_channels, data.resolution) == (8, 2, 1, 12)
     assert data.palette.tolist() == PALETTE
     order = np.random.default_rng(0).permutation(10)
@@ -173,10 +179,16 @@ def test_random_flip_moves_image_and_mask_together(tmp_path):
 
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).save_to_disk(str(tmp_path / "ds"))
-    data = load_symmflow_data(SymmFlowDataConfig(
-        dataset_name=str(tmp_path / "ds"), num_classes=3, random_flip=True, center_crop=True, validation_split=1,
-        seed=3,
-    ))
+    data = load_symmflow_data(
+        SymmFlowDataConfig(
+            dataset_name=str(tmp_path / "ds"),
+            num_classes=3,
+            random_flip=True,
+            center_crop=True,
+            validation_split=1,
+            seed=3,
+        )
+    )
     flipped = unflipped = 0
     for epoch in range(6):
         data.train.set_epoch(epoch)
@@ -204,9 +216,14 @@ def test_streaming_state_resumes_after_the_consumed_examples(tmp_path):
 
     images, masks = stripes(count=12)
     datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "d.parquet"))
-    data = load_symmflow_data(SymmFlowDataConfig(
-        dataset_name=str(tmp_path / "d.parquet"), num_classes=3, streaming=True, validation_split=2,
-    ))
+    data = load_symmflow_data(
+        SymmFlowDataConfig(
+            dataset_name=str(tmp_path / "d.parquet"),
+            num_classes=3,
+            streaming=True,
+            validation_split=2,
+        )
+    )
     assert isinstance(data.train, SymmFlowIterableDataset) and data.num_train_examples is None
     stream = data.train.shuffle(seed=0, buffer_size=1)  # a buffer of one keeps the order resumable exactly
     stream.set_epoch(1)
@@ -265,9 +282,14 @@ def test_missing_mask_column_and_unknown_colours_are_named(tmp_path):
     palette_file = tmp_path / "palette.json"
     palette_file.write_text(json.dumps(PALETTE))
     with pytest.raises(ValueError, match=r"not in the palette.*\(1, 2, 3\).*--palette"):
-        load_symmflow_data(SymmFlowDataConfig(
-            dataset_name=str(tmp_path / "rgb"), num_classes=3, palette=str(palette_file), validation_split=1,
-        ))
+        load_symmflow_data(
+            SymmFlowDataConfig(
+                dataset_name=str(tmp_path / "rgb"),
+                num_classes=3,
+                palette=str(palette_file),
+                validation_split=1,
+            )
+        )
 
 
 def test_streaming_needs_a_count_for_the_validation_split(tmp_path):
@@ -292,7 +314,9 @@ def test_an_empty_dataset_says_so(tmp_path):
     with pytest.raises(ValueError, match="no rows|is empty"):
         load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "empty"), num_classes=3))
     images, masks = stripes(count=4)
-    datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "train.parquet"))
+    datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(
+        str(tmp_path / "train.parquet")
+    )
     datasets.Dataset.from_dict({"image": list(images[:0]), "mask": list(masks[:0])}).to_parquet(
         str(tmp_path / "validation.parquet")
     )
@@ -305,7 +329,9 @@ def test_train_and_validation_files_with_other_columns_are_named(tmp_path, strea
     import datasets
 
     images, masks = stripes(count=4)
-    datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(str(tmp_path / "train.parquet"))
+    datasets.Dataset.from_dict({"image": list(images), "mask": list(masks)}).to_parquet(
+        str(tmp_path / "train.parquet")
+    )
     datasets.Dataset.from_dict({"img": list(images), "segmentation": list(masks)}).to_parquet(
         str(tmp_path / "validation.parquet")
     )
@@ -321,8 +347,11 @@ def test_train_and_validation_files_with_other_columns_are_named(tmp_path, strea
 def test_csv_files_with_other_columns_name_the_columns(tmp_path):
     (tmp_path / "train.csv").write_text("image,label\na.png,0\n")
     (tmp_path / "validation.csv").write_text("picture,label,extra\nb.png,1,2\n")
-    with pytest.raises(ValueError, match=r"same columns: one has \['picture', 'label', 'extra'\], where the first had "
-                                         r"\['image', 'label'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"same columns: one has \['picture', 'label', 'extra'\], where the first had "
+        r"\['image', 'label'\]",
+    ):
         load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path), task="classification", num_classes=2))
 
 

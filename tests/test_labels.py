@@ -124,7 +124,9 @@ def test_codec_config_stores_colours_not_paths(tmp_path):
     """The pipeline saves the codec's config; it must not depend on the palette file after construction."""
     path = tmp_path / "palette.json"
     path.write_text(json.dumps([[0, 0, 0], [10, 20, 30], [200, 0, 0]]))
-    codec = LabelCodec(task="segmentation", encoding="palette", num_classes=3, palette=str(path), class_names=list("abc"))
+    codec = LabelCodec(
+        task="segmentation", encoding="palette", num_classes=3, palette=str(path), class_names=list("abc")
+    )
     path.unlink()
     assert codec.config.palette == [[0, 0, 0], [10, 20, 30], [200, 0, 0]]
     rebuilt = LabelCodec(**codec.config)
@@ -206,8 +208,9 @@ def test_other_encodings_keep_the_8bit_dequantization():
 
 def test_coco_stuff_palette_gives_unlabelled_pixels_the_extra_colour():
     # 171 classes with ignore_index 255: unlabelled pixels take the extra colour and decode back to 255.
-    codec = LabelCodec(task="segmentation", encoding="palette", num_classes=171, palette="coco-stuff",
-                       ignore_index=255)
+    codec = LabelCodec(
+        task="segmentation", encoding="palette", num_classes=171, palette="coco-stuff", ignore_index=255
+    )
     mask = torch.tensor([[[0, 170, 255]]])
     code = codec.encode(mask)
     torch.testing.assert_close((code[0, :, 0, 2] + 1) * 127.5, torch.tensor([250.0, 250.0, 250.0]))

@@ -121,7 +121,9 @@ def test_time_sampling_is_reproducible_and_in_range():
         a = objective.sample_times(256, generator=torch.Generator().manual_seed(1))[0]
         b = objective.sample_times(256, generator=torch.Generator().manual_seed(1))[0]
         assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
-    logit = SymmFlowObjective(time_sampling="logit_normal").sample_times(4000, generator=torch.Generator().manual_seed(0))[0]
+    logit = SymmFlowObjective(time_sampling="logit_normal").sample_times(
+        4000, generator=torch.Generator().manual_seed(0)
+    )[0]
     # Logit-normal concentrates mass in the middle compared with uniform.
     assert ((logit > 0.25) & (logit < 0.75)).float().mean() > 0.6
 

@@ -17,7 +17,9 @@ OPTIONAL = {"wandb"}
 
 def _requirements(key: str, extra: str = "test") -> set[str]:
     tree = ast.parse((ROOT / "setup.py").read_text())
-    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup")
+    call = next(
+        node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup"
+    )
     value = next(keyword.value for keyword in call.keywords if keyword.arg == key)
     if isinstance(value, ast.Dict):
         value = value.values[[k.value for k in value.keys].index(extra)]

@@ -259,8 +259,12 @@ def test_markers_without_hashes_still_verify_by_size(tmp_path):
 
 def test_changed_settings_names_what_differs():
     saved = {"num_classes": 11, "unet": {"block_out_channels": [16, 32], "layers_per_block": 1}, "use_ema": False}
-    current = {"num_classes": 3, "unet": {"block_out_channels": (16, 32), "layers_per_block": 2}, "use_ema": False,
-               "new_setting": 1}
+    current = {
+        "num_classes": 3,
+        "unet": {"block_out_channels": (16, 32), "layers_per_block": 2},
+        "use_ema": False,
+        "new_setting": 1,
+    }
     assert changed_settings(saved, current) == [("num_classes", 11, 3), ("unet.layers_per_block", 1, 2)]
     assert changed_settings({}, current) == []  # a checkpoint from before settings were recorded
 
@@ -329,14 +333,22 @@ def test_unet_without_adapters_merges_lora_into_a_plain_model(tiny_latent_unet):
 
 
 def test_model_card_states_modes_metrics_and_hyperparameters():
-    common = dict(
-        task="segmentation", dataset_description="MNIST digits.", label_encoding="onehot", num_classes=11,
-        class_names=None, hyperparameters={"learning_rate": 0.002, "label_time": "mixed"},
-        training={"optimisation steps": 300},
-    )
+    common = {
+        "task": "segmentation",
+        "dataset_description": "MNIST digits.",
+        "label_encoding": "onehot",
+        "num_classes": 11,
+        "class_names": None,
+        "hyperparameters": {"learning_rate": 0.002, "label_time": "mixed"},
+        "training": {"optimisation steps": 300},
+    }
     card = make_model_card(
-        sampling_modes=["joint", "conditional"], metrics={"mean_iou": 0.61234, "pixel_accuracy": 0.9},
-        metrics_step=300, repo_id="me/symmflow-mnist", sample_image="samples.png", **common,
+        sampling_modes=["joint", "conditional"],
+        metrics={"mean_iou": 0.61234, "pixel_accuracy": 0.9},
+        metrics_step=300,
+        repo_id="me/symmflow-mnist",
+        sample_image="samples.png",
+        **common,
     )
     text = str(card)
     assert card.data.pipeline_tag == "image-segmentation" and card.data.library_name == "diffusers"
@@ -355,15 +367,27 @@ def test_model_card_shows_hostile_class_names_and_values_as_text():
 
     hostile_id = "me/x\n---\nlicense: mit"
     card = make_model_card(
-        task="segmentation", dataset_description="Stripes\n# Injected", label_encoding="onehot", num_classes=5,
-        class_names=HOSTILE_NAMES, sampling_modes=["joint"], hyperparameters={"unet_config": "my\n## config|x.json"},
-        training={"steps": 3}, dataset_id=hostile_id, base_model=hostile_id, repo_id='me/"x"\n# y',
+        task="segmentation",
+        dataset_description="Stripes\n# Injected",
+        label_encoding="onehot",
+        num_classes=5,
+        class_names=HOSTILE_NAMES,
+        sampling_modes=["joint"],
+        hyperparameters={"unet_config": "my\n## config|x.json"},
+        training={"steps": 3},
+        dataset_id=hostile_id,
+        base_model=hostile_id,
+        repo_id='me/"x"\n# y',
     )
     text = str(card)
     body = text.split("\n---\n", 1)[1]
     # Only the card's own headings, one table row per hyper-parameter, no HTML and no front matter rule in the body.
     assert [line for line in body.splitlines() if line.startswith("#")] == [
-        "# SymmFlow segmentation model", "## Usage", "## Validation", "## Training", "### Hyper-parameters",
+        "# SymmFlow segmentation model",
+        "## Usage",
+        "## Validation",
+        "## Training",
+        "### Hyper-parameters",
     ]
     assert "<script>" not in text.split("\n---\n", 1)[1] and "\\<script\\>alert(1)\\</script\\>" in body
     assert "---" not in body.splitlines()
@@ -390,10 +414,19 @@ def test_model_card_loading_code_runs_through_plain_diffusers(tmp_path, tiny_pix
     SymmFlowPipeline(
         unet=tiny_pixel_unet(image_channels=1, label_channels=3), scheduler=SymmFlowScheduler(), num_classes=3
     ).save_pretrained(tmp_path / "pipe")
-    card = str(make_model_card(
-        task="segmentation", dataset_description="stripes", label_encoding="onehot", num_classes=3, class_names=None,
-        sampling_modes=["joint", "conditional"], hyperparameters={}, training={}, repo_id="me/model",
-    ))
+    card = str(
+        make_model_card(
+            task="segmentation",
+            dataset_description="stripes",
+            label_encoding="onehot",
+            num_classes=3,
+            class_names=None,
+            sampling_modes=["joint", "conditional"],
+            hyperparameters={},
+            training={},
+            repo_id="me/model",
+        )
+    )
     first_block = re.search(r"```python\n(.*?)```", card, flags=re.DOTALL).group(1)
     assert 'DiffusionPipeline.from_pretrained("me/model", trust_remote_code=True)' in first_block
     loading = "\n".join(line for line in first_block.splitlines() if not line.startswith(("out =", "generated =")))

@@ -38,8 +38,8 @@ from .pipelines import (
     SymmFlowClassificationOutput,
     SymmFlowEditOutput,
     SymmFlowGenerationOutput,
-    SymmFlowInversionOutput,
     SymmFlowImageProcessor,
+    SymmFlowInversionOutput,
     SymmFlowPipeline,
     SymmFlowSegmentationOutput,
 )

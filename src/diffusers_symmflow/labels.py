@@ -175,12 +175,10 @@ class LabelCodec:
         if beta is not None and (isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0):
             raise ValueError(f"`beta` must be a number > 0 or None, got {beta!r}.")
         if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(
-                f"`class_names` has {len(class_names)} names but `num_classes` is {num_classes}."
-            )
+            raise ValueError(f"`class_names` has {len(class_names)} names but `num_classes` is {num_classes}.")
 
-        self._has_ignore_code = task == "segmentation" and ignore_index is not None and not (
-            0 <= ignore_index < num_classes
+        self._has_ignore_code = (
+            task == "segmentation" and ignore_index is not None and not (0 <= ignore_index < num_classes)
         )
         self._palette = resolve_palette(palette, num_classes + int(self._has_ignore_code))
         named = isinstance(palette, str) and palette.lower() in NAMED_PALETTES

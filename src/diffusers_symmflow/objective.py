@@ -295,4 +295,6 @@ class SymmFlowObjective(ConfigMixin):
                 )
             label_loss = F.cross_entropy(model_output[:, c:].float(), label.argmax(dim=1))
         weight = self.config.image_loss_weight
-        return SymmFlowLoss(loss=weight * image_loss + (1 - weight) * label_loss, image_loss=image_loss, label_loss=label_loss)
+        return SymmFlowLoss(
+            loss=weight * image_loss + (1 - weight) * label_loss, image_loss=image_loss, label_loss=label_loss
+        )

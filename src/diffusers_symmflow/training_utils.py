@@ -692,7 +692,7 @@ def make_model_card(
     else:
         modes_text = (
             "This checkpoint supports the sampling mode `joint` (the paper's ODE) only: it has no label time input, "
-            "so `sampling_mode=\"conditional\"` raises."
+            'so `sampling_mode="conditional"` raises.'
         )
     names = f" ({', '.join(escape_markdown(name) for name in class_names)})" if class_names else ""
     if task == "segmentation":
@@ -709,8 +709,8 @@ def make_model_card(
     lines = [
         f"# SymmFlow {task} model",
         "",
-        "A Symmetrical Flow Matching (SymmFlow; Caetano et al., \"Symmetrical Flow Matching: Unified Image "
-        "Generation, Segmentation, and Classification with Score-Based Generative Models\") model trained with "
+        'A Symmetrical Flow Matching (SymmFlow; Caetano et al., "Symmetrical Flow Matching: Unified Image '
+        'Generation, Segmentation, and Classification with Score-Based Generative Models") model trained with '
         "`examples/train_symmflow.py` of diffusers-symmflow. One velocity model sees `[image | label]` and predicts "
         "`[v_x | v_y]`: integrated from the label it generates images (25 steps by default), integrated from the "
         f"image it {'segments' if task == 'segmentation' else 'classifies'} it (1 step by default).",

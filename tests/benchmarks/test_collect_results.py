@@ -38,8 +38,13 @@ def curve_run(task, lr, seed, accuracies):
 
 
 def evaluation_report():
-    scores = {"mean_iou": 0.5, "pixel_accuracy": 0.9, "per_class_iou": [0.25, 0.75], "seconds_per_image": 0.01,
-              "num_images": 500}
+    scores = {
+        "mean_iou": 0.5,
+        "pixel_accuracy": 0.9,
+        "per_class_iou": [0.25, 0.75],
+        "seconds_per_image": 0.01,
+        "num_images": 500,
+    }
     return {
         "task": "segmentation",
         "settings": {"command": "python examples/evaluate_symmflow.py --pipeline P"},
@@ -86,8 +91,12 @@ def test_a_run_folder_becomes_one_compact_file(collect, tmp_path):
     assert evaluation["generation"] == {"joint": {"25": {"fid": 0.93, "class_consistency": 0.933}}}
     # Training result lines: parsed where they have the script's form, kept as text otherwise.
     first, second = results["runs"]["results"]["lines"]
-    assert (first["name"], first["flags"], first["step"], first["mean_iou"]) == ("rp0.5", "--readout_probability 0.5",
-                                                                                750, 0.702)
+    assert (first["name"], first["flags"], first["step"], first["mean_iou"]) == (
+        "rp0.5",
+        "--readout_probability 0.5",
+        750,
+        0.702,
+    )
     assert second == {"line": "161.80 s wall"}
 
 

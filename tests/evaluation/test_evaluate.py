@@ -23,8 +23,14 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from diffusers_symmflow.data import load_symmflow_data
-from diffusers_symmflow.evaluation import accuracy, confusion_matrix, label_confusion_matrix, label_scores, mean_iou
-from diffusers_symmflow.evaluation import feature_models
+from diffusers_symmflow.evaluation import (
+    accuracy,
+    confusion_matrix,
+    feature_models,
+    label_confusion_matrix,
+    label_scores,
+    mean_iou,
+)
 from diffusers_symmflow.evaluation.evaluate import (
     EvaluationResults,
     evaluate_classification,
@@ -64,8 +70,17 @@ class MappingOracle(ModelMixin, ConfigMixin):
     """
 
     @register_to_config
-    def __init__(self, task="segmentation", encoding="onehot", num_classes=3, ignore_index=None, sample_size=SIZE,
-                 class_embed_type=None, in_channels=None, out_channels=None):
+    def __init__(
+        self,
+        task="segmentation",
+        encoding="onehot",
+        num_classes=3,
+        ignore_index=None,
+        sample_size=SIZE,
+        class_embed_type=None,
+        in_channels=None,
+        out_channels=None,
+    ):
         super().__init__()
         self.codec = LabelCodec(task=task, encoding=encoding, num_classes=num_classes, ignore_index=ignore_index)
         self.register_to_config(in_channels=1 + self.codec.num_channels, out_channels=1 + self.codec.num_channels)
@@ -86,19 +101,34 @@ class MappingOracle(ModelMixin, ConfigMixin):
         s_x = (timestep / 1000).reshape(-1, 1, 1, 1)
         s_y = (class_labels / 1000).reshape(-1, 1, 1, 1) if class_labels is not None else 1 - s_x
         decoded = self.codec.decode(y).labels
-        y_is_clean = (self.codec.encode(decoded, spatial_size=(SIZE, SIZE)) == y).flatten(1).all(1)[:, None, None, None]
+        y_is_clean = (
+            (self.codec.encode(decoded, spatial_size=(SIZE, SIZE)) == y).flatten(1).all(1)[:, None, None, None]
+        )
         v_x = torch.where(y_is_clean & (s_x > 0), (self.image_of(decoded) - x) / s_x.clamp_min(1e-12), 0.0)
         y_target = self.codec.encode(self.labels_of(x), spatial_size=(SIZE, SIZE))
         v_y = torch.where(~y_is_clean & (s_y > 0), (y - y_target) / s_y.clamp_min(1e-12), 0.0)
         return torch.cat([v_x, v_y], dim=1)
 
 
-def oracle_pipeline(task="segmentation", encoding="onehot", num_classes=3, ignore_index=None, label_time=True,
-                    class_names=None):
-    oracle = MappingOracle(task=task, encoding=encoding, num_classes=num_classes, ignore_index=ignore_index,
-                           class_embed_type="timestep" if label_time else None)
-    pipe = SymmFlowPipeline(unet=oracle, scheduler=SymmFlowScheduler(), task=task, label_encoding=encoding,
-                            num_classes=num_classes, ignore_index=ignore_index, class_names=class_names)
+def oracle_pipeline(
+    task="segmentation", encoding="onehot", num_classes=3, ignore_index=None, label_time=True, class_names=None
+):
+    oracle = MappingOracle(
+        task=task,
+        encoding=encoding,
+        num_classes=num_classes,
+        ignore_index=ignore_index,
+        class_embed_type="timestep" if label_time else None,
+    )
+    pipe = SymmFlowPipeline(
+        unet=oracle,
+        scheduler=SymmFlowScheduler(),
+        task=task,
+        label_encoding=encoding,
+        num_classes=num_classes,
+        ignore_index=ignore_index,
+        class_names=class_names,
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -138,8 +168,9 @@ def random_masks(count, num_classes=3, seed=0):
 def test_oracle_segmentation_gives_the_hand_computed_scores_at_every_step_count_and_mode():
     pipe = oracle_pipeline(ignore_index=255, class_names=["zero", "one", "two"])
     items = hand_made_segmentation_set(pipe)
-    results = evaluate_segmentation(pipe, items, steps=(1, 3, 2), sampling_modes=("joint", "conditional"),
-                                    batch_size=1, progress=False)
+    results = evaluate_segmentation(
+        pipe, items, steps=(1, 3, 2), sampling_modes=("joint", "conditional"), batch_size=1, progress=False
+    )
     assert list(results.prediction) == ["joint", "conditional"]
     for mode in ("joint", "conditional"):
         assert sorted(results.prediction[mode]) == [1, 2, 3]
@@ -155,8 +186,9 @@ def test_oracle_segmentation_of_consistent_data_is_perfect_and_matches_mean_iou(
     pipe = oracle_pipeline(label_time=False)
     masks = random_masks(5)
     # A one-shot generator: the runner reads it into a list first. Batches of 2 leave a last batch of 1.
-    results = evaluate_segmentation(pipe, iter(segmentation_items(pipe, masks)), steps=(1, 4), batch_size=2,
-                                    progress=False)
+    results = evaluate_segmentation(
+        pipe, iter(segmentation_items(pipe, masks)), steps=(1, 4), batch_size=2, progress=False
+    )
     assert list(results.prediction) == ["joint"]  # the default of a model without a label time
     for scores in results.prediction["joint"].values():
         expected = mean_iou(masks, masks, 3)
@@ -209,8 +241,9 @@ def test_sampling_modes_are_resolved_and_conditional_is_skipped_with_a_note_with
         resolve_sampling_modes(both, ("joint", "ode"))
 
     items = segmentation_items(joint_only, random_masks(2))
-    results = evaluate_segmentation(joint_only, items, steps=(1,), sampling_modes=("joint", "conditional"),
-                                    progress=False)
+    results = evaluate_segmentation(
+        joint_only, items, steps=(1,), sampling_modes=("joint", "conditional"), progress=False
+    )
     assert list(results.prediction) == ["joint"] and "no label time input" in results.notes[0]
     assert "no label time input" in results.to_markdown()
 
@@ -218,22 +251,26 @@ def test_sampling_modes_are_resolved_and_conditional_is_skipped_with_a_note_with
 def test_bad_inputs_raise_before_or_while_reading_the_data():
     seg = oracle_pipeline()
     items = segmentation_items(seg, random_masks(2))
-    with pytest.raises(ValueError, match="segmentation model, not a classification model; use `evaluate_segmentation`"):
+    with pytest.raises(
+        ValueError, match="segmentation model, not a classification model; use `evaluate_segmentation`"
+    ):
         evaluate_classification(seg, items, progress=False)
     with pytest.raises(ValueError, match=r"`steps\[1\]` must be a positive integer, got 0"):
         evaluate_segmentation(seg, items, steps=(1, 0), progress=False)
     with pytest.raises(ValueError, match="`batch_size` must be a positive integer, got 0"):
         evaluate_segmentation(seg, items, batch_size=0, progress=False)
     with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]; item 0 span \[255.0, 255.0\]"):
-        evaluate_segmentation(seg, [{"pixel_values": torch.full((1, SIZE, SIZE), 255.0), "labels": items[0]["labels"]}],
-                              progress=False)
+        evaluate_segmentation(
+            seg, [{"pixel_values": torch.full((1, SIZE, SIZE), 255.0), "labels": items[0]["labels"]}], progress=False
+        )
     with pytest.raises(ValueError, match=r"needs \[H, W\] masks as 'labels', got labels of shape \[\]"):
         evaluate_segmentation(seg, [{"pixel_values": items[0]["pixel_values"], "labels": 1}], progress=False)
     with pytest.raises(ValueError, match="must be a dict with 'pixel_values' and 'labels'"):
         evaluate_segmentation(seg, [{"image": 1}], progress=False)
     with pytest.raises(ValueError, match="integer class ids"):
-        evaluate_segmentation(seg, [{"pixel_values": items[0]["pixel_values"], "labels": torch.zeros(SIZE, SIZE)}],
-                              progress=False)
+        evaluate_segmentation(
+            seg, [{"pixel_values": items[0]["pixel_values"], "labels": torch.zeros(SIZE, SIZE)}], progress=False
+        )
     with pytest.raises(ValueError, match="empty"):
         evaluate_segmentation(seg, [], progress=False)
     with pytest.raises(ValueError, match=r"`num_generated` must be an integer >= 2"):
@@ -262,8 +299,9 @@ def test_scores_of_a_random_unet_do_not_depend_on_the_batch_size(tiny_pixel_unet
             assert one["conditional"][steps][key] == pytest.approx(two["conditional"][steps][key], abs=1e-12)
     # The same numbers as segmenting by hand with the documented per-image generators.
     images = torch.stack([item["pixel_values"] for item in items])
-    masks_pred = pipe.segment((images + 1) / 2, num_inference_steps=2, generator=make_generators(0, range(5)),
-                              output_type="pt").masks
+    masks_pred = pipe.segment(
+        (images + 1) / 2, num_inference_steps=2, generator=make_generators(0, range(5)), output_type="pt"
+    ).masks
     assert one["conditional"][2]["mean_iou"] == pytest.approx(mean_iou(masks_pred, masks, 3).mean_iou, abs=1e-12)
 
 
@@ -277,8 +315,16 @@ def test_oracle_generation_reproduces_the_real_images_with_the_default_feature_c
     masks = random_masks(6, seed=1)
     masks[:, :4] = 0  # the background covers half of each mask, so the majority class must skip it
     items = segmentation_items(pipe, masks)
-    results = evaluate_generation(pipe, items, steps=(1, 2), sampling_modes=("joint", "conditional"),
-                                  feature_classifier_steps=3, batch_size=4, lpips_pairs=0, progress=False)
+    results = evaluate_generation(
+        pipe,
+        items,
+        steps=(1, 2),
+        sampling_modes=("joint", "conditional"),
+        feature_classifier_steps=3,
+        batch_size=4,
+        lpips_pairs=0,
+        progress=False,
+    )
     info = results.settings["feature_extractor"]
     assert info["train_images"] == 6 and "not counting classes [0]" in info["classes"]
     for mode in ("joint", "conditional"):
@@ -312,8 +358,9 @@ def test_generation_with_a_user_feature_extractor_detects_a_shift_and_skips_clas
     assert any("Class consistency not measured" in note for note in results.notes)
 
     # Generating 4 images from the first 4 labels shifts the mean feature: the real set has two more 0s and 1s.
-    shifted = evaluate_generation(pipe, items, steps=(2,), num_generated=4, feature_extractor=Mean(), lpips_pairs=0,
-                                  progress=False).generation["joint"][2]
+    shifted = evaluate_generation(
+        pipe, items, steps=(2,), num_generated=4, feature_extractor=Mean(), lpips_pairs=0, progress=False
+    ).generation["joint"][2]
     real, fake = pipe.unet.levels[labels].numpy() / 2 + 0.5, pipe.unet.levels[labels[:4]].numpy() / 2 + 0.5
     expected = (real.mean() - fake.mean()) ** 2 + (real.std(ddof=1) - fake.std(ddof=1)) ** 2
     assert shifted["fid"] == pytest.approx(expected, rel=1e-6) and shifted["fid"] > 1e-3
@@ -323,8 +370,14 @@ def test_generation_scores_one_row_per_mode_and_guidance_scale_with_the_pipeline
     pipe = oracle_pipeline(class_names=["background", "a", "b"])
     masks = random_masks(4, seed=2)
     items = segmentation_items(pipe, masks)
-    kwargs = {"steps": (1,), "sampling_modes": ("joint", "conditional"), "feature_classifier_steps": 3,
-              "batch_size": 4, "lpips_pairs": 0, "progress": False}
+    kwargs = {
+        "steps": (1,),
+        "sampling_modes": ("joint", "conditional"),
+        "feature_classifier_steps": 3,
+        "batch_size": 4,
+        "lpips_pairs": 0,
+        "progress": False,
+    }
     unguided = evaluate_generation(pipe, items, **kwargs)
     results = evaluate_generation(pipe, items, guidance_scales=(1, 2.0, 2), **kwargs)
 
@@ -343,10 +396,21 @@ def test_generation_scores_one_row_per_mode_and_guidance_scale_with_the_pipeline
         # The oracle's unconditional image velocity is 0, so w = 2 doubles the jump and overshoots the real images.
         assert scores["fid"] > 1e-3
         # The same numbers from the pipeline at guidance_scale=2 with the runner's documented noise.
-        generated = pipe(mask=masks, num_inference_steps=1, sampling_mode=mode, guidance_scale=2.0,
-                         output_type="pt", generator=make_generators(0, range(4), "generation")).images
-        round_trip = pipe.segment(generated, num_inference_steps=1, sampling_mode=mode, output_type="pt",
-                                  generator=make_generators(0, range(4), "round_trip")).masks
+        generated = pipe(
+            mask=masks,
+            num_inference_steps=1,
+            sampling_mode=mode,
+            guidance_scale=2.0,
+            output_type="pt",
+            generator=make_generators(0, range(4), "generation"),
+        ).images
+        round_trip = pipe.segment(
+            generated,
+            num_inference_steps=1,
+            sampling_mode=mode,
+            output_type="pt",
+            generator=make_generators(0, range(4), "round_trip"),
+        ).masks
         assert scores["round_trip_mean_iou"] == pytest.approx(mean_iou(round_trip, masks, 3).mean_iou, abs=1e-12)
         assert scores["round_trip_mean_iou"] < 1.0
     markdown = results.to_markdown()
@@ -363,15 +427,26 @@ def test_guidance_scales_are_checked_and_skipped_with_a_note_without_label_time(
     both = oracle_pipeline(label_time=True)
     assert resolve_guidance_scales(both, 1.5) == ([1.5], [])
     assert resolve_guidance_scales(both, (0, 1, 5, 1.0)) == ([0.0, 1.0, 5.0], [])
-    for bad, message in (((), "`guidance_scales` is empty"), ((1, -1), r"`guidance_scales\[1\]` must be a finite"),
-                         ((float("nan"),), r"`guidance_scales\[0\]`"), ((True,), r"`guidance_scales\[0\]`"),
-                         (("2",), r"`guidance_scales\[0\]`")):
+    for bad, message in (
+        ((), "`guidance_scales` is empty"),
+        ((1, -1), r"`guidance_scales\[1\]` must be a finite"),
+        ((float("nan"),), r"`guidance_scales\[0\]`"),
+        ((True,), r"`guidance_scales\[0\]`"),
+        (("2",), r"`guidance_scales\[0\]`"),
+    ):
         with pytest.raises(ValueError, match=message):
             resolve_guidance_scales(both, bad)
 
     items = segmentation_items(joint_only, random_masks(2))
-    results = evaluate_generation(joint_only, items, steps=(1,), guidance_scales=(1, 3), feature_extractor=nn.Flatten(),
-                                  lpips_pairs=0, progress=False)
+    results = evaluate_generation(
+        joint_only,
+        items,
+        steps=(1,),
+        guidance_scales=(1, 3),
+        feature_extractor=nn.Flatten(),
+        lpips_pairs=0,
+        progress=False,
+    )
     assert list(results.generation) == ["joint"] and results.settings["guidance_scales"] == [1.0]
     assert any("Skipped guidance_scale=3" in note for note in results.notes)
 
@@ -405,7 +480,7 @@ def test_lpips_diversity_runs_when_the_package_and_weights_are_on_disk(monkeypat
     weights = tmp_path / "alexnet.pth"
     pipe = oracle_pipeline()
     items = segmentation_items(pipe, random_masks(5, seed=2))
-    kwargs = dict(steps=(1,), feature_extractor=nn.Flatten(), lpips_pairs=3, batch_size=2, progress=False)
+    kwargs = {"steps": (1,), "feature_extractor": nn.Flatten(), "lpips_pairs": 3, "batch_size": 2, "progress": False}
 
     monkeypatch.setattr(feature_models, "lpips_weights_path", lambda: str(weights))
     missing = evaluate_generation(pipe, items, **kwargs)
@@ -430,9 +505,16 @@ def test_lpips_diversity_runs_when_the_package_and_weights_are_on_disk(monkeypat
 def test_results_round_trip_through_json_and_render_as_markdown_and_plots(tmp_path):
     pipe = oracle_pipeline(ignore_index=255, class_names=["zero", "one", "two"])
     items = hand_made_segmentation_set(pipe)
-    results = evaluate_pipeline(pipe, items, steps=(1, 2), sampling_modes=("joint", "conditional"),
-                                generation_steps=(1,), feature_extractor=nn.Flatten(), lpips_pairs=0,
-                                progress=False)
+    results = evaluate_pipeline(
+        pipe,
+        items,
+        steps=(1, 2),
+        sampling_modes=("joint", "conditional"),
+        generation_steps=(1,),
+        feature_extractor=nn.Flatten(),
+        lpips_pairs=0,
+        progress=False,
+    )
     paths = results.save(tmp_path)
     loaded = EvaluationResults.from_json(paths["json"])
     assert loaded == results
@@ -476,8 +558,13 @@ def saved_pipeline_and_data(tmp_path_factory, tiny_pixel_unet):
 
     root = tmp_path_factory.mktemp("cli")
     unet = tiny_pixel_unet(image_channels=1, label_channels=3, sample_size=SIZE, label_time=True)
-    pipe = SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", num_classes=3,
-                            class_names=["background", "a", "b"])
+    pipe = SymmFlowPipeline(
+        unet=unet,
+        scheduler=SymmFlowScheduler(),
+        task="segmentation",
+        num_classes=3,
+        class_names=["background", "a", "b"],
+    )
     pipe.save_pretrained(root / "pipeline")
 
     rng = np.random.default_rng(0)
@@ -493,8 +580,20 @@ def saved_pipeline_and_data(tmp_path_factory, tiny_pixel_unet):
 
 
 def _cli_args(root, *extra):
-    return ["--pipeline", str(root / "pipeline"), "--dataset_name", str(root / "data"), "--num_classes", "3",
-            "--resolution", str(SIZE), "--batch_size", "4", "--no_progress", *extra]
+    return [
+        "--pipeline",
+        str(root / "pipeline"),
+        "--dataset_name",
+        str(root / "data"),
+        "--num_classes",
+        "3",
+        "--resolution",
+        str(SIZE),
+        "--batch_size",
+        "4",
+        "--no_progress",
+        *extra,
+    ]
 
 
 def test_script_end_to_end_writes_json_markdown_and_plots_with_the_metric_functions_numbers(
@@ -502,8 +601,23 @@ def test_script_end_to_end_writes_json_markdown_and_plots_with_the_metric_functi
 ):
     root = saved_pipeline_and_data
     output_dir = root / "evaluation"
-    argv = _cli_args(root, "--steps", "1", "2", "--sampling_modes", "joint", "conditional", "--generation_steps", "1",
-                     "--feature_classifier_steps", "3", "--lpips_pairs", "0", "--output_dir", str(output_dir))
+    argv = _cli_args(
+        root,
+        "--steps",
+        "1",
+        "2",
+        "--sampling_modes",
+        "joint",
+        "conditional",
+        "--generation_steps",
+        "1",
+        "--feature_classifier_steps",
+        "3",
+        "--lpips_pairs",
+        "0",
+        "--output_dir",
+        str(output_dir),
+    )
     results = evaluate_script.main(argv)
 
     assert EvaluationResults.from_json(output_dir / "results.json") == results
@@ -523,16 +637,31 @@ def test_script_end_to_end_writes_json_markdown_and_plots_with_the_metric_functi
     masks = torch.stack([item["labels"] for item in data.validation])
     for mode in ("joint", "conditional"):
         for steps in (1, 2):
-            pred = pipe.segment((images + 1) / 2, num_inference_steps=steps, sampling_mode=mode, output_type="pt",
-                                generator=make_generators(0, range(4), "prediction")).masks
+            pred = pipe.segment(
+                (images + 1) / 2,
+                num_inference_steps=steps,
+                sampling_mode=mode,
+                output_type="pt",
+                generator=make_generators(0, range(4), "prediction"),
+            ).masks
             expected = mean_iou(pred, masks, 3)
             scores = results.prediction[mode][steps]
             assert scores["mean_iou"] == pytest.approx(expected.mean_iou, abs=1e-12)
             assert scores["pixel_accuracy"] == pytest.approx(expected.pixel_accuracy, abs=1e-12)
-        generated = pipe(mask=masks, num_inference_steps=1, sampling_mode=mode, output_type="pt",
-                         generator=make_generators(0, range(4), "generation")).images
-        round_trip = pipe.segment(generated, num_inference_steps=1, sampling_mode=mode, output_type="pt",
-                                  generator=make_generators(0, range(4), "round_trip")).masks
+        generated = pipe(
+            mask=masks,
+            num_inference_steps=1,
+            sampling_mode=mode,
+            output_type="pt",
+            generator=make_generators(0, range(4), "generation"),
+        ).images
+        round_trip = pipe.segment(
+            generated,
+            num_inference_steps=1,
+            sampling_mode=mode,
+            output_type="pt",
+            generator=make_generators(0, range(4), "round_trip"),
+        ).masks
         scores = results.generation[mode][1]
         assert scores["round_trip_mean_iou"] == pytest.approx(mean_iou(round_trip, masks, 3).mean_iou, abs=1e-12)
         assert scores["fid"] >= 0 and 0 <= scores["class_consistency"] <= 1 and scores["num_images"] == 4
@@ -541,8 +670,22 @@ def test_script_end_to_end_writes_json_markdown_and_plots_with_the_metric_functi
 def test_script_scores_generation_per_guidance_scale(evaluate_script, saved_pipeline_and_data):
     root = saved_pipeline_and_data
     output_dir = root / "evaluation_guided"
-    argv = _cli_args(root, "--steps", "1", "--generation_steps", "2", "--guidance_scales", "1", "2.5",
-                     "--feature_classifier_steps", "3", "--lpips_pairs", "0", "--output_dir", str(output_dir))
+    argv = _cli_args(
+        root,
+        "--steps",
+        "1",
+        "--generation_steps",
+        "2",
+        "--guidance_scales",
+        "1",
+        "2.5",
+        "--feature_classifier_steps",
+        "3",
+        "--lpips_pairs",
+        "0",
+        "--output_dir",
+        str(output_dir),
+    )
     results = evaluate_script.main(argv)
 
     assert list(results.generation) == ["conditional", "conditional, guidance 2.5"]
@@ -550,16 +693,28 @@ def test_script_scores_generation_per_guidance_scale(evaluate_script, saved_pipe
     assert "| conditional, guidance 2.5 |" in (output_dir / "results.md").read_text()
     pipe = SymmFlowPipeline.from_pretrained(str(root / "pipeline"))
     pipe.set_progress_bar_config(disable=True)
-    masks = torch.stack([item["labels"] for item in load_symmflow_data(
-        evaluate_script.data_config_from_args(evaluate_script.parse_args(argv))).validation])
+    masks = torch.stack(
+        [
+            item["labels"]
+            for item in load_symmflow_data(
+                evaluate_script.data_config_from_args(evaluate_script.parse_args(argv))
+            ).validation
+        ]
+    )
     generated = {
-        w: pipe(mask=masks, num_inference_steps=2, guidance_scale=w, output_type="pt",
-                generator=make_generators(0, range(4), "generation")).images
+        w: pipe(
+            mask=masks,
+            num_inference_steps=2,
+            guidance_scale=w,
+            output_type="pt",
+            generator=make_generators(0, range(4), "generation"),
+        ).images
         for w in (1.0, 2.5)
     }
     for w, row in ((1.0, "conditional"), (2.5, "conditional, guidance 2.5")):
-        round_trip = pipe.segment(generated[w], num_inference_steps=1, output_type="pt",
-                                  generator=make_generators(0, range(4), "round_trip")).masks
+        round_trip = pipe.segment(
+            generated[w], num_inference_steps=1, output_type="pt", generator=make_generators(0, range(4), "round_trip")
+        ).masks
         scores = results.generation[row][2]
         assert scores["round_trip_mean_iou"] == pytest.approx(mean_iou(round_trip, masks, 3).mean_iou, abs=1e-12)
     assert not torch.equal(generated[1.0], generated[2.5])  # guidance changed the images the scores came from
@@ -570,12 +725,16 @@ def test_script_scores_generation_per_guidance_scale(evaluate_script, saved_pipe
     "flags, message",
     [
         (["--num_classes", "4"], "The data has num_classes=4 but the pipeline was trained with num_classes=3"),
-        (["--ignore_index", "255"], "The data has ignore_index=255 but the pipeline was trained with ignore_index=None"),
+        (
+            ["--ignore_index", "255"],
+            "The data has ignore_index=255 but the pipeline was trained with ignore_index=None",
+        ),
         (["--task", "classification", "--num_classes", "3"], "The data has task='classification'"),
     ],
 )
-def test_script_refuses_data_labelled_unlike_the_model(evaluate_script, saved_pipeline_and_data, tmp_path, flags,
-                                                       message):
+def test_script_refuses_data_labelled_unlike_the_model(
+    evaluate_script, saved_pipeline_and_data, tmp_path, flags, message
+):
     argv = _cli_args(saved_pipeline_and_data, "--output_dir", str(tmp_path / "out"))
     with pytest.raises(ValueError, match=message):
         evaluate_script.main(argv + flags)  # argparse: the last occurrence of a flag wins

@@ -5,7 +5,6 @@ called directly; one test drives the page in headless Chromium (Debian's `chromi
 `.ci/run` installs): upload a digit, press Segment, and a mask image appears.
 """
 
-import functools
 import importlib.util
 import os
 import shutil
@@ -42,9 +41,14 @@ def app():
 def pipeline_dir(tmp_path_factory):
     torch.manual_seed(0)
     unet = UNet2DModel(**symmflow_unet2d_config(1, CLASSES, SIZE, label_time=True, preset="tiny"))
-    pipe = SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=CLASSES,
-                            class_names=[str(i) for i in range(10)] + ["background"], background_class=BACKGROUND,
-                            default_generation_steps=2)
+    pipe = SymmFlowPipeline(
+        unet=unet,
+        scheduler=SymmFlowScheduler(),
+        num_classes=CLASSES,
+        class_names=[str(i) for i in range(10)] + ["background"],
+        background_class=BACKGROUND,
+        default_generation_steps=2,
+    )
     directory = tmp_path_factory.mktemp("pipeline")
     pipe.save_pretrained(directory)
     return str(directory)
@@ -116,10 +120,15 @@ def test_mask_colours_map_back_to_class_ids(app, pipe, tmp_path):
 
 
 def test_segment_endpoint(client, app, pipe, digit_file):
-    mask_path, uncertainty_path, summary = client.predict(gradio_client.handle_file(digit_file), 1, 4, 0,
-                                                        api_name="/segment")
-    expected = pipe.segment(app.to_model_image(pipe, PIL.Image.open(digit_file)), num_inference_steps=1,
-                            num_samples=4, generator=torch.Generator().manual_seed(0))
+    mask_path, uncertainty_path, summary = client.predict(
+        gradio_client.handle_file(digit_file), 1, 4, 0, api_name="/segment"
+    )
+    expected = pipe.segment(
+        app.to_model_image(pipe, PIL.Image.open(digit_file)),
+        num_inference_steps=1,
+        num_samples=4,
+        generator=torch.Generator().manual_seed(0),
+    )
     shown = np.asarray(PIL.Image.open(mask_path).convert("RGB"))
     np.testing.assert_array_equal(shown, _displayed(pipe, app, app.colorize(pipe, expected.masks[0])))
     assert PIL.Image.open(uncertainty_path).size == shown.shape[1::-1]
@@ -136,16 +145,22 @@ def test_generate_endpoint_from_a_mask_and_a_picked_class(client, app, pipe, tmp
 
 def test_auto_mask_and_edit_endpoints(client, app, pipe, digit_file, tmp_path):
     editor = client.predict(gradio_client.handle_file(digit_file), 0, api_name="/auto_mask")
-    predicted = pipe.segment(app.to_model_image(pipe, PIL.Image.open(digit_file)),
-                             generator=torch.Generator().manual_seed(0)).masks[0]
+    predicted = pipe.segment(
+        app.to_model_image(pipe, PIL.Image.open(digit_file)), generator=torch.Generator().manual_seed(0)
+    ).masks[0]
     np.testing.assert_array_equal(app.colors_to_mask(pipe, np.asarray(PIL.Image.open(editor["composite"]))), predicted)
 
     path, ids = _mask_file(pipe, tmp_path / "new_mask.png", digit=5)
     result = client.predict(gradio_client.handle_file(digit_file), _editor(path), 0.5, 2, 0, api_name="/edit")
     # Through the API the auto-mask is not kept between calls (it lives in the browser session), so the app segments
     # the image itself, with the same seed.
-    edited = pipe.edit(app.to_model_image(pipe, PIL.Image.open(digit_file)), ids, strength=0.5, num_inference_steps=2,
-                       generator=torch.Generator().manual_seed(0)).images[0]
+    edited = pipe.edit(
+        app.to_model_image(pipe, PIL.Image.open(digit_file)),
+        ids,
+        strength=0.5,
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(result).convert("L")), _displayed(pipe, app, edited))
 
 
@@ -167,10 +182,18 @@ def _browser_or_skip():
     driver = shutil.which("chromedriver")
     if chromium is None or driver is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver; .ci/run does)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
+    )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     return webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver), options=options)
 
@@ -184,8 +207,9 @@ def test_browser_uploads_an_image_and_segments_it(server, digit_file):
     try:
         wait = WebDriverWait(browser, 30)
         browser.get(server)
-        upload = wait.until(expected_conditions.presence_of_element_located(
-            (By.CSS_SELECTOR, "#segment-input input[type=file]")))
+        upload = wait.until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]"))
+        )
         upload.send_keys(os.path.abspath(digit_file))
         wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#segment-input img")))
         browser.find_element(By.ID, "segment-button").click()

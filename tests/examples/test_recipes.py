@@ -8,9 +8,9 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from conftest import load_example
 from diffusers import UNet2DConditionModel
 
-from conftest import load_example
 from diffusers_symmflow.palettes import CELEBAMASK_HQ_PALETTE, COCO_STUFF_UNUSED_IDS
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 
@@ -18,8 +18,20 @@ from diffusers_symmflow.pipelines import SymmFlowPipeline
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 RECIPES = os.path.join(ROOT, "examples", "recipes")
 # Flags the stand-ins replace (data, model size, steps) or add (quiet, small validation); all others stay as written.
-SMALL = ["--max_train_steps", "3", "--report_to", "none", "--max_eval_samples", "4", "--eval_batch_size", "4",
-         "--num_validation_images", "2", "--validation_inference_steps", "2"]
+SMALL = [
+    "--max_train_steps",
+    "3",
+    "--report_to",
+    "none",
+    "--max_eval_samples",
+    "4",
+    "--eval_batch_size",
+    "4",
+    "--num_validation_images",
+    "2",
+    "--validation_inference_steps",
+    "2",
+]
 
 
 pytestmark = pytest.mark.usefixtures("fresh_accelerate_state")
@@ -53,9 +65,14 @@ def flag(flags: list[str], name: str) -> str:
 def write_stable_diffusion(root, make_tiny_vae) -> tuple[str, str]:
     torch.manual_seed(0)
     UNet2DConditionModel(
-        block_out_channels=(32, 64), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32, layers_per_block=1,
-        sample_size=8, norm_num_groups=8, attention_head_dim=8,
+        block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        layers_per_block=1,
+        sample_size=8,
+        norm_num_groups=8,
+        attention_head_dim=8,
     ).save_pretrained(root / "sd" / "unet")
     make_tiny_vae(seed=0).save_pretrained(root / "sd" / "vae")
     make_tiny_vae(seed=1).save_pretrained(root / "vae")
@@ -78,12 +95,26 @@ def test_classification_recipe_starts(train, tmp_path, recipe, column, channels,
     # a constant EMA, their LR schedule.
     args = train.parse_args(flags)
     assert (args.preset, args.label_encoding, args.label_time, args.label_prediction) == (
-        "paper", "scalar", "diagonal", "velocity")
-    assert (args.adam_weight_decay, args.max_grad_norm, args.use_ema, args.ema_constant_decay) == (0.0, 0.0, True, True)
+        "paper",
+        "scalar",
+        "diagonal",
+        "velocity",
+    )
+    assert (args.adam_weight_decay, args.max_grad_norm, args.use_ema, args.ema_constant_decay) == (
+        0.0,
+        0.0,
+        True,
+        True,
+    )
     assert (args.lr_scheduler, args.image_loss_weight, args.ema_decay) == ("one_cycle", 0.9, 0.999)
     classification_parquet(tmp_path / "train.parquet", column, channels, size)
-    flags = swap(flags, dataset_name=str(tmp_path / "train.parquet"), unet_config="tiny", train_batch_size="4",
-                 output_dir=str(tmp_path / "out"))
+    flags = swap(
+        flags,
+        dataset_name=str(tmp_path / "train.parquet"),
+        unet_config="tiny",
+        train_batch_size="4",
+        output_dir=str(tmp_path / "out"),
+    )
     result = train.main([*flags, *SMALL, "--validation_split", "4"])
     assert result["global_step"] == 3 and set(result["metrics"]) == {"accuracy"}
     pipe = SymmFlowPipeline.from_pretrained(str(tmp_path / "out"))
@@ -93,7 +124,12 @@ def test_classification_recipe_starts(train, tmp_path, recipe, column, channels,
 
 def test_mnist_preset_rejects_28x28_with_the_fix(train, tmp_path):
     classification_parquet(tmp_path / "train.parquet", "image", 1, 28)
-    flags = swap(recipe_flags("mnist.sh"), dataset_name=str(tmp_path / "train.parquet"), resolution="28", output_dir=str(tmp_path / "o"))
+    flags = swap(
+        recipe_flags("mnist.sh"),
+        dataset_name=str(tmp_path / "train.parquet"),
+        resolution="28",
+        output_dir=str(tmp_path / "o"),
+    )
     with pytest.raises(ValueError, match="multiple of 8.*--resolution 32"):
         train.main([*flags, *SMALL, "--validation_split", "4"])
 
@@ -132,12 +168,18 @@ def test_segmentation_recipe_starts(train, tmp_path, recipe):
     from conftest import make_tiny_vae
 
     flags = recipe_flags(recipe)
-    assert flag(flags, "conv_in_init") == "duplicate" and flag(flags, "vae_name_or_path") == "stabilityai/sd-vae-ft-mse"
+    assert (
+        flag(flags, "conv_in_init") == "duplicate" and flag(flags, "vae_name_or_path") == "stabilityai/sd-vae-ft-mse"
+    )
     # The authors' loader batch: 32 per process (2 GPUs for CelebAMask-HQ, 4 for COCO-Stuff).
     assert flag(flags, "train_batch_size") == "32"
     args = train.parse_args(flags)
     assert (args.label_time, args.adam_weight_decay, args.max_grad_norm, args.image_loss_weight) == (
-        "diagonal", 0.0, 0.0, 0.7)
+        "diagonal",
+        0.0,
+        0.0,
+        0.7,
+    )
     assert (args.use_ema, args.ema_decay, args.ema_constant_decay, args.lr_scheduler) == (True, 0.9, True, "one_cycle")
     stable_diffusion, vae = write_stable_diffusion(tmp_path, make_tiny_vae)
     if recipe == "celebamask_hq.sh":
@@ -145,8 +187,15 @@ def test_segmentation_recipe_starts(train, tmp_path, recipe):
         data = str(tmp_path / "train.parquet")
     else:
         data = coco_stuff_dataset(tmp_path)
-    flags = swap(flags, dataset_name=data, pretrained_model_name_or_path=stable_diffusion, vae_name_or_path=vae,
-                 resolution="16", train_batch_size="2", output_dir=str(tmp_path / "out"))
+    flags = swap(
+        flags,
+        dataset_name=data,
+        pretrained_model_name_or_path=stable_diffusion,
+        vae_name_or_path=vae,
+        resolution="16",
+        train_batch_size="2",
+        output_dir=str(tmp_path / "out"),
+    )
     result = train.main([*flags, *SMALL, "--validation_split", "4"])
     assert result["global_step"] == 3 and "mean_iou" in result["metrics"]
     pipe = SymmFlowPipeline.from_pretrained(str(tmp_path / "out"))

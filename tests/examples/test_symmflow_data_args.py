@@ -14,11 +14,11 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from test_data import PALETTE, stripes
 
 import diffusers_symmflow
 from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
 from diffusers_symmflow.data import SymmFlowDataConfig, load_symmflow_data
-from test_data import PALETTE, stripes
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -52,15 +52,33 @@ def test_a_typed_config_loads_what_the_flags_load(tmp_path):
     palette_file = tmp_path / "palette.json"
     palette_file.write_text(json.dumps(PALETTE))
 
-    typed = load_symmflow_data(SymmFlowDataConfig(
-        dataset_name=str(tmp_path / "ds"), palette=PALETTE, class_names=["void", "block", "line"], validation_split=2,
-    ))
-    flagged = load_symmflow_data(data_config_from_args(parse(
-        "--dataset_name", str(tmp_path / "ds"), "--palette", str(palette_file), "--class_names", "void,block,line",
-        "--validation_split", "2",
-    )))
+    typed = load_symmflow_data(
+        SymmFlowDataConfig(
+            dataset_name=str(tmp_path / "ds"),
+            palette=PALETTE,
+            class_names=["void", "block", "line"],
+            validation_split=2,
+        )
+    )
+    flagged = load_symmflow_data(
+        data_config_from_args(
+            parse(
+                "--dataset_name",
+                str(tmp_path / "ds"),
+                "--palette",
+                str(palette_file),
+                "--class_names",
+                "void,block,line",
+                "--validation_split",
+                "2",
+            )
+        )
+    )
     assert (typed.num_classes, typed.class_names, len(typed.train), len(typed.validation)) == (
-        3, ["void", "block", "line"], 4, 2
+        3,
+        ["void", "block", "line"],
+        4,
+        2,
     )
     assert typed.palette.tolist() == flagged.palette.tolist() == PALETTE
     for index in range(len(typed.train)):
@@ -90,8 +108,11 @@ def test_no_script_edits_sys_path_and_no_library_module_sees_argparse():
     offending = [
         str(path.relative_to(ROOT))
         for path in library
-        if re.search(r"^\s*(import argparse|from argparse|from \.+commands|from diffusers_symmflow\.commands)",
-                     path.read_text(), re.M)
+        if re.search(
+            r"^\s*(import argparse|from argparse|from \.+commands|from diffusers_symmflow\.commands)",
+            path.read_text(),
+            re.M,
+        )
     ]
     assert offending == []
 

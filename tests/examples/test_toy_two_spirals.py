@@ -33,7 +33,12 @@ def quick_results(toy, tmp_path_factory):
 def test_defaults_are_the_authors_notebook(toy):
     args = toy.parse_args([])
     assert (args.model, args.data, args.generation_label) == ("authors", "authors", "dequantized")
-    assert (args.batch_size, args.num_train_steps, args.learning_rate, args.lr_schedule) == (10000, 6000, 1e-2, "constant")
+    assert (args.batch_size, args.num_train_steps, args.learning_rate, args.lr_schedule) == (
+        10000,
+        6000,
+        1e-2,
+        "constant",
+    )
     assert (args.num_blocks, args.sigma_min, args.image_loss_weight) == (10, 0.0, 0.9)
     model = toy.make_model("diagonal", args, label_dim=1)
     # [x, y, label] and 8 time features: 11 wide, 10 residual blocks, a linear read-out to 3.

@@ -8,10 +8,10 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from conftest import reset_accelerate_state
 from diffusers import UNet2DModel
 from safetensors.torch import load_file
 
-from conftest import reset_accelerate_state
 from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.training_utils import load_shared_state
@@ -20,9 +20,26 @@ from diffusers_symmflow.training_utils import load_shared_state
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
 # MNIST shrunk to 16x16, a 64-digit training set and the tiny UNet: a step takes a few tens of milliseconds.
 TINY = [
-    "--unet_config", "tiny", "--resolution", "16", "--max_train_samples", "64", "--max_eval_samples", "16",
-    "--train_batch_size", "16", "--eval_batch_size", "16", "--num_validation_images", "2",
-    "--validation_inference_steps", "2", "--report_to", "none", "--lr_warmup_steps", "1",
+    "--unet_config",
+    "tiny",
+    "--resolution",
+    "16",
+    "--max_train_samples",
+    "64",
+    "--max_eval_samples",
+    "16",
+    "--train_batch_size",
+    "16",
+    "--eval_batch_size",
+    "16",
+    "--num_validation_images",
+    "2",
+    "--validation_inference_steps",
+    "2",
+    "--report_to",
+    "none",
+    "--lr_warmup_steps",
+    "1",
 ]
 
 
@@ -54,10 +71,23 @@ def stripe_dataset(size: int = 16, count: int = 24, rgb_masks: bool = False, see
 
 def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
     output_dir = tmp_path / "out"
-    result = train.main([
-        *TINY, "--output_dir", str(output_dir), "--max_train_steps", "3", "--validation_steps", "2",
-        "--checkpointing_steps", "2", "--save_pipeline_steps", "2", "--report_to", "tensorboard",
-    ])
+    result = train.main(
+        [
+            *TINY,
+            "--output_dir",
+            str(output_dir),
+            "--max_train_steps",
+            "3",
+            "--validation_steps",
+            "2",
+            "--checkpointing_steps",
+            "2",
+            "--save_pipeline_steps",
+            "2",
+            "--report_to",
+            "tensorboard",
+        ]
+    )
     assert result["global_step"] == 3 and set(result["losses"]) == {1, 2, 3}
     assert 0.0 <= result["metrics"]["mean_iou"] <= 1.0
     assert sorted(name for name in os.listdir(output_dir) if name.startswith("checkpoint")) == ["checkpoint-2"]
@@ -95,10 +125,23 @@ def test_default_data_end_to_end_segments_and_generates(train, tmp_path):
 
 def test_papers_label_head_is_one_flag_away(train, tmp_path):
     output_dir = tmp_path / "paper"
-    train.main([
-        *TINY, "--output_dir", str(output_dir), "--max_train_steps", "1", "--label_prediction", "velocity",
-        "--label_input", "raw", "--label_time", "diagonal", "--num_validation_images", "0",
-    ])
+    train.main(
+        [
+            *TINY,
+            "--output_dir",
+            str(output_dir),
+            "--max_train_steps",
+            "1",
+            "--label_prediction",
+            "velocity",
+            "--label_input",
+            "raw",
+            "--label_time",
+            "diagonal",
+            "--num_validation_images",
+            "0",
+        ]
+    )
     config = json.loads((output_dir / "model_index.json").read_text())
     assert config["label_prediction"] == "velocity" and config["label_input"] == "raw"
     assert not (output_dir / "validation_segmentations.png").exists()
@@ -131,7 +174,9 @@ def test_training_batches_and_the_saved_pipeline_go_through_the_datas_codec(trai
     monkeypatch.setattr(train, "load_symmflow_data", recording_load)
     monkeypatch.setattr(SymmFlowPipeline, "encode_labels", recording_encode)
     monkeypatch.setattr(SymmFlowPipeline, "save_pretrained", recording_save)
-    train.main([*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "2", "--num_validation_images", "0"])
+    train.main(
+        [*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "2", "--num_validation_images", "0"]
+    )
 
     (data,) = loaded
     codec = data.label_codec
@@ -154,13 +199,27 @@ def test_no_clipping_at_max_grad_norm_0_and_warmup_in_epochs(train, tmp_path, mo
 
     clipped = []
     real_clip = Accelerator.clip_grad_norm_
+
     def recording_clip(self, *args, **kwargs):
         clipped.append(args)
         return real_clip(self, *args, **kwargs)
 
     monkeypatch.setattr(Accelerator, "clip_grad_norm_", recording_clip)
-    args = train.parse_args([*TINY, "--output_dir", str(tmp_path / "a"), "--max_train_steps", "2",
-                             "--max_grad_norm", "0", "--lr_warmup_epochs", "0.5", "--validation_steps", "100"])
+    args = train.parse_args(
+        [
+            *TINY,
+            "--output_dir",
+            str(tmp_path / "a"),
+            "--max_train_steps",
+            "2",
+            "--max_grad_norm",
+            "0",
+            "--lr_warmup_epochs",
+            "0.5",
+            "--validation_steps",
+            "100",
+        ]
+    )
     train.main(args)
     # 64 examples in batches of 16: 4 steps per epoch, so half an epoch of warm-up is 2 steps.
     assert clipped == [] and args.lr_warmup_steps == 2
@@ -176,11 +235,29 @@ def test_classification_on_a_local_parquet_dataset(train, tmp_path):
 
     datasets.Dataset.from_dict(stripe_dataset()).remove_columns("mask").to_parquet(str(tmp_path / "train.parquet"))
     output_dir = tmp_path / "out"
-    result = train.main([
-        *TINY, "--dataset_name", str(tmp_path / "train.parquet"), "--task", "classification", "--num_classes", "2",
-        "--class_names", "even,odd", "--validation_split", "4", "--output_dir", str(output_dir),
-        "--max_train_steps", "2", "--label_time", "diagonal", "--label_encoding", "scalar",
-    ])
+    result = train.main(
+        [
+            *TINY,
+            "--dataset_name",
+            str(tmp_path / "train.parquet"),
+            "--task",
+            "classification",
+            "--num_classes",
+            "2",
+            "--class_names",
+            "even,odd",
+            "--validation_split",
+            "4",
+            "--output_dir",
+            str(output_dir),
+            "--max_train_steps",
+            "2",
+            "--label_time",
+            "diagonal",
+            "--label_encoding",
+            "scalar",
+        ]
+    )
     assert set(result["metrics"]) == {"accuracy"}
 
     pipe = SymmFlowPipeline.from_pretrained(str(output_dir))
@@ -198,9 +275,22 @@ def test_streaming_palette_masks_and_resume(train, tmp_path):
     datasets.Dataset.from_dict(stripe_dataset(rgb_masks=True)).to_parquet(str(tmp_path / "train.parquet"))
     (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
     flags = [
-        *TINY, "--dataset_name", str(tmp_path / "train.parquet"), "--num_classes", "3", "--palette",
-        str(tmp_path / "palette.json"), "--streaming", "--validation_split", "4", "--output_dir",
-        str(tmp_path / "out"), "--checkpointing_steps", "2", "--train_batch_size", "4",
+        *TINY,
+        "--dataset_name",
+        str(tmp_path / "train.parquet"),
+        "--num_classes",
+        "3",
+        "--palette",
+        str(tmp_path / "palette.json"),
+        "--streaming",
+        "--validation_split",
+        "4",
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--checkpointing_steps",
+        "2",
+        "--train_batch_size",
+        "4",
     ]
     train.main([*flags, "--max_train_steps", "2"])
     result = train.main([*flags, "--max_train_steps", "4", "--resume_from_checkpoint", "latest"])
@@ -225,9 +315,21 @@ def test_resume_is_exact(train, tmp_path, monkeypatch):
     accumulation, EMA (the saved pipeline holds the EMA weights) and a cosine schedule all have to resume exactly.
     """
     flags = [
-        *TINY, "--max_train_steps", "6", "--checkpointing_steps", "3", "--random_flip", "--use_ema",
-        "--ema_decay", "0.9", "--train_batch_size", "8", "--gradient_accumulation_steps", "2",
-        "--validation_steps", "100",
+        *TINY,
+        "--max_train_steps",
+        "6",
+        "--checkpointing_steps",
+        "3",
+        "--random_flip",
+        "--use_ema",
+        "--ema_decay",
+        "0.9",
+        "--train_batch_size",
+        "8",
+        "--gradient_accumulation_steps",
+        "2",
+        "--validation_steps",
+        "100",
     ]
     straight = train.main([*flags, "--output_dir", str(tmp_path / "straight")])
 
@@ -260,12 +362,27 @@ def test_resume_is_exact(train, tmp_path, monkeypatch):
 
 def test_saved_pipeline_holds_the_ema_weights_and_limit_prunes(train, tmp_path):
     output_dir = tmp_path / "out"
-    train.main([
-        *TINY, "--output_dir", str(output_dir), "--max_train_steps", "3", "--checkpointing_steps", "1",
-        "--checkpoints_total_limit", "2", "--use_ema", "--ema_decay", "0.5", "--validation_steps", "100",
-    ])
+    train.main(
+        [
+            *TINY,
+            "--output_dir",
+            str(output_dir),
+            "--max_train_steps",
+            "3",
+            "--checkpointing_steps",
+            "1",
+            "--checkpoints_total_limit",
+            "2",
+            "--use_ema",
+            "--ema_decay",
+            "0.5",
+            "--validation_steps",
+            "100",
+        ]
+    )
     assert sorted(name for name in os.listdir(output_dir) if name.startswith("checkpoint")) == [
-        "checkpoint-2", "checkpoint-3"
+        "checkpoint-2",
+        "checkpoint-3",
     ]
     checkpoint = output_dir / "checkpoint-3"
     raw = load_file(str(checkpoint / "model.safetensors"))
@@ -290,20 +407,49 @@ def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_
     tiny_vae().save_pretrained(str(model_dir / "vae"))
     torch.manual_seed(0)
     UNet2DConditionModel(
-        block_out_channels=(32, 64), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32, layers_per_block=1,
-        sample_size=8, norm_num_groups=8, attention_head_dim=8,
+        block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        layers_per_block=1,
+        sample_size=8,
+        norm_num_groups=8,
+        attention_head_dim=8,
     ).save_pretrained(str(model_dir / "unet"))
     datasets.Dataset.from_dict(stripe_dataset(rgb_masks=True)).save_to_disk(str(tmp_path / "data"))
     (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
     output_dir = tmp_path / "out"
-    train.main([
-        "--pretrained_model_name_or_path", str(model_dir), "--use_lora", "--lora_rank", "2",
-        "--dataset_name", str(tmp_path / "data"), "--num_classes", "3", "--palette", str(tmp_path / "palette.json"),
-        "--resolution", "16", "--train_batch_size", "4", "--max_train_steps", "2", "--validation_split", "4",
-        "--num_validation_images", "1", "--validation_inference_steps", "2", "--report_to", "none",
-        "--output_dir", str(output_dir),
-    ])
+    train.main(
+        [
+            "--pretrained_model_name_or_path",
+            str(model_dir),
+            "--use_lora",
+            "--lora_rank",
+            "2",
+            "--dataset_name",
+            str(tmp_path / "data"),
+            "--num_classes",
+            "3",
+            "--palette",
+            str(tmp_path / "palette.json"),
+            "--resolution",
+            "16",
+            "--train_batch_size",
+            "4",
+            "--max_train_steps",
+            "2",
+            "--validation_split",
+            "4",
+            "--num_validation_images",
+            "1",
+            "--validation_inference_steps",
+            "2",
+            "--report_to",
+            "none",
+            "--output_dir",
+            str(output_dir),
+        ]
+    )
     assert not any("lora" in key for key in unet_weights(output_dir))
     pipe = SymmFlowPipeline.from_pretrained(str(output_dir))
     pipe.set_progress_bar_config(disable=True)
@@ -320,8 +466,10 @@ def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_
         (["--use_lora"], "--use_lora .* needs --pretrained_model_name_or_path"),
         (["--unet_config", "huge"], "--unet_config 'huge' is neither a preset"),
         (["--validation_steps", "0"], "--validation_steps must be a positive integer"),
-        (["--label_encoding", "scalar", "--task", "classification", "--label_prediction", "logits"],
-         "label_prediction='logits' reads the label channels as class logits, which needs label_encoding='onehot'"),
+        (
+            ["--label_encoding", "scalar", "--task", "classification", "--label_prediction", "logits"],
+            "label_prediction='logits' reads the label channels as class logits, which needs label_encoding='onehot'",
+        ),
     ],
 )
 def test_bad_flags_fail_before_anything_loads(train, flags, message):
@@ -337,8 +485,17 @@ def test_bad_data_fails_before_training(train, tmp_path):
         mask.putpixel((0, 0), (77, 77, 77))
     datasets.Dataset.from_dict(table).save_to_disk(str(tmp_path / "data"))
     (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
-    base = [*TINY, "--dataset_name", str(tmp_path / "data"), "--validation_split", "4", "--output_dir",
-            str(tmp_path / "out"), "--max_train_samples", "24"]
+    base = [
+        *TINY,
+        "--dataset_name",
+        str(tmp_path / "data"),
+        "--validation_split",
+        "4",
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_train_samples",
+        "24",
+    ]
     with pytest.raises(ValueError, match=r"colours not in the palette.*\(77, 77, 77\)"):
         train.main([*base, "--num_classes", "3", "--palette", str(tmp_path / "palette.json")])
     with pytest.raises(ValueError, match="--mask_column 'segmentation' is not a column"):
@@ -362,9 +519,21 @@ def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_pa
     ).save_to_disk(str(tmp_path / "data"))
     output_dir = tmp_path / "out"
     flags = [
-        *TINY, "--dataset_name", str(tmp_path / "data"), "--num_classes", "3",
-        "--max_train_samples", "80", "--train_batch_size", "8", "--max_train_steps", "20", "--checkpointing_steps",
-        "100", "--validation_steps", "100",
+        *TINY,
+        "--dataset_name",
+        str(tmp_path / "data"),
+        "--num_classes",
+        "3",
+        "--max_train_samples",
+        "80",
+        "--train_batch_size",
+        "8",
+        "--max_train_steps",
+        "20",
+        "--checkpointing_steps",
+        "100",
+        "--validation_steps",
+        "100",
     ]
     with pytest.raises(train.DataExampleError, match=r"Row 60 of split 'train': Column 'mask'.*\[9\]") as caught:
         train.main([*flags, "--output_dir", str(output_dir)])
@@ -409,7 +578,10 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     assert (args.label_prediction, args.label_input, args.image_loss_weight) == ("logits", "gated", 0.2)
     assert train.make_objective(args).config.readout_probability == 0.5
     assert (args.label_time, args.unet_config, args.num_train_epochs, args.train_batch_size) == (
-        "diagonal", "narrow", 2, 12,
+        "diagonal",
+        "narrow",
+        2,
+        12,
     )
     # Classification keeps the authors' image weight (0.2 ruins generation from class ids, BENCHMARKS.md 1d).
     onehot = train.parse_args(["--task", "classification"])
@@ -421,7 +593,9 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     assert (train.make_objective(args).config.time_sampling, args.logit_mean) == ("uniform", 0.0)
     assert not train.make_objective(args).config.readout_image_loss
     # An explicit choice wins over the task's default.
-    uniform = train.parse_args(["--task", "classification", "--time_sampling", "uniform", "--readout_probability", "0"])
+    uniform = train.parse_args(
+        ["--task", "classification", "--time_sampling", "uniform", "--readout_probability", "0"]
+    )
     assert (uniform.time_sampling, uniform.readout_probability) == ("uniform", 0.0)
     # Codes the logits head cannot read keep the paper's head and the authors' weight.
     scalar = train.parse_args(["--task", "classification", "--label_encoding", "scalar"])
@@ -430,7 +604,9 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
     # The paper's model is one flag set away, readout share included.
     paper = train.parse_args(["--label_prediction", "velocity", "--label_input", "raw", "--image_loss_weight", "0.9"])
     assert train.make_objective(paper).config.readout_probability == 0.0
-    paper_cls = train.parse_args(["--task", "classification", "--label_prediction", "velocity", "--label_input", "raw"])
+    paper_cls = train.parse_args(
+        ["--task", "classification", "--label_prediction", "velocity", "--label_input", "raw"]
+    )
     assert (paper_cls.readout_probability, paper_cls.time_sampling, paper_cls.logit_mean) == (0.0, "uniform", 0.0)
     narrow, small = (UNet2DModel(**train.symmflow_unet2d_config(1, 11, 32, preset=p)) for p in ("narrow", "small"))
     assert narrow.config.block_out_channels == (16, 32, 64)
@@ -441,23 +617,55 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
 def test_preset_paper_trains_the_papers_model(train, tmp_path, task, code):
     """`--preset paper` is the paper's model as the authors train it; the saved configs and the card record it."""
     output_dir = tmp_path / task
-    result = train.main([
-        *TINY, "--preset", "paper", "--task", task, "--output_dir", str(output_dir), "--max_train_steps", "3",
-        "--num_validation_images", "0", "--lr_warmup_steps", "1",
-    ])
+    result = train.main(
+        [
+            *TINY,
+            "--preset",
+            "paper",
+            "--task",
+            task,
+            "--output_dir",
+            str(output_dir),
+            "--max_train_steps",
+            "3",
+            "--num_validation_images",
+            "0",
+            "--lr_warmup_steps",
+            "1",
+        ]
+    )
     assert result["global_step"] == 3
     objective = SymmFlowObjective.load_config(str(output_dir))
-    assert {key: objective[key] for key in (
-        "label_prediction", "image_loss_weight", "time_sampling", "label_time", "readout_probability",
-    )} == {
-        "label_prediction": "velocity", "image_loss_weight": 0.9, "time_sampling": "uniform",
-        "label_time": "diagonal", "readout_probability": 0.0,
+    assert {
+        key: objective[key]
+        for key in (
+            "label_prediction",
+            "image_loss_weight",
+            "time_sampling",
+            "label_time",
+            "readout_probability",
+        )
+    } == {
+        "label_prediction": "velocity",
+        "image_loss_weight": 0.9,
+        "time_sampling": "uniform",
+        "label_time": "diagonal",
+        "readout_probability": 0.0,
     }
     pipeline = json.loads((output_dir / "model_index.json").read_text())
-    assert (pipeline["label_encoding"], pipeline["label_prediction"], pipeline["label_input"]) == (code, "velocity", "raw")
+    assert (pipeline["label_encoding"], pipeline["label_prediction"], pipeline["label_input"]) == (
+        code,
+        "velocity",
+        "raw",
+    )
     card = (output_dir / "README.md").read_text()
-    for row in ("| `--preset` | paper |", "| `--adam_weight_decay` | 0 |", "| `--max_grad_norm` | 0 |",
-                "| `--use_ema` | True |", "| `--ema_constant_decay` | True |"):
+    for row in (
+        "| `--preset` | paper |",
+        "| `--adam_weight_decay` | 0 |",
+        "| `--max_grad_norm` | 0 |",
+        "| `--use_ema` | True |",
+        "| `--ema_constant_decay` | True |",
+    ):
         assert row in card, row
     # The authors' EMA (constant decay from the first step) and OneCycleLR from 1e-6.
     args = train.parse_args(["--preset", "paper", "--task", task])
@@ -468,9 +676,15 @@ def test_presets_are_one_table_and_a_given_flag_wins(train):
     for preset, rows in train.PRESETS.items():
         for row, values in rows.items():
             assert set(values) == set(train.PRESET_FLAGS), (preset, row)
-    paper = train.parse_args(["--preset", "paper", "--adam_weight_decay", "0.05", "--no-use_ema", "--label_encoding",
-                              "onehot"])
-    assert (paper.adam_weight_decay, paper.use_ema, paper.label_encoding, paper.max_grad_norm) == (0.05, False, "onehot", 0.0)
+    paper = train.parse_args(
+        ["--preset", "paper", "--adam_weight_decay", "0.05", "--no-use_ema", "--label_encoding", "onehot"]
+    )
+    assert (paper.adam_weight_decay, paper.use_ema, paper.label_encoding, paper.max_grad_norm) == (
+        0.05,
+        False,
+        "onehot",
+        0.0,
+    )
     # The latent back-end's paper row: the authors' 0.7 image weight and EMA 0.9.
     latent = train.parse_args(["--preset", "paper", "--pretrained_model_name_or_path", "some/sd"])
     assert (latent.image_loss_weight, latent.ema_decay, latent.label_encoding) == (0.7, 0.9, "palette")
@@ -483,15 +697,20 @@ def test_presets_are_one_table_and_a_given_flag_wins(train):
 def test_one_cycle_schedule_is_the_authors(train):
     parameter = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.AdamW([parameter], lr=5e-4)
-    schedule = train.make_lr_scheduler("one_cycle", optimizer, learning_rate=5e-4, num_warmup_steps=10,
-                                       num_training_steps=100)
+    schedule = train.make_lr_scheduler(
+        "one_cycle", optimizer, learning_rate=5e-4, num_warmup_steps=10, num_training_steps=100
+    )
     rates = []
     for _ in range(100):
         rates.append(schedule.get_last_lr()[0])
         optimizer.step()
         schedule.step()
     # From 1e-6 up to the peak at the end of the warm-up, then back down to 1e-6.
-    assert rates[0] == pytest.approx(1e-6) and max(rates) == pytest.approx(5e-4) and abs(rates.index(max(rates)) - 10) <= 1
+    assert (
+        rates[0] == pytest.approx(1e-6)
+        and max(rates) == pytest.approx(5e-4)
+        and abs(rates.index(max(rates)) - 10) <= 1
+    )
     assert rates[-1] < 1e-5
 
 
@@ -514,8 +733,11 @@ def test_a_second_run_in_an_output_dir_in_use_refuses_before_any_work(train, tmp
 
     monkeypatch.setattr(train, "load_symmflow_data", no_work)
     with filelock.FileLock(str(output_dir / OUTPUT_DIR_LOCK)):
-        with pytest.raises(RuntimeError, match=rf"{output_dir} is in use by another training run: process 4242 on "
-                                               r"gpu-7 \(since today\)"):
+        with pytest.raises(
+            RuntimeError,
+            match=rf"{output_dir} is in use by another training run: process 4242 on "
+            r"gpu-7 \(since today\)",
+        ):
             train.main([*TINY, "--output_dir", str(output_dir), "--max_train_steps", "1"])
     assert sorted(os.listdir(output_dir)) == sorted([OUTPUT_DIR_LOCK, OUTPUT_DIR_LOCK_HOLDER])
 
@@ -525,8 +747,17 @@ def test_resume_with_other_model_settings_names_them_before_loading(train, tmp_p
     import datasets
     from accelerate import Accelerator
 
-    flags = [*TINY, "--output_dir", str(tmp_path / "out"), "--checkpointing_steps", "1", "--max_train_steps", "1",
-             "--num_validation_images", "0"]
+    flags = [
+        *TINY,
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--checkpointing_steps",
+        "1",
+        "--max_train_steps",
+        "1",
+        "--num_validation_images",
+        "0",
+    ]
     if change == "num_classes":
         datasets.Dataset.from_dict(stripe_dataset()).remove_columns("mask").to_parquet(str(tmp_path / "d.parquet"))
         flags += ["--dataset_name", str(tmp_path / "d.parquet"), "--task", "classification", "--validation_split", "4"]
@@ -545,8 +776,11 @@ def test_resume_with_other_model_settings_names_them_before_loading(train, tmp_p
         raise AssertionError("the checkpoint was loaded")
 
     monkeypatch.setattr(Accelerator, "load_state", no_load)
-    with pytest.raises(ValueError, match=rf"checkpoint-1 holds a model built with other settings than this run's "
-                                         rf"\({message}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"checkpoint-1 holds a model built with other settings than this run's "
+        rf"\({message}",
+    ):
         train.main([*flags, *after, "--max_train_steps", "2", "--resume_from_checkpoint", "latest"])
 
 
@@ -604,8 +838,9 @@ def poison_the_optimizer(monkeypatch):
     ],
     ids=["loss", "checkpoint", "pipeline"],
 )
-def test_non_finite_training_stops_and_keeps_what_is_on_disk(train, tmp_path, monkeypatch, steps, checkpointing_steps,
-                                                             message):
+def test_non_finite_training_stops_and_keeps_what_is_on_disk(
+    train, tmp_path, monkeypatch, steps, checkpointing_steps, message
+):
     output_dir = tmp_path / "out"
     flags = [*TINY, "--output_dir", str(output_dir), "--num_validation_images", "0", "--validation_steps", "100"]
     train.main([*flags, "--max_train_steps", "2", "--checkpointing_steps", "2"])
@@ -613,7 +848,16 @@ def test_non_finite_training_stops_and_keeps_what_is_on_disk(train, tmp_path, mo
     reset_accelerate_state()
     poison_the_optimizer(monkeypatch)
     with pytest.raises(FloatingPointError, match=message):
-        train.main([*flags, "--max_train_steps", steps, "--checkpointing_steps", checkpointing_steps,
-                    "--resume_from_checkpoint", "latest"])
+        train.main(
+            [
+                *flags,
+                "--max_train_steps",
+                steps,
+                "--checkpointing_steps",
+                checkpointing_steps,
+                "--resume_from_checkpoint",
+                "latest",
+            ]
+        )
     assert checkpoints(output_dir) == ["checkpoint-2"]
     assert (output_dir / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == good

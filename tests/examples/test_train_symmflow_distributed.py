@@ -19,9 +19,26 @@ import pytest
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_train_worker.py")
 TINY = [
-    "--unet_config", "tiny", "--resolution", "16", "--eval_batch_size", "16", "--max_eval_samples", "16",
-    "--num_validation_images", "2", "--validation_inference_steps", "2", "--report_to", "none",
-    "--lr_warmup_steps", "1", "--validation_steps", "100", "--train_batch_size", "8",
+    "--unet_config",
+    "tiny",
+    "--resolution",
+    "16",
+    "--eval_batch_size",
+    "16",
+    "--max_eval_samples",
+    "16",
+    "--num_validation_images",
+    "2",
+    "--validation_inference_steps",
+    "2",
+    "--report_to",
+    "none",
+    "--lr_warmup_steps",
+    "1",
+    "--validation_steps",
+    "100",
+    "--train_batch_size",
+    "8",
 ]
 
 
@@ -38,23 +55,58 @@ def write_parquet(path, count: int = 48, size: int = 16) -> None:
 def records(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("distributed")
     write_parquet(str(tmp / "train.parquet"))
-    default_flags = [*TINY, "--label_time", "mixed", "--max_train_samples", "64", "--output_dir", str(tmp / "mixed"),
-                     "--use_ema", "--checkpointing_steps", "2"]
+    default_flags = [
+        *TINY,
+        "--label_time",
+        "mixed",
+        "--max_train_samples",
+        "64",
+        "--output_dir",
+        str(tmp / "mixed"),
+        "--use_ema",
+        "--checkpointing_steps",
+        "2",
+    ]
     runs = [
         {"name": "mixed", "flags": [*default_flags, "--max_train_steps", "3"]},
-        {"name": "resumed", "flags": [*default_flags, "--max_train_steps", "4", "--resume_from_checkpoint",
-                                      "checkpoint-2"]},
-        {"name": "diagonal_streaming", "flags": [
-            *TINY, "--label_time", "diagonal", "--dataset_name", str(tmp / "train.parquet"), "--num_classes", "3",
-            "--streaming", "--validation_split", "8", "--output_dir", str(tmp / "diagonal"),
-            "--max_train_steps", "2", "--checkpointing_steps", "2",
-        ]},
+        {
+            "name": "resumed",
+            "flags": [*default_flags, "--max_train_steps", "4", "--resume_from_checkpoint", "checkpoint-2"],
+        },
+        {
+            "name": "diagonal_streaming",
+            "flags": [
+                *TINY,
+                "--label_time",
+                "diagonal",
+                "--dataset_name",
+                str(tmp / "train.parquet"),
+                "--num_classes",
+                "3",
+                "--streaming",
+                "--validation_split",
+                "8",
+                "--output_dir",
+                str(tmp / "diagonal"),
+                "--max_train_steps",
+                "2",
+                "--checkpointing_steps",
+                "2",
+            ],
+        },
     ]
     (tmp / "runs.json").write_text(json.dumps(runs))
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", WORKER,
-        str(tmp / "runs.json"), str(tmp / "records"),
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        WORKER,
+        str(tmp / "runs.json"),
+        str(tmp / "records"),
     ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
@@ -82,8 +134,9 @@ def test_logged_loss_is_the_mean_over_ranks(records, run):
     _, ranks = records
     logged = ranks[0][run]["logged_losses"]
     assert logged == ranks[1][run]["logged_losses"] and len(logged) == len(ranks[0][run]["local_losses"])
-    for step, (loss0, loss1) in zip(sorted(logged, key=int), zip(ranks[0][run]["local_losses"],
-                                                                  ranks[1][run]["local_losses"])):
+    for step, (loss0, loss1) in zip(
+        sorted(logged, key=int), zip(ranks[0][run]["local_losses"], ranks[1][run]["local_losses"])
+    ):
         assert logged[step] == pytest.approx((loss0 + loss1) / 2, rel=1e-5)
 
 

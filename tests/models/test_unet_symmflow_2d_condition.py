@@ -36,8 +36,15 @@ def tiny_clip(tmp_path):
     torch.manual_seed(0)
     encoder = CLIPTextModel(
         CLIPTextConfig(
-            vocab_size=4, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-            max_position_embeddings=12, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+            vocab_size=4,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=12,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
         )
     ).eval()
     return encoder, tokenizer
@@ -74,7 +81,9 @@ def test_widened_model_starts_as_the_pretrained_computation():
     text = torch.zeros(2, 77, 32)
     # Duplicated kernels with a zero label half reproduce the pretrained output on both halves,
     # whatever the (zero-initialised) label-time embedding receives.
-    out = model(torch.cat([latents, torch.zeros_like(latents)], 1), 500, class_labels=torch.tensor([10.0, 900.0])).sample
+    out = model(
+        torch.cat([latents, torch.zeros_like(latents)], 1), 500, class_labels=torch.tensor([10.0, 900.0])
+    ).sample
     ref = sd(latents, 500, text).sample
     torch.testing.assert_close(out[:, :4], ref, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out[:, 4:], ref, atol=1e-5, rtol=1e-4)
@@ -82,7 +91,9 @@ def test_widened_model_starts_as_the_pretrained_computation():
 
 def test_round_trip_and_stored_empty_prompt(tmp_path):
     encoder, tokenizer = tiny_clip(tmp_path)
-    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(tiny_sd_unet(), text_encoder=encoder, tokenizer=tokenizer)
+    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(
+        tiny_sd_unet(), text_encoder=encoder, tokenizer=tokenizer
+    )
     assert model.empty_prompt_embeds.shape == (1, 12, 32) and model.config.empty_prompt_length == 12
     assert model.empty_prompt_embeds.abs().sum() > 0
     model.save_pretrained(tmp_path / "unet")
@@ -95,7 +106,9 @@ def test_round_trip_and_stored_empty_prompt(tmp_path):
         a = predict_velocity(model, sample, 300.0, 700.0)
         b = predict_velocity(loaded, sample, 300.0, 700.0)
         # No encoder_hidden_states needed: the stored empty prompt is used, identical to passing it.
-        c = model(sample, 300.0, model.empty_prompt_embeds.expand(2, -1, -1), class_labels=torch.full((2,), 700.0)).sample
+        c = model(
+            sample, 300.0, model.empty_prompt_embeds.expand(2, -1, -1), class_labels=torch.full((2,), 700.0)
+        ).sample
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(a, c)
 

@@ -53,8 +53,12 @@ def pixel_seg_pipe(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=PIXEL_SIZE, label_time=True)
     return _quiet(
         SymmFlowPipeline(
-            unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", label_encoding="onehot",
-            num_classes=SEG_CLASSES, class_names=["bg", "a", "b"],
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="segmentation",
+            label_encoding="onehot",
+            num_classes=SEG_CLASSES,
+            class_names=["bg", "a", "b"],
         )
     )
 
@@ -65,8 +69,12 @@ def pixel_cls_pipe(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
     return _quiet(
         SymmFlowPipeline(
-            unet=unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
-            num_classes=CLS_CLASSES, class_names=["zero", "one", "two", "three"],
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=CLS_CLASSES,
+            class_names=["zero", "one", "two", "three"],
         )
     )
 
@@ -76,9 +84,17 @@ def latent_seg_pipe(tiny_vae, tiny_latent_unet):
     """16x16 RGB images through a tiny VAE, 4-class palette masks, a model with a label time."""
     return _quiet(
         SymmFlowPipeline(
-            unet=tiny_latent_unet(label_time=True), scheduler=SymmFlowScheduler(), vae=tiny_vae(),
-            task="segmentation", label_encoding="palette", num_classes=LATENT_CLASSES, palette=LATENT_PALETTE,
-            class_names=LATENT_NAMES, ignore_index=0, default_generation_steps=3, default_prediction_steps=2,
+            unet=tiny_latent_unet(label_time=True),
+            scheduler=SymmFlowScheduler(),
+            vae=tiny_vae(),
+            task="segmentation",
+            label_encoding="palette",
+            num_classes=LATENT_CLASSES,
+            palette=LATENT_PALETTE,
+            class_names=LATENT_NAMES,
+            ignore_index=0,
+            default_generation_steps=3,
+            default_prediction_steps=2,
         )
     )
 
@@ -151,7 +167,9 @@ def test_generate_output_types(seg_pipe, output_type):
 
 def test_generate_from_class_labels(pixel_cls_pipe):
     pipe = pixel_cls_pipe
-    out = pipe(class_labels=[3, 1], num_images_per_prompt=2, num_inference_steps=2, generator=_gen(0), output_type="np")
+    out = pipe(
+        class_labels=[3, 1], num_images_per_prompt=2, num_inference_steps=2, generator=_gen(0), output_type="np"
+    )
     assert out.images.shape == (4, PIXEL_SIZE, PIXEL_SIZE, 3)
     # Two images per label draw different noise.
     assert not np.allclose(out.images[0], out.images[1])
@@ -203,11 +221,11 @@ def test_classify_outputs(pixel_cls_pipe):
 @pytest.mark.parametrize("method", ["generate", "segment", "classify"])
 def test_dict_and_tuple_outputs_agree(pixel_seg_pipe, pixel_cls_pipe, method):
     if method == "generate":
-        pipe, call = pixel_seg_pipe, lambda **kw: pixel_seg_pipe(mask=_masks(pixel_seg_pipe), output_type="np", **kw)
+        call = lambda **kw: pixel_seg_pipe(mask=_masks(pixel_seg_pipe), output_type="np", **kw)  # noqa: E731
     elif method == "segment":
-        pipe, call = pixel_seg_pipe, lambda **kw: pixel_seg_pipe.segment(_images(pixel_seg_pipe), num_samples=3, **kw)
+        call = lambda **kw: pixel_seg_pipe.segment(_images(pixel_seg_pipe), num_samples=3, **kw)  # noqa: E731
     else:
-        pipe, call = pixel_cls_pipe, lambda **kw: pixel_cls_pipe.classify(_images(pixel_cls_pipe), **kw)
+        call = lambda **kw: pixel_cls_pipe.classify(_images(pixel_cls_pipe), **kw)  # noqa: E731
     as_dict = call(generator=_gen(3), num_inference_steps=2)
     as_tuple = call(generator=_gen(3), num_inference_steps=2, return_dict=False)
     assert isinstance(as_tuple, tuple) and len(as_tuple) == len(as_dict.__dataclass_fields__)
@@ -366,8 +384,16 @@ def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
     _assert_safetensors_only(tmp_path, ["unet", "vae"])
     loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path))
     assert type(loaded.unet) is type(pipe.unet) and type(loaded.scheduler) is SymmFlowScheduler
-    for key in ("task", "label_encoding", "num_classes", "palette", "class_names", "ignore_index",
-                "default_generation_steps", "default_prediction_steps"):
+    for key in (
+        "task",
+        "label_encoding",
+        "num_classes",
+        "palette",
+        "class_names",
+        "ignore_index",
+        "default_generation_steps",
+        "default_prediction_steps",
+    ):
         assert loaded.config[key] == pipe.config[key], key
     assert loaded.config.palette == LATENT_PALETTE and loaded.config.ignore_index == 0
     assert loaded.config.default_generation_steps == 3 and loaded.config.default_prediction_steps == 2
@@ -388,8 +414,16 @@ def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
 
 def test_scalar_pipeline_uses_the_authors_code_and_keeps_beta(tiny_pixel_unet, tmp_path):
     unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
-    pipe = _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
-                                   label_encoding="scalar", num_classes=CLS_CLASSES, beta=4.0))
+    pipe = _quiet(
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=CLS_CLASSES,
+            beta=4.0,
+        )
+    )
     code = pipe.encode_labels(torch.tensor([0, CLS_CLASSES - 1]), (PIXEL_SIZE, PIXEL_SIZE))
     assert code[0].eq(-2.0).all() and code[1].eq(2.0).all()
     noisy = pipe.encode_labels(torch.tensor([0]), (PIXEL_SIZE, PIXEL_SIZE), beta=4.0, generator=_gen(0))
@@ -463,8 +497,12 @@ def test_replace_scheduler_at_load(pixel_seg_pipe, tmp_path):
     loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path, scheduler=SymmFlowScheduler(solver="heun")))
     assert loaded.scheduler.config.solver == "heun"
     calls = []
-    loaded(mask=_masks(loaded), num_inference_steps=3, output_type="np",
-           callback_on_step_end=lambda pipe, i, t, kw: calls.append(i) or kw)
+    loaded(
+        mask=_masks(loaded),
+        num_inference_steps=3,
+        output_type="np",
+        callback_on_step_end=lambda pipe, i, t, kw: calls.append(i) or kw,
+    )
     assert calls == list(range(6))  # Heun: two model calls per step
 
 
@@ -473,18 +511,24 @@ def test_replace_scheduler_at_load(pixel_seg_pipe, tmp_path):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def test_default_sampling_mode_follows_the_model(pixel_seg_pipe, pixel_cls_pipe, latent_seg_pipe, tiny_vae,
-                                                 tiny_latent_unet):
+def test_default_sampling_mode_follows_the_model(
+    pixel_seg_pipe, pixel_cls_pipe, latent_seg_pipe, tiny_vae, tiny_latent_unet
+):
     assert pixel_seg_pipe.supports_conditional_sampling and latent_seg_pipe.supports_conditional_sampling
     assert not pixel_cls_pipe.supports_conditional_sampling
     pixel_seg_pipe.segment(_images(pixel_seg_pipe))
     assert pixel_seg_pipe.scheduler.mode == "conditional"
     pixel_cls_pipe.classify(_images(pixel_cls_pipe))
     assert pixel_cls_pipe.scheduler.mode == "joint"
-    no_label_time = _quiet(SymmFlowPipeline(
-        unet=tiny_latent_unet(label_time=False), scheduler=SymmFlowScheduler(), vae=tiny_vae(),
-        label_encoding="palette", num_classes=LATENT_CLASSES,
-    ))
+    no_label_time = _quiet(
+        SymmFlowPipeline(
+            unet=tiny_latent_unet(label_time=False),
+            scheduler=SymmFlowScheduler(),
+            vae=tiny_vae(),
+            label_encoding="palette",
+            num_classes=LATENT_CLASSES,
+        )
+    )
     assert not no_label_time.supports_conditional_sampling
     # One resolver: what a model supports and what None means (evaluation and training read the same).
     assert no_label_time.sampling_modes == ["joint"] and no_label_time.default_sampling_mode == "joint"
@@ -500,7 +544,7 @@ def test_default_sampling_mode_follows_the_model(pixel_seg_pipe, pixel_cls_pipe,
 def test_conditional_needs_a_label_time(pixel_cls_pipe, call):
     pipe = pixel_cls_pipe
     calls = _count_model_calls(pipe)
-    with pytest.raises(ValueError, match="trained without a label time input.*sampling_mode=\"joint\"|label_time mixed"):
+    with pytest.raises(ValueError, match='trained without a label time input.*sampling_mode="joint"|label_time mixed'):
         if call == "generate":
             pipe(class_labels=[1], sampling_mode="conditional")
         else:
@@ -519,14 +563,28 @@ def test_conditional_generation_holds_the_label_clean(pixel_seg_pipe):
         seen.append(kwargs["label_latents"].clone())
         return kwargs
 
-    pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="conditional",
-         callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["label_latents"], output_type="np")
+    pipe(
+        mask=mask,
+        num_inference_steps=4,
+        generator=_gen(0),
+        sampling_mode="conditional",
+        callback_on_step_end=callback,
+        callback_on_step_end_tensor_inputs=["label_latents"],
+        output_type="np",
+    )
     assert len(seen) == 4 and all(torch.equal(s, clean) for s in seen)
     assert torch.all(pipe.scheduler.label_timesteps == 0)
 
     seen.clear()
-    pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode="joint",
-         callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["label_latents"], output_type="np")
+    pipe(
+        mask=mask,
+        num_inference_steps=4,
+        generator=_gen(0),
+        sampling_mode="joint",
+        callback_on_step_end=callback,
+        callback_on_step_end_tensor_inputs=["label_latents"],
+        output_type="np",
+    )
     assert not torch.equal(seen[-1], clean)  # the paper's ODE turns the label into noise meanwhile
 
 
@@ -540,8 +598,14 @@ def test_callback_on_step_end_reads_and_replaces_latents(pixel_seg_pipe):
             return {"latents": torch.zeros_like(kwargs["latents"])}
         return {}
 
-    out = pipe(mask=_masks(pipe, batch=2), num_inference_steps=3, generator=_gen(0), output_type="np",
-               callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"])
+    out = pipe(
+        mask=_masks(pipe, batch=2),
+        num_inference_steps=3,
+        generator=_gen(0),
+        output_type="np",
+        callback_on_step_end=callback,
+        callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"],
+    )
     image_side = (2, pipe.num_image_channels, PIXEL_SIZE, PIXEL_SIZE)  # as the `latents` argument
     assert shapes == [(i, image_side, image_side) for i in range(3)]
     # The final state was replaced by zeros: the decoded images are mid-grey.
@@ -555,8 +619,13 @@ def test_segment_and_classify_take_callbacks_interrupt_and_report_num_timesteps(
         seg_calls.append((i, tuple(kwargs["latents"].shape)))
         return {}
 
-    out = pixel_seg_pipe.segment(_images(pixel_seg_pipe, batch=2), num_inference_steps=3, num_samples=2,
-                                 generator=_gen(0), callback_on_step_end=record)
+    out = pixel_seg_pipe.segment(
+        _images(pixel_seg_pipe, batch=2),
+        num_inference_steps=3,
+        num_samples=2,
+        generator=_gen(0),
+        callback_on_step_end=record,
+    )
     state = (4, SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)  # the label side of 2 images x 2 samples, as `latents`
     assert seg_calls == [(i, state) for i in range(3)] and pixel_seg_pipe.num_timesteps == 3
     assert out.masks.shape == (2, PIXEL_SIZE, PIXEL_SIZE)
@@ -568,8 +637,9 @@ def test_segment_and_classify_take_callbacks_interrupt_and_report_num_timesteps(
         pipe._interrupt = True
         return {}
 
-    pixel_cls_pipe.classify(_images(pixel_cls_pipe), num_inference_steps=4, callback_on_step_end=stop,
-                            generator=_gen(0))
+    pixel_cls_pipe.classify(
+        _images(pixel_cls_pipe), num_inference_steps=4, callback_on_step_end=stop, generator=_gen(0)
+    )
     assert len(model_calls) == 1 and pixel_cls_pipe.num_timesteps == 4 and pixel_cls_pipe.interrupt
     # The next call starts afresh.
     model_calls.clear()
@@ -577,8 +647,9 @@ def test_segment_and_classify_take_callbacks_interrupt_and_report_num_timesteps(
     assert len(model_calls) == 2 and not pixel_cls_pipe.interrupt
 
     with pytest.raises(ValueError, match=r"\['noise'\]"):
-        pixel_seg_pipe.segment(_images(pixel_seg_pipe), callback_on_step_end=record,
-                               callback_on_step_end_tensor_inputs=["noise"])
+        pixel_seg_pipe.segment(
+            _images(pixel_seg_pipe), callback_on_step_end=record, callback_on_step_end_tensor_inputs=["noise"]
+        )
     with pytest.raises(ValueError, match="Pass the `image`"):
         pixel_seg_pipe.segment(None)
 
@@ -645,7 +716,9 @@ class OracleVelocity(ModelMixin, ConfigMixin):
     def __init__(self, in_channels: int, num_image_channels: int, sample_size: int, class_embed_type=None):
         super().__init__()
         self.register_buffer("image_target", torch.zeros(1, num_image_channels, sample_size, sample_size))
-        self.register_buffer("label_target", torch.zeros(1, in_channels - num_image_channels, sample_size, sample_size))
+        self.register_buffer(
+            "label_target", torch.zeros(1, in_channels - num_image_channels, sample_size, sample_size)
+        )
         self.out_channels = in_channels
         self.register_to_config(out_channels=in_channels)
         self.seen_label_timesteps = []
@@ -664,11 +737,16 @@ class OracleVelocity(ModelMixin, ConfigMixin):
 def _oracle_pipeline(encoding, label_time, task="segmentation", num_classes=5):
     label_channels = LabelCodec(task=task, encoding=encoding, num_classes=num_classes).num_channels
     oracle = OracleVelocity(
-        in_channels=1 + label_channels, num_image_channels=1, sample_size=PIXEL_SIZE,
+        in_channels=1 + label_channels,
+        num_image_channels=1,
+        sample_size=PIXEL_SIZE,
         class_embed_type="timestep" if label_time else None,
     )
-    return _quiet(SymmFlowPipeline(unet=oracle, scheduler=SymmFlowScheduler(), task=task,
-                                   label_encoding=encoding, num_classes=num_classes))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=oracle, scheduler=SymmFlowScheduler(), task=task, label_encoding=encoding, num_classes=num_classes
+        )
+    )
 
 
 @pytest.mark.parametrize("encoding", ["onehot", "palette"])
@@ -722,82 +800,138 @@ def _bad_calls():
             r"256 pixel\(s\) have colours not in the palette.*\(7, 7, 7\)",
         ),
         "class id too large (mask)": (
-            "pixel_seg", lambda p: p(mask=np.full((size, size), 3)), r"64 label value\(s\) outside \[0, 3\).*\[3\]",
+            "pixel_seg",
+            lambda p: p(mask=np.full((size, size), 3)),
+            r"64 label value\(s\) outside \[0, 3\).*\[3\]",
         ),
         "class id too large (labels)": (
-            "pixel_cls", lambda p: p(class_labels=[1, 4]), r"1 label value\(s\) outside \[0, 4\).*\[4\]",
+            "pixel_cls",
+            lambda p: p(class_labels=[1, 4]),
+            r"1 label value\(s\) outside \[0, 4\).*\[4\]",
         ),
         "image size not a VAE multiple": (
-            "latent", lambda p: p.segment(torch.rand(1, 3, 15, 16)), r"15x16.*multiples of 2",
+            "latent",
+            lambda p: p.segment(torch.rand(1, 3, 15, 16)),
+            r"15x16.*multiples of 2",
         ),
         "mask size not a VAE multiple": (
-            "latent", lambda p: p(mask=np.zeros((16, 9), dtype=np.int64)), r"16x9.*multiples of 2",
+            "latent",
+            lambda p: p(mask=np.zeros((16, 9), dtype=np.int64)),
+            r"16x9.*multiples of 2",
         ),
         "pixel image of the wrong size": (
-            "pixel_seg", lambda p: p.segment(torch.rand(1, 1, 16, 16)), r"16x16.*trained on 8x8",
+            "pixel_seg",
+            lambda p: p.segment(torch.rand(1, 1, 16, 16)),
+            r"16x16.*trained on 8x8",
         ),
         "pixel mask of the wrong size": ("pixel_seg", lambda p: p(mask=np.zeros((4, 4), dtype=np.int64)), r"4x4.*8x8"),
         "wrong channel count (tensor)": (
-            "pixel_seg", lambda p: p.segment(torch.rand(1, 3, size, size)), r"\(1, 3, 8, 8\).*1-channel",
+            "pixel_seg",
+            lambda p: p.segment(torch.rand(1, 3, size, size)),
+            r"\(1, 3, 8, 8\).*1-channel",
         ),
         "wrong channel count (array)": (
-            "pixel_cls", lambda p: p.classify(np.zeros((size, size, 2), dtype=np.uint8)),
+            "pixel_cls",
+            lambda p: p.classify(np.zeros((size, size, 2), dtype=np.uint8)),
             r"\(8, 8, 2\).*C in \(1, 3, 4\)",
         ),
         "generator list, generation": (
-            "pixel_seg", lambda p: p(mask=np.zeros((2, size, size), dtype=np.int64), generator=[_gen(0)] * 3),
+            "pixel_seg",
+            lambda p: p(mask=np.zeros((2, size, size), dtype=np.int64), generator=[_gen(0)] * 3),
             r"3 generators for a batch of 2",
         ),
         "generator list, num_images_per_prompt": (
-            "pixel_cls", lambda p: p(class_labels=[0, 1], num_images_per_prompt=2, generator=[_gen(0)] * 2),
+            "pixel_cls",
+            lambda p: p(class_labels=[0, 1], num_images_per_prompt=2, generator=[_gen(0)] * 2),
             r"2 generators for a batch of 4",
         ),
         "generator list, segmentation": (
-            "latent", lambda p: p.segment(torch.rand(3, 3, 16, 16), num_samples=2, generator=[_gen(0)] * 2),
+            "latent",
+            lambda p: p.segment(torch.rand(3, 3, 16, 16), num_samples=2, generator=[_gen(0)] * 2),
             r"2 generators for a batch of 3",
         ),
-        "classify on a segmentation model": ("pixel_seg", lambda p: p.classify(torch.rand(1, 1, size, size)),
-                                             r"`classify` needs a classification model.*use `segment`"),
-        "segment on a classification model": ("pixel_cls", lambda p: p.segment(torch.rand(1, 3, size, size)),
-                                              r"`segment` needs a segmentation model.*use `classify`"),
-        "mask and class_labels": ("pixel_seg", lambda p: p(mask=np.zeros((size, size), dtype=np.int64), class_labels=[0]),
-                                  r"either `mask`.*or `class_labels`.*not both"),
+        "classify on a segmentation model": (
+            "pixel_seg",
+            lambda p: p.classify(torch.rand(1, 1, size, size)),
+            r"`classify` needs a classification model.*use `segment`",
+        ),
+        "segment on a classification model": (
+            "pixel_cls",
+            lambda p: p.segment(torch.rand(1, 3, size, size)),
+            r"`segment` needs a segmentation model.*use `classify`",
+        ),
+        "mask and class_labels": (
+            "pixel_seg",
+            lambda p: p(mask=np.zeros((size, size), dtype=np.int64), class_labels=[0]),
+            r"either `mask`.*or `class_labels`.*not both",
+        ),
         "neither mask nor class_labels": ("pixel_seg", lambda p: p(), r"Pass the labels"),
-        "mask to a classification model": ("pixel_cls", lambda p: p(mask=np.zeros((size, size), dtype=np.int64)),
-                                           r"classification model.*not from a `mask`"),
+        "mask to a classification model": (
+            "pixel_cls",
+            lambda p: p(mask=np.zeros((size, size), dtype=np.int64)),
+            r"classification model.*not from a `mask`",
+        ),
         "latents of the wrong shape": (
-            "pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_samples=2,
-                                             latents=torch.randn(1, SEG_CLASSES, size, size)),
+            "pixel_seg",
+            lambda p: p.segment(
+                torch.rand(1, 1, size, size), num_samples=2, latents=torch.randn(1, SEG_CLASSES, size, size)
+            ),
             r"\(1, 3, 8, 8\).*\(2, 3, 8, 8\)",
         ),
-        "unknown output_type": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latents"),
-                                r"output_type 'latents'"),
+        "unknown output_type": (
+            "pixel_seg",
+            lambda p: p.segment(torch.rand(1, 1, size, size), output_type="latents"),
+            r"output_type 'latents'",
+        ),
         "float mask": ("pixel_seg", lambda p: p(mask=torch.full((size, size), 0.5)), r"non-integer values"),
         "image out of range": ("pixel_seg", lambda p: p.segment(torch.full((1, 1, size, size), 2.0)), r"\[2, 2\]"),
-        "unknown sampling mode": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), sampling_mode="ode"),
-                                  r"sampling_mode 'ode'"),
-        "zero steps": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_inference_steps=0),
-                       r"num_inference_steps.*0"),
-        "zero samples": ("pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size), num_samples=0),
-                         r"num_samples.*0"),
+        "unknown sampling mode": (
+            "pixel_seg",
+            lambda p: p.segment(torch.rand(1, 1, size, size), sampling_mode="ode"),
+            r"sampling_mode 'ode'",
+        ),
+        "zero steps": (
+            "pixel_seg",
+            lambda p: p.segment(torch.rand(1, 1, size, size), num_inference_steps=0),
+            r"num_inference_steps.*0",
+        ),
+        "zero samples": (
+            "pixel_seg",
+            lambda p: p.segment(torch.rand(1, 1, size, size), num_samples=0),
+            r"num_samples.*0",
+        ),
         "NaN pixel (tensor)": (
-            "pixel_seg", lambda p: p.segment(torch.rand(1, 1, size, size).index_put_((torch.tensor([0]),) * 4,
-                                                                                      torch.tensor(float("nan")))),
+            "pixel_seg",
+            lambda p: p.segment(
+                torch.rand(1, 1, size, size).index_put_((torch.tensor([0]),) * 4, torch.tensor(float("nan")))
+            ),
             r"`image\[0\]` holds 1 NaN or infinite",
         ),
         "inf pixel (array)": (
-            "pixel_cls", lambda p: p.classify(np.full((size, size, 3), np.inf, dtype=np.float32)),
+            "pixel_cls",
+            lambda p: p.classify(np.full((size, size, 3), np.inf, dtype=np.float32)),
             r"holds 192 NaN or infinite",
         ),
         "empty image batch": ("pixel_seg", lambda p: p.segment(np.zeros((0, size, size, 1))), r"holds no image"),
-        "empty image batch (tensor)": ("pixel_cls", lambda p: p.classify(torch.zeros(0, 3, size, size)),
-                                       r"holds no image"),
-        "empty mask batch": ("pixel_seg", lambda p: p(mask=np.zeros((0, size, size), dtype=np.int64)),
-                             r"holds no mask"),
+        "empty image batch (tensor)": (
+            "pixel_cls",
+            lambda p: p.classify(torch.zeros(0, 3, size, size)),
+            r"holds no image",
+        ),
+        "empty mask batch": (
+            "pixel_seg",
+            lambda p: p(mask=np.zeros((0, size, size), dtype=np.int64)),
+            r"holds no mask",
+        ),
         "unknown class name": ("pixel_cls", lambda p: p(class_labels=["3"]), r"\['3'\] are not class names.*'zero'"),
         "unknown callback tensor": (
-            "pixel_seg", lambda p: p(mask=np.zeros((size, size), dtype=np.int64), callback_on_step_end=lambda *a: {},
-                                     callback_on_step_end_tensor_inputs=["noise"]), r"\['noise'\]",
+            "pixel_seg",
+            lambda p: p(
+                mask=np.zeros((size, size), dtype=np.int64),
+                callback_on_step_end=lambda *a: {},
+                callback_on_step_end_tensor_inputs=["noise"],
+            ),
+            r"\['noise'\]",
         ),
     }
 
@@ -814,8 +948,15 @@ def test_bad_input_raises_before_any_model_runs(case, pixel_seg_pipe, pixel_cls_
 
 def test_class_names_need_a_model_with_names(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False)
-    pipe = _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
-                                   label_encoding="scalar", num_classes=CLS_CLASSES))
+    pipe = _quiet(
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=CLS_CLASSES,
+        )
+    )
     with pytest.raises(ValueError, match=r"holds strings \(\['3'\]\).*no `class_names`.*\[0, 4\)"):
         pipe(class_labels=["3"])
 
@@ -826,7 +967,8 @@ def test_class_names_generate_like_their_ids(pixel_cls_pipe):
     np.testing.assert_array_equal(by_name.images, by_id.images)
     single = pixel_cls_pipe(class_labels="two", num_inference_steps=2, generator=_gen(0), output_type="np")
     np.testing.assert_array_equal(
-        single.images, pixel_cls_pipe(class_labels=2, num_inference_steps=2, generator=_gen(0), output_type="np").images
+        single.images,
+        pixel_cls_pipe(class_labels=2, num_inference_steps=2, generator=_gen(0), output_type="np").images,
     )
 
 
@@ -849,8 +991,14 @@ def test_float_tensor_range_rule(pixel_seg_pipe):
 def test_latent_backend_takes_palette_segmentation_only(tiny_vae, tiny_latent_unet):
     unet, vae = tiny_latent_unet(), tiny_vae()
     with pytest.raises(ValueError, match="task='segmentation' and label_encoding='palette'.*'classification'"):
-        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), vae=vae, task="classification",
-                         label_encoding="scalar", num_classes=4)
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            vae=vae,
+            task="classification",
+            label_encoding="scalar",
+            num_classes=4,
+        )
     with pytest.raises(ValueError, match="label_encoding='onehot'"):
         SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), vae=vae, label_encoding="onehot", num_classes=4)
 
@@ -871,10 +1019,17 @@ def test_model_channels_must_fit_the_label_code(tiny_pixel_unet):
 
 
 def _with_background(pipe: SymmFlowPipeline, background_class) -> SymmFlowPipeline:
-    return _quiet(SymmFlowPipeline(
-        unet=pipe.unet, scheduler=pipe.scheduler, task="segmentation", label_encoding="onehot",
-        num_classes=SEG_CLASSES, class_names=["bg", "a", "b"], background_class=background_class,
-    ))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=pipe.unet,
+            scheduler=pipe.scheduler,
+            task="segmentation",
+            label_encoding="onehot",
+            num_classes=SEG_CLASSES,
+            class_names=["bg", "a", "b"],
+            background_class=background_class,
+        )
+    )
 
 
 def test_a_segmentation_model_classifies_by_its_largest_object(pixel_seg_pipe):
@@ -908,8 +1063,12 @@ def test_background_class_is_checked(pixel_seg_pipe, pixel_cls_pipe):
         _with_background(pixel_seg_pipe, 3)
     with pytest.raises(ValueError, match="applies to segmentation models only"):
         SymmFlowPipeline(
-            unet=pixel_cls_pipe.unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
-            num_classes=4, background_class=0,
+            unet=pixel_cls_pipe.unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=4,
+            background_class=0,
         )
 
 
@@ -923,8 +1082,13 @@ def logits_seg_pipe(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=PIXEL_SIZE, label_time=True)
     return _quiet(
         SymmFlowPipeline(
-            unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", label_encoding="onehot",
-            num_classes=SEG_CLASSES, label_prediction="logits", label_input="gated",
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="segmentation",
+            label_encoding="onehot",
+            num_classes=SEG_CLASSES,
+            label_prediction="logits",
+            label_input="gated",
         )
     )
 
@@ -961,8 +1125,14 @@ def test_logits_head_generates_and_round_trips(logits_seg_pipe, tmp_path):
 def test_logits_head_needs_a_one_hot_code(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False)
     with pytest.raises(ValueError, match="label_encoding='onehot'"):
-        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar",
-                         num_classes=CLS_CLASSES, label_prediction="logits")
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=CLS_CLASSES,
+            label_prediction="logits",
+        )
 
 
 def test_pipelines_saved_before_the_label_head_load_as_the_papers(pixel_seg_pipe, tmp_path):
@@ -977,15 +1147,29 @@ def test_pipelines_saved_before_the_label_head_load_as_the_papers(pixel_seg_pipe
 
 def test_a_pipeline_built_from_a_codec_keeps_it_and_saves_what_the_constructor_saves(tiny_pixel_unet, tmp_path):
     colours = [[0, 0, 0], [255, 0, 0], [0, 0, 255], [255, 255, 255]]  # the last for unlabelled pixels (255)
-    codec = LabelCodec(task="segmentation", encoding="palette", num_classes=SEG_CLASSES, palette=colours,
-                       ignore_index=255, class_names=["bg", "a", "b"], beta=4.0)
+    codec = LabelCodec(
+        task="segmentation",
+        encoding="palette",
+        num_classes=SEG_CLASSES,
+        palette=colours,
+        ignore_index=255,
+        class_names=["bg", "a", "b"],
+        beta=4.0,
+    )
     unet = tiny_pixel_unet(image_channels=1, label_channels=codec.num_channels, sample_size=PIXEL_SIZE)
     pipe = SymmFlowPipeline.from_label_codec(codec, unet=unet, scheduler=SymmFlowScheduler(), background_class=0)
     assert pipe.label_codec is codec  # the data's codec itself, not a copy
     plain = SymmFlowPipeline(
-        unet=unet, scheduler=SymmFlowScheduler(), task="segmentation", label_encoding="palette",
-        num_classes=SEG_CLASSES, palette=codec.config.palette, ignore_index=255, class_names=["bg", "a", "b"],
-        beta=4.0, background_class=0,
+        unet=unet,
+        scheduler=SymmFlowScheduler(),
+        task="segmentation",
+        label_encoding="palette",
+        num_classes=SEG_CLASSES,
+        palette=codec.config.palette,
+        ignore_index=255,
+        class_names=["bg", "a", "b"],
+        beta=4.0,
+        background_class=0,
     )
     assert dict(pipe.config) == dict(plain.config)
     pipe.save_pretrained(tmp_path)

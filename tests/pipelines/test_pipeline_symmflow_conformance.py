@@ -39,25 +39,41 @@ def _quiet(pipe):
 def pixel_seg(tiny_pixel_unet):
     """Grayscale 8x8, 3-class one-hot masks, a label time (conditional sampling), a background class."""
     unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=SIZE, label_time=True)
-    return _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=SEG_CLASSES,
-                                   background_class=0))
+    return _quiet(
+        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=SEG_CLASSES, background_class=0)
+    )
 
 
 @pytest.fixture
 def pixel_cls(tiny_pixel_unet):
     """RGB 8x8, the paper's scalar class code, no label time (joint only)."""
     unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=SIZE, label_time=False, seed=1)
-    return _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
-                                   label_encoding="scalar", num_classes=CLS_CLASSES))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=CLS_CLASSES,
+        )
+    )
 
 
 @pytest.fixture
 def latent_seg(tiny_vae, tiny_latent_unet):
-    return _quiet(SymmFlowPipeline(
-        unet=tiny_latent_unet(label_time=True), scheduler=SymmFlowScheduler(), vae=tiny_vae(), task="segmentation",
-        label_encoding="palette", num_classes=4, palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
-        default_generation_steps=2, default_prediction_steps=2,
-    ))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=tiny_latent_unet(label_time=True),
+            scheduler=SymmFlowScheduler(),
+            vae=tiny_vae(),
+            task="segmentation",
+            label_encoding="palette",
+            num_classes=4,
+            palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
+            default_generation_steps=2,
+            default_prediction_steps=2,
+        )
+    )
 
 
 @pytest.fixture(params=["pixel_seg", "latent_seg"])
@@ -105,8 +121,9 @@ def _entry_points(pipe):
     """(name, call) for every entry point the pipeline's task has: generation and its prediction."""
     points = [("__call__", lambda **kw: _generate(pipe, **kw)), ("predict", lambda **kw: _predict(pipe, **kw))]
     if pipe.config.get("background_class") is not None:
-        points.append(("classify", lambda **kw: pipe.classify(_images(pipe), num_inference_steps=2,
-                                                              generator=_gen(0), **kw)))
+        points.append(
+            ("classify", lambda **kw: pipe.classify(_images(pipe), num_inference_steps=2, generator=_gen(0), **kw))
+        )
     return points
 
 
@@ -157,9 +174,12 @@ def test_save_load_round_trip_keeps_config_and_outputs(which, request, tmp_path)
 
 
 def test_components_rebuild_the_pipeline_and_the_scheduler_from_its_config(pixel_seg):
-    rebuilt = _quiet(SymmFlowPipeline(**pixel_seg.components, **{
-        k: v for k, v in pixel_seg.config.items() if not k.startswith("_") and k not in pixel_seg.components
-    }))
+    rebuilt = _quiet(
+        SymmFlowPipeline(
+            **pixel_seg.components,
+            **{k: v for k, v in pixel_seg.config.items() if not k.startswith("_") and k not in pixel_seg.components},
+        )
+    )
     rebuilt.scheduler = SymmFlowScheduler.from_config(pixel_seg.scheduler.config)
     _assert_same(_fields(_generate(pixel_seg)), _fields(_generate(rebuilt)))
 
@@ -172,11 +192,19 @@ MNIST_NAMES = [str(d) for d in range(10)] + ["background"]
 @pytest.fixture
 def mnist_like_dir(tiny_pixel_unet, tmp_path):
     unet = tiny_pixel_unet(image_channels=1, label_channels=11, sample_size=SIZE, label_time=False)
-    pipe = SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=11, class_names=MNIST_NAMES,
-                            background_class=10, label_prediction="logits")
+    pipe = SymmFlowPipeline(
+        unet=unet,
+        scheduler=SymmFlowScheduler(),
+        num_classes=11,
+        class_names=MNIST_NAMES,
+        background_class=10,
+        label_prediction="logits",
+    )
     pipe.save_pretrained(tmp_path)
-    json.dump({"label_prediction": "logits", "label_time": "diagonal", "num_train_timesteps": 1000},
-              open(tmp_path / "symmflow_objective.json", "w"))
+    json.dump(
+        {"label_prediction": "logits", "label_time": "diagonal", "num_train_timesteps": 1000},
+        open(tmp_path / "symmflow_objective.json", "w"),
+    )
     return tmp_path
 
 
@@ -196,13 +224,21 @@ _REMOVE = object()
 @pytest.mark.parametrize(
     "edit,match",
     [
-        ({"num_classes": 9, "class_names": MNIST_NAMES[:9], "palette": [[i, i, i] for i in range(9)],
-          "background_class": 8},
-         r"`image_channels` is 3 but the UNet was saved with 1.*`num_classes` is 9 but the UNet was saved with 11"),
+        (
+            {
+                "num_classes": 9,
+                "class_names": MNIST_NAMES[:9],
+                "palette": [[i, i, i] for i in range(9)],
+                "background_class": 8,
+            },
+            r"`image_channels` is 3 but the UNet was saved with 1.*`num_classes` is 9 but the UNet was saved with 11",
+        ),
         ({"label_prediction": "velocity"}, r"`label_prediction` is 'velocity' but the UNet was saved with 'logits'"),
         ({"background_class": 3}, r"`background_class` is 3 but the UNet was saved with 10"),
-        ({"task": "classification", "background_class": None},
-         r"`task` is 'classification' but the UNet was saved with 'segmentation'"),
+        (
+            {"task": "classification", "background_class": None},
+            r"`task` is 'classification' but the UNet was saved with 'segmentation'",
+        ),
     ],
     ids=["num_classes", "label_prediction", "background_class", "task"],
 )
@@ -230,14 +266,17 @@ def test_a_pipeline_saved_before_the_record_is_checked_against_its_objective(mni
     SymmFlowPipeline.from_pretrained(mnist_like_dir)
     _edit_json(mnist_like_dir / "model_index.json", label_prediction="velocity")
     _edit_json(mnist_like_dir / "scheduler" / "scheduler_config.json", num_train_timesteps=500)
-    with pytest.raises(ValueError, match=r"symmflow_objective.json.*`label_prediction` is 'logits' but the pipeline's "
-                                         r"`label_prediction` is 'velocity'.*`num_train_timesteps` is 1000 but"):
+    with pytest.raises(
+        ValueError,
+        match=r"symmflow_objective.json.*`label_prediction` is 'logits' but the pipeline's "
+        r"`label_prediction` is 'velocity'.*`num_train_timesteps` is 1000 but",
+    ):
         SymmFlowPipeline.from_pretrained(mnist_like_dir)
 
 
 def test_a_saved_unet_reused_for_other_settings_needs_its_record_cleared(mnist_like_dir):
     loaded = SymmFlowPipeline.from_pretrained(mnist_like_dir)
-    settings = dict(num_classes=11, background_class=None, label_prediction="logits")
+    settings = {"num_classes": 11, "background_class": None, "label_prediction": "logits"}
     with pytest.raises(ValueError, match="`background_class` is None but the UNet was saved with 10"):
         SymmFlowPipeline(unet=loaded.unet, scheduler=loaded.scheduler, **settings)
     loaded.unet.register_to_config(_symmflow_label_space=None)
@@ -254,8 +293,9 @@ def test_tuple_output_equals_the_dataclass(which, request):
     pipe = request.getfixturevalue(which)
     for name, call in _entry_points(pipe):
         as_dict, as_tuple = call(), call(return_dict=False)
-        assert isinstance(as_dict, (SymmFlowGenerationOutput, SymmFlowSegmentationOutput,
-                                    SymmFlowClassificationOutput)), name
+        assert isinstance(
+            as_dict, (SymmFlowGenerationOutput, SymmFlowSegmentationOutput, SymmFlowClassificationOutput)
+        ), name
         assert isinstance(as_tuple, tuple), name
         fields = list(type(as_dict).__dataclass_fields__)
         assert len(as_tuple) == len(fields), name
@@ -283,8 +323,9 @@ def test_every_output_type_of_generation(seg, output_type):
 
 @pytest.mark.parametrize("output_type", ["pil", "np", "pt", "latent"])
 def test_every_output_type_of_segment(seg, output_type):
-    out = seg.segment(_images(seg, 2), num_inference_steps=2, num_samples=2, generator=_gen(0),
-                      output_type=output_type)
+    out = seg.segment(
+        _images(seg, 2), num_inference_steps=2, num_samples=2, generator=_gen(0), output_type=output_type
+    )
     size = _size(seg)
     if output_type == "latent":
         latent = size // seg.vae_scale_factor
@@ -292,8 +333,9 @@ def test_every_output_type_of_segment(seg, output_type):
         assert out.colored_masks is None and out.scores is None and out.uncertainty is None
         # The raw label side: decoding it and voting gives the "pt" masks.
         labels = seg._aggregate_votes(seg.decode_labels(out.masks), 2)[0]
-        expected = seg.segment(_images(seg, 2), num_inference_steps=2, num_samples=2, generator=_gen(0),
-                               output_type="pt").masks
+        expected = seg.segment(
+            _images(seg, 2), num_inference_steps=2, num_samples=2, generator=_gen(0), output_type="pt"
+        ).masks
         torch.testing.assert_close(labels, expected)
     elif output_type == "pil":
         assert len(out.masks) == 2 and out.masks[0].size == (size, size)
@@ -308,8 +350,12 @@ def test_latent_output_of_generation_is_the_state_the_loop_ends_in(pixel_seg):
         final.update(kwargs)
         return {}
 
-    out = _generate(pixel_seg, output_type="latent", callback_on_step_end=keep,
-                    callback_on_step_end_tensor_inputs=["image_latents"])
+    out = _generate(
+        pixel_seg,
+        output_type="latent",
+        callback_on_step_end=keep,
+        callback_on_step_end_tensor_inputs=["image_latents"],
+    )
     torch.testing.assert_close(out.images, final["image_latents"], rtol=0, atol=0)
 
 
@@ -371,8 +417,10 @@ def test_every_callback_tensor_input_has_the_documented_shape(which, request):
     side = _size(pipe) // pipe.vae_scale_factor
     for name, call in _entry_points(pipe):
         store = []
-        call(callback_on_step_end=_record_callback(store),
-             callback_on_step_end_tensor_inputs=list(pipe._callback_tensor_inputs))
+        call(
+            callback_on_step_end=_record_callback(store),
+            callback_on_step_end_tensor_inputs=list(pipe._callback_tensor_inputs),
+        )
         assert len(store) == 2 and all(set(kw) == set(pipe._callback_tensor_inputs) for kw in store), name
         kwargs = store[-1]
         assert kwargs["image_latents"].shape == (1, c_x, side, side), name
@@ -388,14 +436,24 @@ def test_callback_latents_match_the_latents_argument(which, request):
     side = _size(pipe) // pipe.vae_scale_factor
     noise = torch.randn(2, pipe.num_image_channels, side, side, generator=_gen(3))
     store = []
-    out = pipe(mask=_masks(pipe, 2), latents=noise, num_inference_steps=2, output_type="latent",
-               callback_on_step_end=_record_callback(store))
+    out = pipe(
+        mask=_masks(pipe, 2),
+        latents=noise,
+        num_inference_steps=2,
+        output_type="latent",
+        callback_on_step_end=_record_callback(store),
+    )
     assert store[0]["latents"].shape == noise.shape
     torch.testing.assert_close(out.images, store[-1]["latents"], rtol=0, atol=0)
     label_noise = torch.randn(2, pipe.num_label_channels, side, side, generator=_gen(4))
     store.clear()
-    out = pipe.segment(_images(pipe, 2), latents=label_noise, num_inference_steps=2, output_type="latent",
-                       callback_on_step_end=_record_callback(store))
+    out = pipe.segment(
+        _images(pipe, 2),
+        latents=label_noise,
+        num_inference_steps=2,
+        output_type="latent",
+        callback_on_step_end=_record_callback(store),
+    )
     assert store[0]["latents"].shape == label_noise.shape
     torch.testing.assert_close(out.masks, store[-1]["latents"], rtol=0, atol=0)
 
@@ -403,14 +461,23 @@ def test_callback_latents_match_the_latents_argument(which, request):
 @pytest.mark.parametrize("name", ["latents", "image_latents", "label_latents"])
 def test_a_returned_callback_tensor_replaces_its_side(pixel_seg, name):
     store = []
-    out = _generate(pixel_seg, output_type="latent", callback_on_step_end=_record_callback(store, replace=name),
-                    callback_on_step_end_tensor_inputs=[name, "image_latents"])
+    out = _generate(
+        pixel_seg,
+        output_type="latent",
+        callback_on_step_end=_record_callback(store, replace=name),
+        callback_on_step_end_tensor_inputs=[name, "image_latents"],
+    )
     replaced_image = name in ("latents", "image_latents")
     assert torch.all(out.images == 0) == replaced_image
     store.clear()
-    out = pixel_seg.segment(_images(pixel_seg), num_inference_steps=2, generator=_gen(0), output_type="latent",
-                            callback_on_step_end=_record_callback(store, replace=name),
-                            callback_on_step_end_tensor_inputs=[name])
+    out = pixel_seg.segment(
+        _images(pixel_seg),
+        num_inference_steps=2,
+        generator=_gen(0),
+        output_type="latent",
+        callback_on_step_end=_record_callback(store, replace=name),
+        callback_on_step_end_tensor_inputs=[name],
+    )
     replaced_label = name in ("latents", "label_latents")
     assert torch.all(out.masks == 0) == replaced_label
 
@@ -430,13 +497,17 @@ def test_to_float64_runs_every_entry_point_and_agrees_with_float32(which, reques
     label_noise = torch.randn(1, pipe.num_label_channels, side, side, generator=_gen(6))
 
     def run():
-        outputs = [_generate(pipe, latents=noise, output_type="latent").images,
-                   _generate(pipe, latents=noise, output_type="pt").images]
+        outputs = [
+            _generate(pipe, latents=noise, output_type="latent").images,
+            _generate(pipe, latents=noise, output_type="pt").images,
+        ]
         if pipe.config.task == "segmentation":
-            outputs.append(pipe.segment(_images(pipe), latents=label_noise, num_inference_steps=2,
-                                        output_type="latent").masks)
-            outputs.append(pipe.segment(_images(pipe), latents=label_noise, num_inference_steps=2,
-                                        output_type="pt").scores)
+            outputs.append(
+                pipe.segment(_images(pipe), latents=label_noise, num_inference_steps=2, output_type="latent").masks
+            )
+            outputs.append(
+                pipe.segment(_images(pipe), latents=label_noise, num_inference_steps=2, output_type="pt").scores
+            )
         else:
             outputs.append(pipe.classify(_images(pipe), latents=label_noise, num_inference_steps=2).scores)
         return outputs
@@ -507,8 +578,9 @@ def test_hw1_and_int64_colour_masks_generate_like_hw_masks(pixel_seg):
 
 def test_float_and_16_bit_images_segment_like_their_8_bit_twins(pixel_seg, tmp_path):
     eight = np.random.default_rng(0).integers(0, 256, size=(SIZE, SIZE), dtype=np.uint8)
-    expected = pixel_seg.segment(PIL.Image.fromarray(eight), num_inference_steps=2, generator=_gen(0),
-                                 output_type="pt").scores
+    expected = pixel_seg.segment(
+        PIL.Image.fromarray(eight), num_inference_steps=2, generator=_gen(0), output_type="pt"
+    ).scores
     float_image = PIL.Image.fromarray(eight.astype(np.float32) / 255.0, mode="F")
     sixteen = PIL.Image.fromarray(eight.astype(np.uint16) * 257)  # the same levels on 16 bits
     sixteen.save(tmp_path / "sixteen.png")

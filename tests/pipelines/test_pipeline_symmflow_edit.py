@@ -32,8 +32,13 @@ class MaskVelocity(ModelMixin, ConfigMixin):
     """
 
     @register_to_config
-    def __init__(self, in_channels: int = 1 + CLASSES, sample_size: int = SIZE, slope: float = 0.0,
-                 class_embed_type: str | None = "timestep"):
+    def __init__(
+        self,
+        in_channels: int = 1 + CLASSES,
+        sample_size: int = SIZE,
+        slope: float = 0.0,
+        class_embed_type: str | None = "timestep",
+    ):
         super().__init__()
         self.register_buffer("class_velocity", torch.tensor(CLASS_VELOCITY).reshape(1, CLASSES, 1, 1))
         self.register_to_config(out_channels=in_channels)
@@ -53,8 +58,13 @@ def _quiet(pipe):
 
 
 def _oracle_pipe(slope=0.0, solver="euler", shift=1.0):
-    return _quiet(SymmFlowPipeline(unet=MaskVelocity(slope=slope), scheduler=SymmFlowScheduler(solver=solver, shift=shift),
-                                   num_classes=CLASSES))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=MaskVelocity(slope=slope),
+            scheduler=SymmFlowScheduler(solver=solver, shift=shift),
+            num_classes=CLASSES,
+        )
+    )
 
 
 def _gen(seed):
@@ -83,13 +93,21 @@ def _psnr(a, b):
 def seg_pipe(request, tiny_pixel_unet, tiny_vae, tiny_latent_unet):
     if request.param == "pixel":
         unet = tiny_pixel_unet(image_channels=1, label_channels=CLASSES, sample_size=SIZE, label_time=True)
-        return _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=CLASSES,
-                                       default_generation_steps=3))
-    return _quiet(SymmFlowPipeline(
-        unet=tiny_latent_unet(label_time=True), scheduler=SymmFlowScheduler(), vae=tiny_vae(),
-        label_encoding="palette", num_classes=CLASSES, palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0]],
-        default_generation_steps=3, default_prediction_steps=2,
-    ))
+        return _quiet(
+            SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=CLASSES, default_generation_steps=3)
+        )
+    return _quiet(
+        SymmFlowPipeline(
+            unet=tiny_latent_unet(label_time=True),
+            scheduler=SymmFlowScheduler(),
+            vae=tiny_vae(),
+            label_encoding="palette",
+            num_classes=CLASSES,
+            palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0]],
+            default_generation_steps=3,
+            default_prediction_steps=2,
+        )
+    )
 
 
 def _size(pipe):
@@ -127,8 +145,15 @@ def test_oracle_edit_moves_pixels_by_the_velocity_change_times_strength(strength
     pipe = _oracle_pipe()
     image, source, new = _images(), _masks(seed=1), _masks(seed=2)
     calls = []
-    out = pipe.edit(image, new, source_mask=source, strength=strength, num_inference_steps=4, output_type="pt",
-                    callback_on_step_end=lambda p, i, t, kw: calls.append(i) or {})
+    out = pipe.edit(
+        image,
+        new,
+        source_mask=source,
+        strength=strength,
+        num_inference_steps=4,
+        output_type="pt",
+        callback_on_step_end=lambda p, i, t, kw: calls.append(i) or {},
+    )
     assert isinstance(out, SymmFlowEditOutput)
     # Inverted to noise level ceil(4 * strength) / 4 under the old mask, brought back under the new one.
     noise_level = expected_steps / 4
@@ -145,7 +170,9 @@ def test_oracle_inversion_converges_with_steps_on_a_curved_field():
     psnrs = []
     for steps in (2, 8, 32):
         latents = pipe.invert(image, mask, num_inference_steps=steps).latents
-        psnrs.append(_psnr(pipe(mask=mask, latents=latents, num_inference_steps=steps, output_type="pt").images, image))
+        psnrs.append(
+            _psnr(pipe(mask=mask, latents=latents, num_inference_steps=steps, output_type="pt").images, image)
+        )
     assert psnrs[0] < psnrs[1] < psnrs[2]
     assert psnrs[0] > 22 and psnrs[2] > 45, psnrs  # measured: 25.8, 37.4 and 49.2 dB
 
@@ -184,8 +211,9 @@ def test_omitted_source_mask_is_segmented(seg_pipe):
 def test_edit_output_types(seg_pipe, output_type):
     pipe, size, channels = seg_pipe, _size(seg_pipe), seg_pipe.num_pixel_channels
     image, mask = _pipe_inputs(pipe, batch=2)
-    images, source_masks = pipe.edit(image, mask, source_mask=mask, strength=0.5, num_inference_steps=2,
-                                     output_type=output_type, return_dict=False)
+    images, source_masks = pipe.edit(
+        image, mask, source_mask=mask, strength=0.5, num_inference_steps=2, output_type=output_type, return_dict=False
+    )
     assert source_masks.shape == (2, size, size)
     if output_type == "pil":
         assert len(images) == 2 and all(isinstance(im, PIL.Image.Image) and im.size == (size, size) for im in images)
@@ -219,8 +247,9 @@ def test_edit_callback_replaces_the_final_state(seg_pipe):
         seen.append((i, p.scheduler.invert))
         return {"latents": torch.zeros_like(kwargs["latents"])} if i == 5 else {}
 
-    out = pipe.edit(image, mask, source_mask=mask, num_inference_steps=3, output_type="np",
-                    callback_on_step_end=callback)
+    out = pipe.edit(
+        image, mask, source_mask=mask, num_inference_steps=3, output_type="np", callback_on_step_end=callback
+    )
     assert seen == [(0, True), (1, True), (2, True), (3, False), (4, False), (5, False)]
     np.testing.assert_allclose(out.images, 0.5)  # the final state was replaced by zeros: mid-grey
 
@@ -238,8 +267,9 @@ def _count_unet_calls(pipe):
 
 
 def _no_label_time_pipe():
-    return _quiet(SymmFlowPipeline(unet=MaskVelocity(class_embed_type=None), scheduler=SymmFlowScheduler(),
-                                   num_classes=CLASSES))
+    return _quiet(
+        SymmFlowPipeline(unet=MaskVelocity(class_embed_type=None), scheduler=SymmFlowScheduler(), num_classes=CLASSES)
+    )
 
 
 BAD_CALLS = {
@@ -282,8 +312,11 @@ def test_a_model_without_label_time_is_refused(method):
 
 def test_a_classification_model_is_refused(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=1, label_channels=1, sample_size=SIZE, label_time=True)
-    pipe = _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
-                                   label_encoding="scalar", num_classes=4))
+    pipe = _quiet(
+        SymmFlowPipeline(
+            unet=unet, scheduler=SymmFlowScheduler(), task="classification", label_encoding="scalar", num_classes=4
+        )
+    )
     calls = _count_unet_calls(pipe)
     with pytest.raises(ValueError, match="segmentation models.*classification"):
         pipe.edit(_images(), np.zeros((SIZE, SIZE), dtype=np.int64))

@@ -37,21 +37,42 @@ def _gen(seed: int) -> torch.Generator:
 
 def _seg_pipe(tiny_pixel_unet, label_time=True, label_prediction="velocity", label_input="raw", solver="euler"):
     unet = tiny_pixel_unet(image_channels=1, label_channels=CLASSES, sample_size=SIZE, label_time=label_time)
-    return _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(solver=solver), num_classes=CLASSES,
-                                   label_prediction=label_prediction, label_input=label_input))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(solver=solver),
+            num_classes=CLASSES,
+            label_prediction=label_prediction,
+            label_input=label_input,
+        )
+    )
 
 
 def _cls_pipe(tiny_pixel_unet):
     unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=SIZE, label_time=True, seed=1)
-    return _quiet(SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), task="classification",
-                                   label_encoding="scalar", num_classes=CLS_CLASSES))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=unet,
+            scheduler=SymmFlowScheduler(),
+            task="classification",
+            label_encoding="scalar",
+            num_classes=CLS_CLASSES,
+        )
+    )
 
 
 def _latent_pipe(tiny_vae, tiny_latent_unet):
-    return _quiet(SymmFlowPipeline(
-        unet=tiny_latent_unet(label_time=True), scheduler=SymmFlowScheduler(), vae=tiny_vae(), task="segmentation",
-        label_encoding="palette", num_classes=4, palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
-    ))
+    return _quiet(
+        SymmFlowPipeline(
+            unet=tiny_latent_unet(label_time=True),
+            scheduler=SymmFlowScheduler(),
+            vae=tiny_vae(),
+            task="segmentation",
+            label_encoding="palette",
+            num_classes=4,
+            palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
+        )
+    )
 
 
 def _masks(batch=1, seed=0, size=SIZE, classes=CLASSES) -> torch.Tensor:
@@ -107,8 +128,12 @@ def test_scale_one_works_without_a_label_time(tiny_pixel_unet):
 
 @pytest.mark.parametrize(
     "label_prediction, label_input, mode",
-    [("velocity", "raw", "conditional"), ("velocity", "raw", "joint"), ("logits", "gated", "conditional"),
-     ("logits", "raw", "joint")],
+    [
+        ("velocity", "raw", "conditional"),
+        ("velocity", "raw", "joint"),
+        ("logits", "gated", "conditional"),
+        ("logits", "raw", "joint"),
+    ],
 )
 def test_a_guided_step_is_the_formula_from_two_model_calls(tiny_pixel_unet, label_prediction, label_input, mode):
     pipe = _seg_pipe(tiny_pixel_unet, label_prediction=label_prediction, label_input=label_input)
@@ -116,10 +141,19 @@ def test_a_guided_step_is_the_formula_from_two_model_calls(tiny_pixel_unet, labe
     masks = _masks(batch=batch)
     noise = torch.randn(batch, 1, SIZE, SIZE, generator=_gen(1))
     seen = []
-    pipe(mask=masks, latents=noise, num_inference_steps=2, generator=_gen(7), sampling_mode=mode, output_type="pt",
-         guidance_scale=scale, callback_on_step_end_tensor_inputs=["image_latents", "label_latents"],
-         callback_on_step_end=lambda p, i, t, kw: seen.append(torch.cat([kw["image_latents"], kw["label_latents"]], 1))
-         or kw)
+    pipe(
+        mask=masks,
+        latents=noise,
+        num_inference_steps=2,
+        generator=_gen(7),
+        sampling_mode=mode,
+        output_type="pt",
+        guidance_scale=scale,
+        callback_on_step_end_tensor_inputs=["image_latents", "label_latents"],
+        callback_on_step_end=lambda p, i, t, kw: (
+            seen.append(torch.cat([kw["image_latents"], kw["label_latents"]], 1)) or kw
+        ),
+    )
 
     # With `latents` given, the generator's first draw is the unconditional label noise.
     code = pipe.encode_labels(masks, (SIZE, SIZE))
@@ -131,8 +165,9 @@ def test_a_guided_step_is_the_formula_from_two_model_calls(tiny_pixel_unet, labe
         for i, t in enumerate(scheduler.timesteps):
             s = scheduler.label_timesteps[i]
             v_cond = predict_velocity(pipe.unet, sample, t, s, label_head=pipe.label_head)
-            v_uncond = predict_velocity(pipe.unet, torch.cat([sample[:, :1], xi], dim=1), t, 1000.0,
-                                        label_head=pipe.label_head)
+            v_uncond = predict_velocity(
+                pipe.unet, torch.cat([sample[:, :1], xi], dim=1), t, 1000.0, label_head=pipe.label_head
+            )
             velocity = torch.cat([v_uncond[:, :1] + scale * (v_cond[:, :1] - v_uncond[:, :1]), v_cond[:, 1:]], dim=1)
             sample = scheduler.step(velocity, t, sample, 1).prev_sample
             torch.testing.assert_close(seen[i], sample, atol=1e-5, rtol=1e-5)
@@ -154,8 +189,11 @@ def test_guidance_runs_the_model_once_per_call_on_2b_rows(tiny_pixel_unet, solve
 def test_scale_zero_samples_the_unconditional_model(tiny_pixel_unet, task):
     """At w = 0 the velocity is the label-at-full-noise one: the given label no longer matters (conditional mode)."""
     pipe = _seg_pipe(tiny_pixel_unet) if task == "segmentation" else _cls_pipe(tiny_pixel_unet)
-    first, second = ({"mask": _masks(seed=0)}, {"mask": _masks(seed=1)}) if task == "segmentation" else (
-        {"class_labels": [0]}, {"class_labels": [3]})
+    first, second = (
+        ({"mask": _masks(seed=0)}, {"mask": _masks(seed=1)})
+        if task == "segmentation"
+        else ({"class_labels": [0]}, {"class_labels": [3]})
+    )
     kwargs = {"num_inference_steps": 3, "output_type": "pt"}
     a = pipe(**first, generator=_gen(0), guidance_scale=0.0, **kwargs).images
     b = pipe(**second, generator=_gen(0), guidance_scale=0.0, **kwargs).images
@@ -210,13 +248,25 @@ def test_callbacks_see_the_guided_state(tiny_pixel_unet):
     seen = []
 
     def callback(p, i, t, kwargs):
-        seen.append((p.guidance_scale, p.do_classifier_free_guidance, kwargs["latents"].clone(),
-                     kwargs["pred_original_sample"].clone()))
+        seen.append(
+            (
+                p.guidance_scale,
+                p.do_classifier_free_guidance,
+                kwargs["latents"].clone(),
+                kwargs["pred_original_sample"].clone(),
+            )
+        )
         return kwargs
 
-    images = pipe(mask=_masks(batch=2), num_inference_steps=3, generator=_gen(0), guidance_scale=2.0,
-                  output_type="pt", callback_on_step_end=callback,
-                  callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"]).images
+    images = pipe(
+        mask=_masks(batch=2),
+        num_inference_steps=3,
+        generator=_gen(0),
+        guidance_scale=2.0,
+        output_type="pt",
+        callback_on_step_end=callback,
+        callback_on_step_end_tensor_inputs=["latents", "pred_original_sample"],
+    ).images
     assert [(scale, on) for scale, on, _, _ in seen] == [(2.0, True)] * 3
     # The state is the B rows of the guided ODE, not the 2B of the model's batch; the output is its last image side
     # (`latents` is the image side, as the `latents` argument).
@@ -248,8 +298,9 @@ def test_a_callbacks_latents_replace_the_guided_state(tiny_pixel_unet):
         latents[:, :1] = 0.0
         return {"latents": latents}
 
-    images = pipe(mask=_masks(), num_inference_steps=2, guidance_scale=2.0, output_type="pt",
-                  callback_on_step_end=zero_image).images
+    images = pipe(
+        mask=_masks(), num_inference_steps=2, guidance_scale=2.0, output_type="pt", callback_on_step_end=zero_image
+    ).images
     torch.testing.assert_close(images, torch.full_like(images, 0.5))
 
 
@@ -261,8 +312,11 @@ def test_a_callbacks_latents_replace_the_guided_state(tiny_pixel_unet):
 def test_a_model_without_a_label_time_refuses_guidance(tiny_pixel_unet):
     pipe = _seg_pipe(tiny_pixel_unet, label_time=False)
     sizes = _record_batch_sizes(pipe)
-    with pytest.raises(ValueError, match=r"guidance_scale=2\.0.*no label time input \(config\.class_embed_type=None\)"
-                                         r".*guidance_scale=1.*class_embed_type='timestep'.*label_time='mixed'"):
+    with pytest.raises(
+        ValueError,
+        match=r"guidance_scale=2\.0.*no label time input \(config\.class_embed_type=None\)"
+        r".*guidance_scale=1.*class_embed_type='timestep'.*label_time='mixed'",
+    ):
         pipe(mask=_masks(), guidance_scale=2.0)
     assert sizes == []
 
@@ -287,8 +341,11 @@ def test_the_training_scripts_default_model_cannot_edit_and_says_what_to_train(t
     assert objective.config.label_time == "diagonal" and not objective.needs_label_time
     pipe = _seg_pipe(tiny_pixel_unet, label_time=objective.needs_label_time)
     what_to_train = r"symmflow_unet2d_config\(\.\.\., label_time=True\).*SymmFlowObjective\(label_time='mixed'\)"
-    for call in (lambda: pipe.edit(_images(), _masks()), lambda: pipe.invert(_images(), _masks()),
-                 lambda: pipe(mask=_masks(), guidance_scale=2.0)):
+    for call in (
+        lambda: pipe.edit(_images(), _masks()),
+        lambda: pipe.invert(_images(), _masks()),
+        lambda: pipe(mask=_masks(), guidance_scale=2.0),
+    ):
         with pytest.raises(ValueError, match=what_to_train):
             call()
 
@@ -334,11 +391,26 @@ def test_a_guided_edit_moves_the_image_by_w_times_the_velocity_change():
 
     velocity = torch.tensor(CLASS_VELOCITY)
     expected = 2 * images - 1 + scale * (velocity[new] - velocity[source]).unsqueeze(1)
-    pipe.edit(images, new, source_mask=source, num_inference_steps=4, generator=_gen(0), output_type="pt",
-              guidance_scale=scale, callback_on_step_end=keep_last)
+    pipe.edit(
+        images,
+        new,
+        source_mask=source,
+        num_inference_steps=4,
+        generator=_gen(0),
+        output_type="pt",
+        guidance_scale=scale,
+        callback_on_step_end=keep_last,
+    )
     torch.testing.assert_close(final["latents"][:, :1], expected, atol=1e-5, rtol=1e-5)
-    same = pipe.edit(images, source, source_mask=source, num_inference_steps=4, generator=_gen(0), output_type="pt",
-                     guidance_scale=scale).images
+    same = pipe.edit(
+        images,
+        source,
+        source_mask=source,
+        num_inference_steps=4,
+        generator=_gen(0),
+        output_type="pt",
+        guidance_scale=scale,
+    ).images
     torch.testing.assert_close(same, images, atol=1e-5, rtol=1e-5)
 
 
@@ -351,8 +423,11 @@ def test_a_guided_edit_runs_and_differs_from_the_unguided_one(backend, tiny_pixe
         pipe, size, classes = _latent_pipe(tiny_vae, tiny_latent_unet), LATENT_IMAGE_SIZE, 4
         channels = 3
     images = _images(batch=2, channels=channels, size=size)
-    kwargs = {"source_mask": _masks(2, seed=0, size=size, classes=classes), "num_inference_steps": 2,
-              "output_type": "pt"}
+    kwargs = {
+        "source_mask": _masks(2, seed=0, size=size, classes=classes),
+        "num_inference_steps": 2,
+        "output_type": "pt",
+    }
     new = _masks(2, seed=1, size=size, classes=classes)
     sizes = _record_batch_sizes(pipe)
     plain = pipe.edit(images, new, generator=_gen(0), **kwargs).images

@@ -13,6 +13,7 @@ import json
 import os
 import re
 
+
 MODELS = {
     # name: (task, label time, training flags beyond --task)
     "seg_diag": ("segmentation", "diagonal", ""),
@@ -20,8 +21,14 @@ MODELS = {
     "cls_diag": ("classification", "diagonal", ""),
     "cls_mixed": ("classification", "mixed", "--label_time mixed"),
 }
-GENERATION_KEYS = ("fid", "kid_mean", "class_consistency", "round_trip_mean_iou", "round_trip_accuracy",
-                   "seconds_per_image")
+GENERATION_KEYS = (
+    "fid",
+    "kid_mean",
+    "class_consistency",
+    "round_trip_mean_iou",
+    "round_trip_accuracy",
+    "seconds_per_image",
+)
 
 
 def read_log(run_dir: str) -> dict[str, dict]:
@@ -61,8 +68,10 @@ def main() -> None:
         with open(path) as file:
             results = json.load(file)
         if settings is None:
-            settings = {k: results["settings"][k] for k in ("device", "date", "versions", "num_eval_images",
-                                                            "num_generated", "feature_extractor")}
+            settings = {
+                k: results["settings"][k]
+                for k in ("device", "date", "versions", "num_eval_images", "num_generated", "feature_extractor")
+            }
             settings["feature_extractor"] = {k: v for k, v in settings["feature_extractor"].items() if k != "classes"}
         ((mode, by_steps),) = results["prediction"].items()
         one_step = by_steps["1"]
@@ -72,15 +81,22 @@ def main() -> None:
             generation[str(scores.get("guidance_scale", 1.0))] = {
                 key: scores.get(key) for key in GENERATION_KEYS if scores.get(key) is not None
             }
-        models.append({
-            "name": name, "task": task, "label_time": label_time, "seed": seed, "sampling_mode": mode,
-            "train_command": f"accelerate launch examples/train_symmflow.py --task {task} {flags} --seed {seed} "
-                             f"--num_cpu_threads 1 --output_dir /tmp/gs/{name}".replace("  ", " "),
-            "eval_command": results["settings"]["command"],
-            **logs.get(name, {}),
-            "one_step": {k: one_step[k] for k in ("mean_iou", "pixel_accuracy", "accuracy") if k in one_step},
-            "generation_steps": int(steps), "generation": generation,
-        })
+        models.append(
+            {
+                "name": name,
+                "task": task,
+                "label_time": label_time,
+                "seed": seed,
+                "sampling_mode": mode,
+                "train_command": f"accelerate launch examples/train_symmflow.py --task {task} {flags} --seed {seed} "
+                f"--num_cpu_threads 1 --output_dir /tmp/gs/{name}".replace("  ", " "),
+                "eval_command": results["settings"]["command"],
+                **logs.get(name, {}),
+                "one_step": {k: one_step[k] for k in ("mean_iou", "pixel_accuracy", "accuracy") if k in one_step},
+                "generation_steps": int(steps),
+                "generation": generation,
+            }
+        )
     with open(args.output, "w") as file:
         json.dump({"settings": settings, "models": models}, file, indent=1)
         file.write("\n")

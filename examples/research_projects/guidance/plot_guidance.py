@@ -13,6 +13,7 @@ import os
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -27,10 +28,13 @@ def main() -> str:
         scales = sorted(model["generation"], key=float)
         key = (model["task"], model["label_time"])
         first = key not in colours
-        style = {"marker": "o" if model["label_time"] != "diagonal" else "s",
-                 "linestyle": "-" if model["task"] == "segmentation" else "--",
-                 "alpha": 1.0 if model["seed"] == 0 else 0.45, "color": colours.get(key, f"C{len(colours)}"),
-                 "label": f"{model['task']}, {model['label_time']} label time" if first else None}
+        style = {
+            "marker": "o" if model["label_time"] != "diagonal" else "s",
+            "linestyle": "-" if model["task"] == "segmentation" else "--",
+            "alpha": 1.0 if model["seed"] == 0 else 0.45,
+            "color": colours.get(key, f"C{len(colours)}"),
+            "label": f"{model['task']}, {model['label_time']} label time" if first else None,
+        }
         colours.setdefault(key, style["color"])
         x = [float(s) for s in scales]
         axes[0].plot(x, [100 * model["generation"][s]["class_consistency"] for s in scales], **style)
@@ -41,7 +45,9 @@ def main() -> str:
         ax.grid(alpha=0.3)
     axes[1].set_yscale("log")
     axes[0].legend(fontsize=8)
-    figure.suptitle("Quickstart models (750 steps of batch 12; seed 0 solid, others faint): generation against the guidance scale")
+    figure.suptitle(
+        "Quickstart models (750 steps of batch 12; seed 0 solid, others faint): generation against the guidance scale"
+    )
     figure.tight_layout()
     path = os.path.join(HERE, "consistency_fid_vs_guidance.png")
     figure.savefig(path, dpi=110)

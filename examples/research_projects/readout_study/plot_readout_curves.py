@@ -31,13 +31,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directories", nargs="*", help="Folders of `readout_study.py --out` files.")
     parser.add_argument("--results", default=None, help="A results file of `benchmarks/collect_results.py`.")
-    parser.add_argument("--rounds", nargs="*", default=None,
-                        help="With --results: the round folders to read, in this order (default: all).")
+    parser.add_argument(
+        "--rounds",
+        nargs="*",
+        default=None,
+        help="With --results: the round folders to read, in this order (default: all).",
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument("--runs", nargs="*", default=None, help="Run names to plot (default: all).")
     parser.add_argument("--average_seeds", action="store_true", help="Plot the mean over seeds of each run.")
-    parser.add_argument("--group", action="append", default=[],
-                        help='"LABEL=REGEX": plot the mean of the runs matching REGEX as LABEL (repeatable).')
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        help='"LABEL=REGEX": plot the mean of the runs matching REGEX as LABEL (repeatable).',
+    )
     args = parser.parse_args(argv)
 
     if not args.directories and not args.results:
@@ -55,7 +63,9 @@ def main(argv=None):
             members = {name: points for name, points in curves.items() if re.fullmatch(pattern, name)}
             if not members:
                 raise SystemExit(f"--group {spec!r} matches no run.")
-            grouped[f"{label} ({len(members)} runs)" if len(members) > 1 else label] = mean_curve(list(members.values()))
+            grouped[f"{label} ({len(members)} runs)" if len(members) > 1 else label] = mean_curve(
+                list(members.values())
+            )
         curves = grouped
     elif args.average_seeds:
         curves = average_over_seeds(curves)
@@ -65,16 +75,25 @@ def main(argv=None):
         raise SystemExit(f"No curve for {missing}; have {sorted(curves)}.")
 
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    panels = {"seg_": (axes[0], "mean_iou", "one-step mIoU (segmentation, 11 classes)", 1.0),
-              "cls_": (axes[1], "accuracy", "one-step accuracy % (classification)", 1.0)}
+    panels = {
+        "seg_": (axes[0], "mean_iou", "one-step mIoU (segmentation, 11 classes)", 1.0),
+        "cls_": (axes[1], "accuracy", "one-step accuracy % (classification)", 1.0),
+    }
     for prefix, (axis, key, _, _) in panels.items():
         panel_names = [name for name in names if name.startswith(prefix)]
         colors = plt.cm.tab10(range(len(panel_names)))
         for name, color in zip(panel_names, colors):
             points = curves[name]
             style = "--" if "disc" in name else "-"  # discriminative baselines dashed
-            axis.plot([p["examples"] for p in points], [p[key] for p in points], style, color=color, marker="o",
-                      markersize=3, label=name[len(prefix):])
+            axis.plot(
+                [p["examples"] for p in points],
+                [p[key] for p in points],
+                style,
+                color=color,
+                marker="o",
+                markersize=3,
+                label=name[len(prefix) :],
+            )
     for axis, _, title, _ in panels.values():
         axis.set_xscale("log")
         axis.set_xlabel("training examples seen (batch 128)")

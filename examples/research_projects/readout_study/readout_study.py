@@ -61,9 +61,12 @@ def load_tensors(args: argparse.Namespace) -> dict:
     train = collate_fn([data.train[i] for i in range(len(data.train))])
     validation = collate_fn([data.validation[i] for i in range(len(data.validation))])
     tensors = {
-        "task": data.task, "num_classes": data.num_classes,
-        "train_x": train["pixel_values"].half(), "train_y": train["labels"].to(torch.int16),
-        "val_x": validation["pixel_values"].half(), "val_y": validation["labels"].to(torch.int16),
+        "task": data.task,
+        "num_classes": data.num_classes,
+        "train_x": train["pixel_values"].half(),
+        "train_y": train["labels"].to(torch.int16),
+        "val_x": validation["pixel_values"].half(),
+        "val_y": validation["labels"].to(torch.int16),
     }
     if args.data_cache:
         torch.save(tensors, args.data_cache)
@@ -73,8 +76,9 @@ def load_tensors(args: argparse.Namespace) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["discriminative", "symmflow"], default="symmflow")
-    parser.add_argument("--label_param", choices=["velocity", "skip", "sample", "logits", "logits_pooled"],
-                        default="velocity")
+    parser.add_argument(
+        "--label_param", choices=["velocity", "skip", "sample", "logits", "logits_pooled"], default="velocity"
+    )
     parser.add_argument("--label_input", choices=["raw", "gated"], default="raw")
     parser.add_argument("--image_loss_weight", type=float, default=0.5)
     parser.add_argument("--label_time", default="diagonal")
@@ -82,36 +86,70 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--eval_every", type=int, default=50)
-    parser.add_argument("--eval_steps", type=str, default=None,
-                        help="Comma-separated steps to score at (a learning curve); overrides --eval_every.")
-    parser.add_argument("--label_loss_scale", type=float, default=1.0,
-                        help="Multiplies the label loss before the w / (1 - w) weighting (K: a sum over the label's "
-                             "K channels instead of a mean).")
+    parser.add_argument(
+        "--eval_steps",
+        type=str,
+        default=None,
+        help="Comma-separated steps to score at (a learning curve); overrides --eval_every.",
+    )
+    parser.add_argument(
+        "--label_loss_scale",
+        type=float,
+        default=1.0,
+        help="Multiplies the label loss before the w / (1 - w) weighting (K: a sum over the label's "
+        "K channels instead of a mean).",
+    )
     parser.add_argument("--time_sampling", default="uniform", choices=["uniform", "logit_normal"])
     parser.add_argument("--logit_mean", type=float, default=0.0)
-    parser.add_argument("--readout_probability", type=float, default=0.0,
-                        help="Share of each batch placed at the readout's point (t = s = 1); see SymmFlowObjective.")
-    parser.add_argument("--readout_image_loss", action="store_true",
-                        help="Count the readout-point samples in the image loss too (SymmFlowObjective).")
-    parser.add_argument("--save_step", type=int, default=None, help="Step at which --save_pipeline saves (default: last).")
-    parser.add_argument("--score_generation", type=int, default=0,
-                        help="After training (or at --save_step), generate this many images from the held-out labels "
-                        "(25 Euler steps, joint) and score them with the package's evaluate_generation (FID against "
-                        "the held-out digits, class consistency by a classifier trained on the training digits), "
-                        "as evaluate_symmflow.py does.")
-    parser.add_argument("--generation_modes", default="joint",
-                        help="Comma-separated sampling modes --score_generation scores (same judge, labels and noise); "
-                        "the first one's scores keep the plain keys, every mode's are under `generation`.")
-    parser.add_argument("--save_pipeline", default=None,
-                        help="Save the final (EMA, if used) model as a SymmFlowPipeline here, for evaluate_symmflow.py; "
-                        "the `logits` label head with `raw` or `gated` input, or the paper's `velocity` head.")
+    parser.add_argument(
+        "--readout_probability",
+        type=float,
+        default=0.0,
+        help="Share of each batch placed at the readout's point (t = s = 1); see SymmFlowObjective.",
+    )
+    parser.add_argument(
+        "--readout_image_loss",
+        action="store_true",
+        help="Count the readout-point samples in the image loss too (SymmFlowObjective).",
+    )
+    parser.add_argument(
+        "--save_step", type=int, default=None, help="Step at which --save_pipeline saves (default: last)."
+    )
+    parser.add_argument(
+        "--score_generation",
+        type=int,
+        default=0,
+        help="After training (or at --save_step), generate this many images from the held-out labels "
+        "(25 Euler steps, joint) and score them with the package's evaluate_generation (FID against "
+        "the held-out digits, class consistency by a classifier trained on the training digits), "
+        "as evaluate_symmflow.py does.",
+    )
+    parser.add_argument(
+        "--generation_modes",
+        default="joint",
+        help="Comma-separated sampling modes --score_generation scores (same judge, labels and noise); "
+        "the first one's scores keep the plain keys, every mode's are under `generation`.",
+    )
+    parser.add_argument(
+        "--save_pipeline",
+        default=None,
+        help="Save the final (EMA, if used) model as a SymmFlowPipeline here, for evaluate_symmflow.py; "
+        "the `logits` label head with `raw` or `gated` input, or the paper's `velocity` head.",
+    )
     parser.add_argument("--weight_decay", type=float, default=0.0)
-    parser.add_argument("--ema_decay", type=float, default=0.0,
-                        help="Score an EMA of the weights (diffusers' warm-up: min(decay, (1 + n) / (10 + n))); 0: off.")
+    parser.add_argument(
+        "--ema_decay",
+        type=float,
+        default=0.0,
+        help="Score an EMA of the weights (diffusers' warm-up: min(decay, (1 + n) / (10 + n))); 0: off.",
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--data_cache", default=None,
-                        help="A .pt file of the collated train / validation tensors: read if present, else written. "
-                             "Lets the study run where the data loaders' packages are not installed.")
+    parser.add_argument(
+        "--data_cache",
+        default=None,
+        help="A .pt file of the collated train / validation tensors: read if present, else written. "
+        "Lets the study run where the data loaders' packages are not installed.",
+    )
     parser.add_argument("--preset", default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
@@ -132,8 +170,11 @@ def main(argv=None):
     c_x = train_x.shape[1]
     resolution = train_x.shape[-1]
     objective = SymmFlowObjective(
-        image_loss_weight=args.image_loss_weight, label_time=args.label_time, time_sampling=args.time_sampling,
-        logit_mean=args.logit_mean, readout_probability=args.readout_probability,
+        image_loss_weight=args.image_loss_weight,
+        label_time=args.label_time,
+        time_sampling=args.time_sampling,
+        logit_mean=args.logit_mean,
+        readout_probability=args.readout_probability,
         readout_image_loss=args.readout_image_loss,
     )
     if args.mode == "discriminative":
@@ -149,7 +190,8 @@ def main(argv=None):
     order_generator = torch.Generator().manual_seed(args.seed)
     generator = torch.Generator(device).manual_seed(args.seed)
     eval_steps = (
-        sorted({int(step) for step in args.eval_steps.split(",")}) if args.eval_steps
+        sorted({int(step) for step in args.eval_steps.split(",")})
+        if args.eval_steps
         else list(range(args.eval_every, args.steps + 1, args.eval_every))
     )
     if args.steps not in eval_steps:
@@ -265,13 +307,17 @@ def build_pipeline(args: argparse.Namespace, data: dict, model: UNet2DModel, obj
     from diffusers_symmflow import SymmFlowPipeline, SymmFlowScheduler
 
     if args.mode != "symmflow" or args.label_param not in ("velocity", "logits"):
-        raise ValueError("--save_pipeline / --score_generation need --mode symmflow with --label_param velocity or "
-                         "logits.")
+        raise ValueError(
+            "--save_pipeline / --score_generation need --mode symmflow with --label_param velocity or logits."
+        )
     return SymmFlowPipeline(
         unet=copy.deepcopy(model).float().cpu(),
         scheduler=SymmFlowScheduler(num_train_timesteps=objective.config.num_train_timesteps),
-        task=data["task"], label_encoding="onehot", num_classes=data["num_classes"],
-        label_prediction=args.label_param, label_input=args.label_input,
+        task=data["task"],
+        label_encoding="onehot",
+        num_classes=data["num_classes"],
+        label_prediction=args.label_param,
+        label_input=args.label_input,
         background_class=data["num_classes"] - 1 if data["task"] == "segmentation" else None,
     )
 
@@ -286,13 +332,22 @@ def score_generation(args: argparse.Namespace, data: dict, pipe) -> dict:
     pipe.set_progress_bar_config(disable=True)
     modes = args.generation_modes.split(",")
     results = evaluate_generation(
-        pipe, items(data["val_x"], data["val_y"]), steps=[25], sampling_modes=modes,
-        num_generated=args.score_generation, feature_classifier_data=items(data["train_x"], data["train_y"]),
-        batch_size=100, seed=0, progress=False,
+        pipe,
+        items(data["val_x"], data["val_y"]),
+        steps=[25],
+        sampling_modes=modes,
+        num_generated=args.score_generation,
+        feature_classifier_data=items(data["train_x"], data["train_y"]),
+        batch_size=100,
+        seed=0,
+        progress=False,
     )
     by_mode = {
-        mode: {key: scores[25][key] for key in ("fid", "class_consistency", "round_trip_accuracy", "round_trip_mean_iou")
-               if scores[25].get(key) is not None}
+        mode: {
+            key: scores[25][key]
+            for key in ("fid", "class_consistency", "round_trip_accuracy", "round_trip_mean_iou")
+            if scores[25].get(key) is not None
+        }
         for mode, scores in results.generation.items()
     }
     first = next(iter(by_mode.values()))

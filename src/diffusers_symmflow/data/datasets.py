@@ -19,6 +19,7 @@ from .transforms import (
     _example_error,
 )
 
+
 logger = logging.getLogger(__name__)
 
 # How many recent stream positions a streaming dataset remembers the state of (see `state_after`).
@@ -114,9 +115,7 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
             the error) instead of raising; `collate_fn` drops and counts such items.
     """
 
-    def __init__(
-        self, examples, transform: SymmFlowExampleTransform, seed: int = 0, skip_bad_examples: bool = False
-    ):
+    def __init__(self, examples, transform: SymmFlowExampleTransform, seed: int = 0, skip_bad_examples: bool = False):
         self.examples = examples
         self.transform = transform
         self.seed = seed

@@ -24,6 +24,7 @@ from .transforms import (
     image_to_tensor,
 )
 
+
 logger = logging.getLogger(__name__)
 
 
@@ -257,9 +258,7 @@ def _resolve_num_classes(config: SymmFlowDataConfig, class_names, label_names) -
             return len(names)
     if isinstance(config.palette, str) and config.palette.lower() == "celebamask-hq":
         return len(CELEBAMASK_HQ_PALETTE)
-    raise ValueError(
-        "Could not infer the number of classes of this dataset; pass --num_classes (or --class_names)."
-    )
+    raise ValueError("Could not infer the number of classes of this dataset; pass --num_classes (or --class_names).")
 
 
 def load_symmflow_data(
@@ -435,8 +434,14 @@ def load_symmflow_data(
 
     def transform(train: bool) -> SymmFlowExampleTransform:
         return SymmFlowExampleTransform(
-            image_column, label_column, codec, resolution, image_channels, train,
-            center_crop=config.center_crop, random_flip=config.random_flip,
+            image_column,
+            label_column,
+            codec,
+            resolution,
+            image_channels,
+            train,
+            center_crop=config.center_crop,
+            random_flip=config.random_flip,
         )
 
     skip_bad_examples = config.skip_bad_examples
@@ -446,10 +451,17 @@ def load_symmflow_data(
         )
         validation = SymmFlowIterableDataset(validation_raw, transform(False), seed=augmentation_seed)
     else:
-        train = SymmFlowDataset(train_raw, transform(True), seed=augmentation_seed, rows=train_rows,
-                                source=train_source, skip_bad_examples=skip_bad_examples)
-        validation = SymmFlowDataset(validation_raw, transform(False), seed=augmentation_seed, rows=validation_rows,
-                                     source=validation_source)
+        train = SymmFlowDataset(
+            train_raw,
+            transform(True),
+            seed=augmentation_seed,
+            rows=train_rows,
+            source=train_source,
+            skip_bad_examples=skip_bad_examples,
+        )
+        validation = SymmFlowDataset(
+            validation_raw, transform(False), seed=augmentation_seed, rows=validation_rows, source=validation_source
+        )
 
     # Decode a few examples now: bad columns, sizes, ids or colours fail here rather than mid-training.
     for what, split, transform_, count in (

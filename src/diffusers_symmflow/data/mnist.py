@@ -7,6 +7,7 @@ import functools
 
 import numpy as np
 
+
 MNIST_SIZE = 28
 MNIST_RESOLUTION = 32
 MNIST_FOREGROUND_THRESHOLD = 128

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ..inputs import MaskColorError, describe_input, read_image, read_mask
 from ..labels import LabelCodec
 
+
 # ----------------------------------------------------------------------------------------------------------------
 # Example decoding
 # ----------------------------------------------------------------------------------------------------------------

@@ -195,8 +195,9 @@ def _check_common(pipe, task: str | None, batch_size: int) -> None:
 
 def _predict(pipe, batch: EvaluationBatch, steps: int, mode: str, generators: list[torch.Generator]) -> torch.Tensor:
     if pipe.config.task == "segmentation":
-        out = pipe.segment(batch.images, num_inference_steps=steps, generator=generators, sampling_mode=mode,
-                           output_type="pt")
+        out = pipe.segment(
+            batch.images, num_inference_steps=steps, generator=generators, sampling_mode=mode, output_type="pt"
+        )
         return out.masks.cpu()
     return pipe.classify(batch.images, num_inference_steps=steps, generator=generators, sampling_mode=mode).labels
 
@@ -210,8 +211,12 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
     seconds = {(m, s): 0.0 for m in modes for s in steps}
     num_images = 0
     with _quiet(pipe):
-        batches = tqdm(iter_batches(dataset, batch_size, task), total=num_batches(dataset, batch_size),
-                       desc=f"{task} ({len(modes)} mode(s) x {len(steps)} step counts)", disable=not progress)
+        batches = tqdm(
+            iter_batches(dataset, batch_size, task),
+            total=num_batches(dataset, batch_size),
+            desc=f"{task} ({len(modes)} mode(s) x {len(steps)} step counts)",
+            disable=not progress,
+        )
         for batch in batches:
             indices = range(batch.start, batch.start + batch.labels.shape[0])
             num_images += len(indices)
@@ -237,10 +242,18 @@ def _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed,
         scores.update(num_images=num_images, seconds_per_image=seconds[mode, s] / num_images)
         prediction[mode][s] = scores
     return EvaluationResults(
-        task=task, num_classes=num_classes, class_names=pipe.config.class_names, ignore_index=pipe.config.ignore_index,
+        task=task,
+        num_classes=num_classes,
+        class_names=pipe.config.class_names,
+        ignore_index=pipe.config.ignore_index,
         prediction=prediction,
-        settings={"steps": steps, "sampling_modes": modes, "batch_size": batch_size, "seed": seed,
-                  "num_eval_images": num_images},
+        settings={
+            "steps": steps,
+            "sampling_modes": modes,
+            "batch_size": batch_size,
+            "seed": seed,
+            "num_eval_images": num_images,
+        },
         notes=notes,
     )
 
@@ -311,8 +324,14 @@ def _generate(
 ) -> torch.Tensor:
     """Images `[B, C, H, W]` in [0, 1] generated from masks or class ids."""
     key = "mask" if pipe.config.task == "segmentation" else "class_labels"
-    out = pipe(**{key: labels}, num_inference_steps=steps, generator=generators, sampling_mode=mode,
-               guidance_scale=guidance_scale, output_type="pt")
+    out = pipe(
+        **{key: labels},
+        num_inference_steps=steps,
+        generator=generators,
+        sampling_mode=mode,
+        guidance_scale=guidance_scale,
+        output_type="pt",
+    )
     return out.images.float()
 
 
@@ -397,8 +416,12 @@ def evaluate_generation(
     classifier = None
     if feature_extractor is None:
         classifier, info = build_default_feature_classifier(
-            pipe, dataset if feature_classifier_data is None else feature_classifier_data, exclude,
-            num_steps=feature_classifier_steps, max_images=feature_classifier_max_images, seed=seed,
+            pipe,
+            dataset if feature_classifier_data is None else feature_classifier_data,
+            exclude,
+            num_steps=feature_classifier_steps,
+            max_images=feature_classifier_max_images,
+            seed=seed,
         )
         extractor = classifier.features
         description = {"name": "FeatureClassifier trained on the real images", **info}
@@ -434,15 +457,17 @@ def evaluate_generation(
     configs = [(m, w, s) for m in modes for w in scales for s in steps]
     fake = {c: FeatureStats() for c in configs}
     consistent = {c: [0, 0] for c in configs}  # [matches, counted]
-    round_trip = {c: None for c in configs}
+    round_trip = dict.fromkeys(configs)
     lpips_sums = {c: [0.0, 0] for c in configs}
-    lpips_real_sums = {c: 0.0 for c in configs}
-    seconds = {c: 0.0 for c in configs}
+    lpips_real_sums = dict.fromkeys(configs, 0.0)
+    seconds = dict.fromkeys(configs, 0.0)
     with _quiet(pipe), torch.no_grad():
-        batches = tqdm(iter_label_batches(dataset, num_generated, batch_size, task),
-                       total=math.ceil(num_generated / batch_size),
-                       desc=f"generation ({len(modes)} mode(s) x {len(scales)} guidance scale(s) x {len(steps)} step "
-                            "counts)", disable=not progress)
+        batches = tqdm(
+            iter_label_batches(dataset, num_generated, batch_size, task),
+            total=math.ceil(num_generated / batch_size),
+            desc=f"generation ({len(modes)} mode(s) x {len(scales)} guidance scale(s) x {len(steps)} step counts)",
+            disable=not progress,
+        )
         for start, labels, real_images in batches:
             indices = range(start, start + labels.shape[0])
             targets = image_classes(labels, pipe, exclude)
@@ -457,8 +482,13 @@ def evaluate_generation(
                     counted = targets >= 0
                     consistent[config][0] += int((predicted[counted] == targets[counted]).sum())
                     consistent[config][1] += int(counted.sum())
-                pred = _predict(pipe, EvaluationBatch(start, images, labels), round_trip_steps, mode,
-                                make_generators(seed, indices, "round_trip"))
+                pred = _predict(
+                    pipe,
+                    EvaluationBatch(start, images, labels),
+                    round_trip_steps,
+                    mode,
+                    make_generators(seed, indices, "round_trip"),
+                )
                 counts = label_confusion_matrix(pred, labels, pipe.label_codec)
                 round_trip[config] = counts if round_trip[config] is None else round_trip[config] + counts
                 paired = [i for i in indices if i < lpips_pairs]
@@ -486,12 +516,21 @@ def evaluate_generation(
         scores.update(num_images=num_generated, seconds_per_image=seconds[config] / num_generated, guidance_scale=w)
         generation[generation_row(mode, w)][s] = scores
     return EvaluationResults(
-        task=task, num_classes=num_classes, class_names=pipe.config.class_names, ignore_index=pipe.config.ignore_index,
+        task=task,
+        num_classes=num_classes,
+        class_names=pipe.config.class_names,
+        ignore_index=pipe.config.ignore_index,
         generation=generation,
-        settings={"generation_steps": steps, "sampling_modes": modes, "num_generated": num_generated,
-                  "guidance_scales": scales, "round_trip_steps": round_trip_steps, "batch_size": batch_size,
-                  "seed": seed,
-                  "feature_extractor": description},
+        settings={
+            "generation_steps": steps,
+            "sampling_modes": modes,
+            "num_generated": num_generated,
+            "guidance_scales": scales,
+            "round_trip_steps": round_trip_steps,
+            "batch_size": batch_size,
+            "seed": seed,
+            "feature_extractor": description,
+        },
         notes=notes,
     )
 
@@ -528,8 +567,16 @@ def evaluate_pipeline(
     results = _evaluate_prediction(pipe, dataset, steps, sampling_modes, batch_size, seed, progress)
     generation_steps = steps if generation_steps is None else generation_steps
     if isinstance(generation_steps, int) or len(generation_steps):
-        generated = evaluate_generation(pipe, dataset, generation_steps, sampling_modes, batch_size=batch_size,
-                                        seed=seed, progress=progress, **generation_kwargs)
+        generated = evaluate_generation(
+            pipe,
+            dataset,
+            generation_steps,
+            sampling_modes,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
+            **generation_kwargs,
+        )
         results.generation = generated.generation
         results.settings.update(generated.settings)
         results.notes += [note for note in generated.notes if note not in results.notes]

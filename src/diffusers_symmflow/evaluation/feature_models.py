@@ -97,10 +97,15 @@ def build_default_feature_classifier(
         torch.manual_seed(seed)
         classifier = FeatureClassifier(in_channels=images.shape[1], num_classes=pipe.config.num_classes).to(device)
     generator = make_generators(seed, [0], "feature_classifier")[0]
-    training = train_feature_classifier(classifier, images, classes, num_steps=num_steps, batch_size=batch_size,
-                                        generator=generator)
-    info = {"train_images": int(images.shape[0]), "steps": training.steps, "seconds": training.seconds,
-            "train_accuracy": training.train_accuracy}
+    training = train_feature_classifier(
+        classifier, images, classes, num_steps=num_steps, batch_size=batch_size, generator=generator
+    )
+    info = {
+        "train_images": int(images.shape[0]),
+        "steps": training.steps,
+        "seconds": training.seconds,
+        "train_accuracy": training.train_accuracy,
+    }
     return classifier, info
 
 

@@ -24,7 +24,6 @@ LABEL_TIME_MODEL = (
 """What to train for the calls that need a label time (`invert`, `edit`, `guidance_scale != 1`), for their errors."""
 
 
-
 def check_label_prediction(label_prediction: str, label_encoding: str) -> None:
     """Raise a `ValueError` unless a model whose label channels predict `label_prediction` can use the label code
     `label_encoding`: a logits head reads one channel per class, so it needs the one-hot code (`LabelCodec`).
@@ -42,6 +41,7 @@ def check_label_prediction(label_prediction: str, label_encoding: str) -> None:
             f"label_prediction='logits' reads the label channels as class logits, which needs label_encoding='onehot'; "
             f"got label_encoding={label_encoding!r}. Use label_prediction='velocity' (the paper's) with this code."
         )
+
 
 @dataclass(frozen=True)
 class LabelHead:
@@ -191,7 +191,12 @@ def predict_velocity(
             model once for many calls; `None` prepares it here, at every call.
     """
     output = predict_model_output(
-        model, sample, timestep, label_timestep, unwrapped_model=unwrapped_model, label_head=label_head,
+        model,
+        sample,
+        timestep,
+        label_timestep,
+        unwrapped_model=unwrapped_model,
+        label_head=label_head,
         takes_label_time=takes_label_time,
     )
     if label_head is None:
@@ -225,6 +230,8 @@ def predict_model_output(
     if takes_label_time:
         if label_timestep is None:
             raise ValueError("This model takes the label's noise level as a second time input; pass `label_timestep`.")
-        kwargs["class_labels"] = torch.as_tensor(label_timestep, device=sample.device, dtype=torch.float32).expand(batch)
+        kwargs["class_labels"] = torch.as_tensor(label_timestep, device=sample.device, dtype=torch.float32).expand(
+            batch
+        )
     output = model(sample, timestep, **kwargs)
     return output.sample if hasattr(output, "sample") else output

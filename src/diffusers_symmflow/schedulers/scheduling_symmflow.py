@@ -352,4 +352,3 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         if not return_dict:
             return prev_sample, pred_original
         return SymmFlowSchedulerOutput(prev_sample=prev_sample, pred_original_sample=pred_original)
-

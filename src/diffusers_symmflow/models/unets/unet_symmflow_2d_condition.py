@@ -146,7 +146,9 @@ class SymmFlowUNet2DConditionModel(UNet2DConditionModel):
         )
         widened["conv_out.bias"] = torch.cat([out_bias, out_bias.repeat(out_repeats)[:label_channels]])
         missing, unexpected = model.load_state_dict(widened, strict=False)
-        expected_missing = {"empty_prompt_embeds"} | {k for k in model.state_dict() if k.startswith("class_embedding.")}
+        expected_missing = {"empty_prompt_embeds"} | {
+            k for k in model.state_dict() if k.startswith("class_embedding.")
+        }
         if set(missing) - expected_missing or unexpected:
             raise RuntimeError(f"Unexpected weights while widening: missing {missing}, unexpected {unexpected}.")
         if label_time:
@@ -156,7 +158,9 @@ class SymmFlowUNet2DConditionModel(UNet2DConditionModel):
             torch.nn.init.zeros_(embedding.linear_2.bias)
 
         if (text_encoder is None) != (tokenizer is None):
-            raise ValueError("Pass both `text_encoder` and `tokenizer` to compute the empty-prompt embedding, or neither.")
+            raise ValueError(
+                "Pass both `text_encoder` and `tokenizer` to compute the empty-prompt embedding, or neither."
+            )
         if text_encoder is not None:
             model.set_empty_prompt_embeds(encode_empty_prompt(text_encoder, tokenizer))
         return model

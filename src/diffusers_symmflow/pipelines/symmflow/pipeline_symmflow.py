@@ -14,6 +14,7 @@ Two back-ends share this pipeline:
   images and palette-coloured masks both pass through the VAE, so each side has `vae.config.latent_channels`
   channels. Only palette-encoded segmentation runs here.
 """
+
 import math
 import numbers
 from typing import Any, Callable
@@ -166,9 +167,13 @@ class SymmFlowPipeline(
             check_positive_int(name, steps)
         if background_class is not None:
             if task != "segmentation":
-                raise ValueError("`background_class` applies to segmentation models only; a classifier has no background.")
-            if isinstance(background_class, bool) or not isinstance(background_class, int) or not (
-                0 <= background_class < num_classes
+                raise ValueError(
+                    "`background_class` applies to segmentation models only; a classifier has no background."
+                )
+            if (
+                isinstance(background_class, bool)
+                or not isinstance(background_class, int)
+                or not (0 <= background_class < num_classes)
             ):
                 raise ValueError(
                     f"`background_class` must be a class id in [0, {num_classes}), got {background_class!r}."
@@ -244,6 +249,7 @@ class SymmFlowPipeline(
         )
         pipe.label_codec = label_codec
         return pipe
+
     # ------------------------------------------------------------------------------------------------------------
     # Model-space layout
     # ------------------------------------------------------------------------------------------------------------
@@ -405,7 +411,9 @@ class SymmFlowPipeline(
             `(H, W)` of the images to generate, and the resolved sampling mode.
         """
         if mask is not None and class_labels is not None:
-            raise ValueError("Pass either `mask` (segmentation models) or `class_labels` (classification models), not both.")
+            raise ValueError(
+                "Pass either `mask` (segmentation models) or `class_labels` (classification models), not both."
+            )
         if mask is None and class_labels is None:
             raise ValueError(
                 "Pass the labels to generate from: `mask` for a segmentation model or `class_labels` for a "
@@ -413,9 +421,7 @@ class SymmFlowPipeline(
             )
         task = self.config.task
         if mask is not None and task != "segmentation":
-            raise ValueError(
-                f"This is a {task} model; it generates from `class_labels`, not from a `mask`."
-            )
+            raise ValueError(f"This is a {task} model; it generates from `class_labels`, not from a `mask`.")
         if class_labels is not None and task != "classification":
             raise ValueError(f"This is a {task} model; it generates from a `mask`, not from `class_labels`.")
         self._check_common(num_inference_steps, output_type)
@@ -558,7 +564,11 @@ class SymmFlowPipeline(
             ]
         )
         velocity = predict_velocity(
-            self.unet, torch.cat([sample, unconditional]), timestep, label_timesteps, label_head=self.label_head,
+            self.unet,
+            torch.cat([sample, unconditional]),
+            timestep,
+            label_timesteps,
+            label_head=self.label_head,
             takes_label_time=takes_label_time,
         )
         conditional, unconditional = velocity.chunk(2)
@@ -611,7 +621,11 @@ class SymmFlowPipeline(
                     )
                 else:
                     velocity = predict_velocity(
-                        self.unet, sample, t, label_timesteps[i], label_head=self.label_head,
+                        self.unet,
+                        sample,
+                        t,
+                        label_timesteps[i],
+                        label_head=self.label_head,
                         takes_label_time=takes_label_time,
                     )
                 step = self.scheduler.step(velocity, t, sample, c)
@@ -628,8 +642,10 @@ class SymmFlowPipeline(
                     }
                     callback_kwargs = {name: offered[name] for name in callback_on_step_end_tensor_inputs}
                     callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
-                    sides = [callback_outputs.pop("image_latents", sample[:, :c]),
-                             callback_outputs.pop("label_latents", sample[:, c:])]
+                    sides = [
+                        callback_outputs.pop("image_latents", sample[:, :c]),
+                        callback_outputs.pop("label_latents", sample[:, c:]),
+                    ]
                     if "latents" in callback_outputs:
                         sides[0 if direction == "forward" else 1] = callback_outputs.pop("latents")
                     sample = torch.cat(sides, dim=1)
@@ -708,8 +724,16 @@ class SymmFlowPipeline(
 
         # 1. Check and parse the inputs (before any model runs).
         labels, spatial_size, mode = self.check_inputs(
-            mask, class_labels, num_inference_steps, num_images_per_prompt, generator, latents, sampling_mode,
-            output_type, callback_on_step_end_tensor_inputs, guidance_scale,
+            mask,
+            class_labels,
+            num_inference_steps,
+            num_images_per_prompt,
+            generator,
+            latents,
+            sampling_mode,
+            output_type,
+            callback_on_step_end_tensor_inputs,
+            guidance_scale,
         )
         batch_size = labels.shape[0] * num_images_per_prompt
         noise_shape = (self.num_image_channels, *(s // self.vae_scale_factor for s in spatial_size))
@@ -732,8 +756,14 @@ class SymmFlowPipeline(
 
         # 4. Integrate t: 0 -> 1.
         sample = self._integrate(
-            sample, num_inference_steps, "forward", mode, callback_on_step_end, callback_on_step_end_tensor_inputs,
-            guidance_scale=guidance_scale, unconditional_label=unconditional_label,
+            sample,
+            num_inference_steps,
+            "forward",
+            mode,
+            callback_on_step_end,
+            callback_on_step_end_tensor_inputs,
+            guidance_scale=guidance_scale,
+            unconditional_label=unconditional_label,
         )
 
         # 5. Decode and post-process (`"latent"`: the image side as it is).

@@ -117,7 +117,13 @@ class SymmFlowEditMixin:
             source masks, int64 `[B, H, W]` (`source_masks` is `None` when not given).
         """
         pixels, masks, source_masks = self._check_inversion_inputs(
-            image, mask, source_mask, strength, num_inference_steps, generator, output_type,
+            image,
+            mask,
+            source_mask,
+            strength,
+            num_inference_steps,
+            generator,
+            output_type,
             callback_on_step_end_tensor_inputs,
         )
         if masks is None:
@@ -154,8 +160,15 @@ class SymmFlowEditMixin:
         source_code = self.encode_labels(source_masks.to(device), spatial_size).to(dtype)
         sample = torch.cat([image_latents, source_code], dim=1)
         sample = self._integrate(
-            sample, num_inference_steps, "forward", "conditional", callback_on_step_end,
-            callback_on_step_end_tensor_inputs, invert=True, num_steps=num_steps, guidance_scale=guidance_scale,
+            sample,
+            num_inference_steps,
+            "forward",
+            "conditional",
+            callback_on_step_end,
+            callback_on_step_end_tensor_inputs,
+            invert=True,
+            num_steps=num_steps,
+            guidance_scale=guidance_scale,
             unconditional_label=unconditional_label,
         )
         return sample[:, : self.num_image_channels]
@@ -210,7 +223,11 @@ class SymmFlowEditMixin:
         num_steps = self._strength_steps(num_inference_steps, strength)
         source_masks = self._source_masks(image, source_masks, generator)
         latents = self._invert_to_noise(
-            pixels, source_masks, num_inference_steps, num_steps, callback_on_step_end,
+            pixels,
+            source_masks,
+            num_inference_steps,
+            num_steps,
+            callback_on_step_end,
             callback_on_step_end_tensor_inputs,
         )
         noise_level = float(self.scheduler.sigmas[num_steps])
@@ -277,8 +294,15 @@ class SymmFlowEditMixin:
 
         # 1. Check and parse the inputs (before any model runs).
         pixels, masks, source_masks = self.check_edit_inputs(
-            image, mask, source_mask, strength, num_inference_steps, generator, output_type,
-            callback_on_step_end_tensor_inputs, guidance_scale,
+            image,
+            mask,
+            source_mask,
+            strength,
+            num_inference_steps,
+            generator,
+            output_type,
+            callback_on_step_end_tensor_inputs,
+            guidance_scale,
         )
         num_steps = self._strength_steps(num_inference_steps, strength)
         spatial_size = tuple(pixels.shape[-2:])
@@ -293,8 +317,14 @@ class SymmFlowEditMixin:
                 pixels.shape[0], 1, label_shape, generator, None, self._execution_device, self.unet.dtype
             )
         latents = self._invert_to_noise(
-            pixels, source_masks, num_inference_steps, num_steps, callback_on_step_end,
-            callback_on_step_end_tensor_inputs, guidance_scale=guidance_scale, unconditional_label=unconditional_label,
+            pixels,
+            source_masks,
+            num_inference_steps,
+            num_steps,
+            callback_on_step_end,
+            callback_on_step_end_tensor_inputs,
+            guidance_scale=guidance_scale,
+            unconditional_label=unconditional_label,
         )
 
         # 3. Regenerate from there with the edited masks, over the same part of the grid.
@@ -308,8 +338,14 @@ class SymmFlowEditMixin:
                 return callback_on_step_end(pipe, i + offset, t, callback_kwargs)
 
         sample = self._integrate(
-            sample, num_inference_steps, "forward", "conditional", generation_callback,
-            callback_on_step_end_tensor_inputs, num_steps=num_steps, guidance_scale=guidance_scale,
+            sample,
+            num_inference_steps,
+            "forward",
+            "conditional",
+            generation_callback,
+            callback_on_step_end_tensor_inputs,
+            num_steps=num_steps,
+            guidance_scale=guidance_scale,
             unconditional_label=unconditional_label,
         )
 

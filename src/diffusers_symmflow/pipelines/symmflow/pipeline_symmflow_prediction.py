@@ -64,7 +64,13 @@ class SymmFlowPredictionMixin:
                 f"`segment` needs a segmentation model; this one was trained for {self.config.task}: use `classify`."
             )
         return self._check_prediction_inputs(
-            image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type,
+            image,
+            num_inference_steps,
+            num_samples,
+            generator,
+            latents,
+            sampling_mode,
+            output_type,
             callback_on_step_end_tensor_inputs,
         )
 
@@ -89,7 +95,13 @@ class SymmFlowPredictionMixin:
                 f"one was trained for {self.config.task} without one: use `segment`."
             )
         return self._check_prediction_inputs(
-            image, num_inference_steps, num_samples, generator, latents, sampling_mode, None,
+            image,
+            num_inference_steps,
+            num_samples,
+            generator,
+            latents,
+            sampling_mode,
+            None,
             callback_on_step_end_tensor_inputs,
         )
 
@@ -177,11 +189,23 @@ class SymmFlowPredictionMixin:
 
         # 1. Check and parse the inputs (before any model runs).
         pixels, mode = self.check_segment_inputs(
-            image, num_inference_steps, num_samples, generator, latents, sampling_mode, output_type,
+            image,
+            num_inference_steps,
+            num_samples,
+            generator,
+            latents,
+            sampling_mode,
+            output_type,
             callback_on_step_end_tensor_inputs,
         )
         codes = self._predict_label_codes(
-            pixels, num_samples, num_inference_steps, mode, generator, latents, callback_on_step_end,
+            pixels,
+            num_samples,
+            num_inference_steps,
+            mode,
+            generator,
+            latents,
+            callback_on_step_end,
             callback_on_step_end_tensor_inputs,
         )
         if output_type == "latent":
@@ -269,11 +293,22 @@ class SymmFlowPredictionMixin:
 
         # 1. Check and parse the inputs (before any model runs).
         pixels, mode = self.check_classify_inputs(
-            image, num_inference_steps, num_samples, generator, latents, sampling_mode,
+            image,
+            num_inference_steps,
+            num_samples,
+            generator,
+            latents,
+            sampling_mode,
             callback_on_step_end_tensor_inputs,
         )
         codes = self._predict_label_codes(
-            pixels, num_samples, num_inference_steps, mode, generator, latents, callback_on_step_end,
+            pixels,
+            num_samples,
+            num_inference_steps,
+            mode,
+            generator,
+            latents,
+            callback_on_step_end,
             callback_on_step_end_tensor_inputs,
         )
         decoding = self.decode_labels(codes)

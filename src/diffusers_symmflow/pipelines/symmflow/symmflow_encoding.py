@@ -13,7 +13,6 @@ from ...labels import LabelDecoding
 class SymmFlowEncodingMixin:
     """Data <-> model space for `SymmFlowPipeline` (mixed into it). Reads the host's `vae` and `label_codec`."""
 
-
     def _vae_encode(self, pixels: torch.Tensor, generator=None, sample: bool = False) -> torch.Tensor:
         distribution = self.vae.encode(pixels.to(device=self.vae.device, dtype=self.vae.dtype)).latent_dist
         latents = distribution.sample(generator) if sample else distribution.mode()

@@ -58,10 +58,19 @@ class SymmFlowLoadingMixin:
             (the scheduler's timestep scale), and `palette` for the `"palette"` code (the colours are the code).
         """
         config = self.config
-        space = {key: config[key] for key in (
-            "task", "label_encoding", "num_classes", "ignore_index", "background_class", "beta", "label_prediction",
-            "label_input",
-        )}
+        space = {
+            key: config[key]
+            for key in (
+                "task",
+                "label_encoding",
+                "num_classes",
+                "ignore_index",
+                "background_class",
+                "beta",
+                "label_prediction",
+                "label_input",
+            )
+        }
         space["image_channels"] = self.num_pixel_channels
         space["num_train_timesteps"] = self.scheduler.config.num_train_timesteps
         if config.label_encoding == "palette":
@@ -75,7 +84,9 @@ class SymmFlowLoadingMixin:
         current = self.label_space()
         differ = [key for key in recorded if recorded[key] != current.get(key)]
         if differ:
-            found = [f"`{key}` is {current.get(key)!r} but the UNet was saved with {recorded[key]!r}" for key in differ]
+            found = [
+                f"`{key}` is {current.get(key)!r} but the UNet was saved with {recorded[key]!r}" for key in differ
+            ]
             raise ValueError(
                 "The pipeline's settings disagree with the ones its UNet was trained and saved with: "
                 + "; ".join(found)
@@ -116,12 +127,24 @@ class SymmFlowLoadingMixin:
         """
         needs_label_time = objective_config.get("label_time", "diagonal") != "diagonal"
         checks = [
-            ("label_prediction", objective_config.get("label_prediction"), self.config.label_prediction,
-             "the pipeline's `label_prediction`"),
-            ("num_train_timesteps", objective_config.get("num_train_timesteps"),
-             self.scheduler.config.num_train_timesteps, "the scheduler's `num_train_timesteps`"),
-            ("label_time", needs_label_time, self.supports_conditional_sampling,
-             "whether the UNet takes a label time input (`class_embed_type='timestep'`)"),
+            (
+                "label_prediction",
+                objective_config.get("label_prediction"),
+                self.config.label_prediction,
+                "the pipeline's `label_prediction`",
+            ),
+            (
+                "num_train_timesteps",
+                objective_config.get("num_train_timesteps"),
+                self.scheduler.config.num_train_timesteps,
+                "the scheduler's `num_train_timesteps`",
+            ),
+            (
+                "label_time",
+                needs_label_time,
+                self.supports_conditional_sampling,
+                "whether the UNet takes a label time input (`class_embed_type='timestep'`)",
+            ),
         ]
         differ = [
             f"the objective's `{key}` is {objective_config.get(key)!r} but {what} is {ours!r}"

@@ -33,7 +33,7 @@ import sys
 import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
+from diffusers_symmflow.commands.data_args import add_data_arguments, as_flag_error, data_config_from_args
 from diffusers_symmflow.data import load_symmflow_data
 from diffusers_symmflow.evaluation import DEFAULT_STEPS, EvaluationResults, evaluate_pipeline
 from diffusers_symmflow.pipelines import SymmFlowPipeline
@@ -154,7 +154,11 @@ def main(argv: list[str] | None = None) -> EvaluationResults:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
     pipe = SymmFlowPipeline.from_pretrained(args.pipeline).to(device)
-    data = load_symmflow_data(data_config_from_args(args))
+    try:
+        data = load_symmflow_data(data_config_from_args(args))
+    except ValueError as error:
+        # The library names its arguments; say them as this script's flags.
+        raise as_flag_error(error, args)
     check_data_matches_pipeline(data, pipe)
     feature_data = getattr(data, "train", None) if args.feature_classifier_split == "train" else None
 

@@ -51,7 +51,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
-from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
+from diffusers_symmflow.commands.data_args import add_data_arguments, as_flag_error, data_config_from_args
 from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
 from diffusers_symmflow.evaluation.metrics import label_confusion_matrix, label_scores
 from diffusers_symmflow.inputs import check_positive_int
@@ -1083,7 +1083,11 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         args = parse_args(args)
     # `train` locks --output_dir once the processes are up; the lock is released however the run ends.
     with contextlib.ExitStack() as cleanup:
-        return train(args, cleanup)
+        try:
+            return train(args, cleanup)
+        except ValueError as error:
+            # The library names its arguments; say them as this script's flags.
+            raise as_flag_error(error, args)
 
 
 def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:

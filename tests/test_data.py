@@ -246,11 +246,11 @@ def test_streaming_state_resumes_after_the_consumed_examples(tmp_path):
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"image_column": "picture"}, "--image_column 'picture' is not a column"),
-        ({"image_column": "image", "mask_column": "label"}, "--mask_column 'label' is not a column"),
+        ({"image_column": "picture"}, "`image_column` 'picture' is not a column"),
+        ({"image_column": "image", "mask_column": "label"}, "`mask_column` 'label' is not a column"),
         ({"num_classes": 2}, "outside [0, 2)"),
-        ({"label_column": "mask"}, "--label_column names class ids for --task classification"),
-        ({"background_class": 3}, "--background_class 3 needs --task segmentation and a class id in [0, 3)"),
+        ({"label_column": "mask"}, "`label_column` names class ids for `task` classification"),
+        ({"background_class": 3}, "`background_class` 3 needs `task` segmentation and a class id in [0, 3)"),
     ],
 )
 def test_bad_settings_fail_early_with_a_clear_message(tmp_path, settings, message):
@@ -273,7 +273,7 @@ def test_missing_mask_column_and_unknown_colours_are_named(tmp_path):
 
     images, masks = stripes(count=4)
     datasets.Dataset.from_dict({"image": list(images)}).save_to_disk(str(tmp_path / "images_only"))
-    with pytest.raises(ValueError, match="no mask column.*--mask_column"):
+    with pytest.raises(ValueError, match="no mask column.*`mask_column`"):
         load_symmflow_data(SymmFlowDataConfig(dataset_name=str(tmp_path / "images_only"), num_classes=3))
 
     rgb = np.asarray(PALETTE, dtype=np.uint8)[masks]
@@ -281,7 +281,7 @@ def test_missing_mask_column_and_unknown_colours_are_named(tmp_path):
     datasets.Dataset.from_dict({"image": list(images), "mask": list(rgb)}).save_to_disk(str(tmp_path / "rgb"))
     palette_file = tmp_path / "palette.json"
     palette_file.write_text(json.dumps(PALETTE))
-    with pytest.raises(ValueError, match=r"not in the palette.*\(1, 2, 3\).*--palette"):
+    with pytest.raises(ValueError, match=r"not in the palette.*\(1, 2, 3\).*`palette`"):
         load_symmflow_data(
             SymmFlowDataConfig(
                 dataset_name=str(tmp_path / "rgb"),

@@ -217,7 +217,7 @@ def test_a_batch_in_one_training_example_is_refused(codec):
 def test_unknown_colours_name_the_mask_in_both(codec):
     colours = np.asarray(MODEL_PALETTE, dtype=np.int64)[IDS]
     colours[0, 0] = [1, 2, 3]
-    with pytest.raises(ValueError, match=r"column 'mask' holds colours that are not in the palette.*--palette"):
+    with pytest.raises(ValueError, match=r"column 'mask' holds colours that are not in the palette.*`palette`"):
         mask_to_ids(colours, codec, "mask")
     with pytest.raises(ValueError, match=r"`mask\[0\]` holds colours that are not in the palette"):
         SymmFlowImageProcessor().preprocess_masks(colours, codec)

@@ -129,3 +129,18 @@ def test_a_benchmark_finds_the_helper_when_run_as_a_file(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "--validation_split" in result.stdout and "--dataset_name" in result.stdout
+
+
+def test_library_argument_names_become_the_scripts_flags():
+    import argparse
+
+    from diffusers_symmflow.commands.data_args import as_flag_error
+    from diffusers_symmflow.data import DataExampleError
+
+    args = argparse.Namespace(mask_column=None, num_classes=3)
+    error = as_flag_error(ValueError("`mask_column` 'x' is not a column; check `num_classes` and `other`."), args)
+    assert str(error) == "--mask_column 'x' is not a column; check --num_classes and `other`."
+    # The exception keeps its type and attributes (a bad example's row and column).
+    bad = as_flag_error(DataExampleError("Row 3: check `num_classes`.", index=3, column="mask"), args)
+    assert isinstance(bad, DataExampleError) and (bad.index, bad.column) == (3, "mask")
+    assert str(bad) == "Row 3: check --num_classes."

@@ -549,7 +549,7 @@ def test_a_bad_row_mid_run_stops_with_its_index_after_a_checkpoint(train, tmp_pa
     with caplog.at_level(logging.WARNING):
         result = train.main([*flags, "--output_dir", str(tmp_path / "skipping"), "--skip_bad_examples"])
     assert result["global_step"] == 20 and result["skipped_examples"] == 2  # 2 epochs of 10 batches
-    assert "Skipping a bad example (--skip_bad_examples). Row 60 of split 'train': Column 'mask'" in caplog.text
+    assert "Skipping a bad example (`skip_bad_examples`). Row 60 of split 'train': Column 'mask'" in caplog.text
 
 
 class _CpuAccelerator:

@@ -11,6 +11,7 @@ takes the typed `SymmFlowDataConfig`. Imported from the installed package, so no
 
 import argparse
 import dataclasses
+import re
 
 from diffusers_symmflow.data import (
     DEFAULT_VALIDATION_FRACTION,
@@ -172,3 +173,20 @@ def data_config_from_args(args: argparse.Namespace) -> SymmFlowDataConfig:
     seeds the augmentation)."""
     names = [field.name for field in dataclasses.fields(SymmFlowDataConfig)]
     return SymmFlowDataConfig(**{name: getattr(args, name) for name in names if hasattr(args, name)})
+
+
+def as_flag_error(error: Exception, args: argparse.Namespace) -> Exception:
+    """`error` with the library's argument names (written `` `name` ``) turned into this script's flags (`--name`),
+    for every name the parsed `args` hold; returned to be raised again, same type and attributes (a
+    `DataExampleError` keeps its row and column).
+
+    The library names its arguments (`SymmFlowDataConfig` fields, `load_symmflow_data` keywords); only the script
+    speaks in flags, and this is where it translates.
+    """
+    flags = set(vars(args))
+    if error.args and isinstance(error.args[0], str):
+        message = re.sub(
+            r"`([a-z][a-z_]*)`", lambda m: f"--{m.group(1)}" if m.group(1) in flags else m.group(0), error.args[0]
+        )
+        error.args = (message, *error.args[1:])
+    return error

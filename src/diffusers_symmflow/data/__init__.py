@@ -17,19 +17,19 @@ Sources (in this order):
   so it works offline). The 28x28 digits are padded to 32x32 with black. Segmentation masks are derived from the
   digits: a pixel whose 8-bit intensity is at least `MNIST_FOREGROUND_THRESHOLD` (128, half of full white) belongs
   to the digit and is labelled with the digit's class 0-9; every other pixel is background, class 10. With
-  `--task classification` the labels are the 10 digit classes.
-* `--dataset_name` / `--train_data_dir`: a Hub dataset id, a directory written by `datasets`' `save_to_disk`, one or
+  `task` classification` the labels are the 10 digit classes.
+* `dataset_name` / `train_data_dir`: a Hub dataset id, a directory written by `datasets`' `save_to_disk`, one or
   more parquet files (a file, a comma-separated list, or a directory; files whose name starts with `validation`,
   `valid`, `val` or `test` form the validation split), or any directory `datasets.load_dataset` reads (e.g. an
   `imagefolder`, whose sub-directory names become classification labels).
 
 Masks may hold class ids (`"L"`, `"I"`, `"P"` PIL images, whose pixel values or palette indices are the ids, as in
 Pascal VOC, or 2-D integer arrays) or palette colours (`"RGB"` images or `[H, W, 3]` arrays, mapped to ids with
-`LabelCodec.rgb_to_labels` and the `--palette`). Masks are resized with nearest-neighbour sampling; images
+`LabelCodec.rgb_to_labels` and the `palette`). Masks are resized with nearest-neighbour sampling; images
 bilinearly (with antialiasing). A dataset without a validation split gets one carved off the training split by a
-seeded permutation (`--validation_split`); validation items are never flipped and always centre-cropped.
+seeded permutation (`validation_split`); validation items are never flipped and always centre-cropped.
 
-Training augmentation (`--random_flip`, and random crops unless `--center_crop`) draws from a generator seeded by
+Training augmentation (`random_flip`, and random crops unless `center_crop`) draws from a generator seeded by
 `(seed, epoch, example index)`, so a resumed run sees exactly the augmentations of an uninterrupted one, whatever
 the number of data-loader workers.
 

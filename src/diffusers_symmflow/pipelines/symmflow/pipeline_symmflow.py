@@ -334,7 +334,9 @@ class SymmFlowPipeline(
                 "sampling_mode='conditional' holds one side clean while the other is integrated, which needs a model "
                 "that takes the label's noise level as a second time input (config.class_embed_type='timestep'). "
                 "This model was trained without a label time input, so it cannot hold one side clean; use "
-                "sampling_mode='joint' (the paper's ODE) or retrain with --label_time mixed."
+                "sampling_mode='joint' (the paper's ODE), or train a model with a label time: "
+                + LABEL_TIME_MODEL
+                + "."
             )
         return sampling_mode
 

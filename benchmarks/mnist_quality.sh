@@ -17,7 +17,7 @@ out=${2:-mnist-quality}
 mkdir -p "$out"
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 # The paper's label head (velocity, raw label input) and the `small` UNet: what these numbers were measured with,
-# before the training script's defaults became the logits head (BENCHMARKS.md section 1c) and `narrow` (1d).
+# before the training script's defaults became the logits head (the readout study's section 1c) and `narrow` (1d).
 common=(--num_train_epochs 6 --train_batch_size 8 --learning_rate 2e-3 --lr_warmup_steps 50 --seed 0
         --validation_steps 100000 --checkpointing_steps 100000 --report_to none
         --label_prediction velocity --label_input raw --image_loss_weight 0.9 --unet_config small)

@@ -93,7 +93,8 @@ logger = get_logger(__name__, log_level="INFO")
 # Named presets: the settings whose best value depends on the task and the back-end, as one table instead of
 # defaults filled in by other flags. A preset has one row per setting (`preset_row` picks it); the row's values are
 # the parser's defaults, so any flag given on the command line wins. Why "symmflow" holds these values (each was
-# measured against the paper's): BENCHMARKS.md, "Defaults and why".
+# measured against the paper's): the readout study's sections 1c-1f
+# (examples/research_projects/readout_study/README.md) and BENCHMARKS.md.
 _PAPER_OBJECTIVE = {
     "label_prediction": "velocity",
     "label_input": "raw",
@@ -361,7 +362,7 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "'mixed' (the diagonal with probability --diagonal_probability). Non-diagonal options "
         "give the model a second time input and enable 'conditional' sampling and "
         "`pipe.invert` / `pipe.edit`, at a measured cost to the one-step readout "
-        "(BENCHMARKS.md 1d).",
+        "(the readout study's section 1d; BENCHMARKS.md section 6).",
     )
     model.add_argument(
         "--diagonal_probability",

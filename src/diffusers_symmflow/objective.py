@@ -90,14 +90,15 @@ class SymmFlowObjective(ConfigMixin):
         label_prediction (`str`, defaults to `"velocity"`): what the model's label channels predict (see
             `LabelHead`). `"velocity"` is the paper's MSE on `v_y`; `"logits"` trains class logits with per-pixel
             cross-entropy against the class of the clean one-hot code, which makes the one-step readout learn about
-            as fast as a discriminative model (BENCHMARKS.md section 1c).
+            as fast as a discriminative model (the readout study's section 1c,
+            `examples/research_projects/readout_study/README.md`).
         readout_probability (`float`, defaults to 0.0): the share of samples placed exactly at the one-step
             readout's point, `t = 1` (clean image) and `s = 1` (label noise), on top of the time sampling above; 0 is
             the paper's. There the label side is the discriminative task itself.
         readout_image_loss (`bool`, defaults to `False`): whether the samples placed at the readout's point count in
             the image loss too. By default they do not, so the image side keeps the paper's time distribution: at
             `t = 1` the image target's noise part cannot be predicted from the clean image, and the image loss of
-            those samples only adds gradient noise (measured to cost generation, BENCHMARKS.md 1e).
+            those samples only adds gradient noise (measured to cost generation, the readout study's section 1e).
     """
 
     # examples/train_symmflow.py saves the objective under this name beside the pipeline it trained (the model card

@@ -572,7 +572,7 @@ def test_accelerate_launchs_one_thread_pin_is_lifted_for_a_single_cpu_process(tr
 
 
 def test_the_quickstart_defaults_are_the_measured_ones(train):
-    """BENCHMARKS.md 1c-1f: the logits head, gated input, image weight 0.2, half of each batch at the readout's point,
+    """The readout study's sections 1c-1f: the logits head, gated input, image weight 0.2, half of each batch at the readout's point,
     diagonal time, `narrow`, 2 x batch 12; classification: weight 0.9, a quarter at the readout, logit-normal time."""
     args = train.parse_args([])
     assert (args.label_prediction, args.label_input, args.image_loss_weight) == ("logits", "gated", 0.2)
@@ -583,7 +583,7 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
         2,
         12,
     )
-    # Classification keeps the authors' image weight (0.2 ruins generation from class ids, BENCHMARKS.md 1d).
+    # Classification keeps the authors' image weight (0.2 ruins generation from class ids, the readout study's section 1d).
     onehot = train.parse_args(["--task", "classification"])
     assert (onehot.label_prediction, onehot.image_loss_weight) == ("logits", 0.9)
     # ... a quarter of the batch at the readout, with the image time leaning to the generation's start (BENCHMARKS.md

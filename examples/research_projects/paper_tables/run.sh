@@ -14,7 +14,8 @@ COMMON="--task classification --unet_config narrow --train_batch_size $BATCH --m
   --validation_steps $((STEPS / 4)) --checkpointing_steps $STEPS --num_validation_images 0 --report_to none --seed 0"
 EVAL="--task classification --steps 1 2 5 10 20 25 --generation_steps 25 --num_generated 200 --no_progress"
 train() { name=$1; shift; /usr/bin/time -f "$name %e s" python examples/train_symmflow.py $COMMON --output_dir "$OUT/$name" "$@"; }
-evaluate() { python examples/evaluate_symmflow.py --pipeline "$OUT/$1" $EVAL --output_dir "$OUT/$1/eval"; }
+# Reports go beside the pipelines (eval_NAME), where benchmarks/collect_results.py reads them (it skips pipeline folders).
+evaluate() { python examples/evaluate_symmflow.py --pipeline "$OUT/$1" $EVAL --output_dir "$OUT/eval_$1"; }
 
 # Table 6: the paper's model (its learning rate and warm-up share) and the project's default (its own settings).
 train cls_paper --preset paper --beta 4 --learning_rate 5e-4 --lr_warmup_steps $WARMUP
@@ -33,9 +34,9 @@ done
 # Table 5's analogue: segmentation of the quickstart's masks with the paper's palette code, at the README's budget.
 python examples/train_symmflow.py --preset paper --report_to none --num_validation_images 0 --output_dir "$OUT/seg_paper"
 python examples/evaluate_symmflow.py --pipeline "$OUT/seg_paper" --task segmentation --steps 1 2 5 10 20 25 \
-  --generation_steps 25 --num_generated 200 --no_progress --output_dir "$OUT/seg_paper/eval"
+  --generation_steps 25 --num_generated 200 --no_progress --output_dir "$OUT/eval_seg_paper"
 python examples/train_symmflow.py --preset paper --no-use_ema --report_to none --num_validation_images 0 \
   --output_dir "$OUT/seg_paper_no_ema"
 python examples/evaluate_symmflow.py --pipeline "$OUT/seg_paper_no_ema" --task segmentation \
-  --steps 1 2 5 10 20 25 --generation_steps 25 --num_generated 200 --no_progress --output_dir "$OUT/seg_paper_no_ema/eval"
-python examples/research_projects/paper_tables/collect.py "$OUT" examples/research_projects/paper_tables/results.json
+  --steps 1 2 5 10 20 25 --generation_steps 25 --num_generated 200 --no_progress --output_dir "$OUT/eval_seg_paper_no_ema"
+python benchmarks/collect_results.py "$OUT" --out examples/research_projects/paper_tables/results.json

@@ -45,7 +45,7 @@ PIXEL_UNET_PRESETS = {
 
 # `small` at half the width where the resolution is full (16, 32, 64 channels, 0.69 M parameters): about half the
 # compute per example on a CPU. The default of examples/train_symmflow.py, the 3-minute quickstart: in a fixed CPU
-# time it sees twice the examples, which beats `small`'s extra width (BENCHMARKS.md section 1d).
+# time it sees twice the examples, which beats `small`'s extra width (examples/research_projects/readout_study/README.md, section 1d).
 PIXEL_UNET_PRESETS["narrow"] = {**PIXEL_UNET_PRESETS["small"], "block_out_channels": (16, 32, 64)}
 
 

@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 
 
-def interleaved_medians(functions: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds per call of each function, run round-robin so machine noise hits all of them alike."""
+def interleaved_times(
+    functions: dict[str, Callable[[], object]], repeats: int, warmup: int = 2
+) -> dict[str, list[float]]:
+    """Seconds of each call of each function, run round-robin so machine noise hits all of them alike."""
     for _ in range(warmup):
         for fn in functions.values():
             fn()
@@ -17,7 +19,22 @@ def interleaved_medians(functions: dict[str, Callable[[], object]], repeats: int
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved_medians(functions: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each function, run round-robin (see `interleaved_times`)."""
+    times = interleaved_times(functions, repeats, warmup)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of `numerator[i] / denominator[i]` (times from the same round of `interleaved_times`).
+
+    Load that drifts over seconds (another process, frequency scaling) moves both calls of a round alike, so the
+    per-round ratio is steadier than the ratio of two medians taken over the whole run.
+    """
+    return statistics.median(a / b for a, b in zip(numerator, denominator))
 
 
 def peak_rss_mib() -> float:

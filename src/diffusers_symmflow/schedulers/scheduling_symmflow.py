@@ -261,12 +261,27 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         self._begin_index = None
         self._first_stage = None
 
+    @staticmethod
+    def _per_channel(
+        image_value: torch.Tensor, label_value: torch.Tensor, num_image_channels: int, like: torch.Tensor
+    ) -> torch.Tensor:
+        """`[1, C, 1, ...]` (broadcasting against `like`) with `image_value` on the image channels and `label_value`
+        on the label ones, in `like`'s dtype: one multiply then treats both sides, with no slicing and re-joining of
+        the full state (the products are those of the per-side expressions, bit for bit)."""
+        num_channels = like.shape[1]
+        values = torch.cat(
+            [
+                image_value.reshape(1).expand(num_image_channels),
+                label_value.reshape(1).expand(num_channels - num_image_channels),
+            ]
+        ).to(like)
+        return values.reshape(1, num_channels, *([1] * (like.ndim - 2)))
+
     def _increment(self, model_output: torch.Tensor, grid_index: int, num_image_channels: int) -> torch.Tensor:
         """Euler increment `[(sigma_x - sigma_x') v_x | (sigma_y' - sigma_y) v_y]` for grid step `grid_index`."""
-        d_image = (self.sigmas[grid_index] - self.sigmas[grid_index + 1]).to(model_output)
-        d_label = (self.label_sigmas[grid_index + 1] - self.label_sigmas[grid_index]).to(model_output)
-        v_image, v_label = model_output[:, :num_image_channels], model_output[:, num_image_channels:]
-        return torch.cat([d_image * v_image, d_label * v_label], dim=1)
+        d_image = self.sigmas[grid_index] - self.sigmas[grid_index + 1]
+        d_label = self.label_sigmas[grid_index + 1] - self.label_sigmas[grid_index]
+        return model_output * self._per_channel(d_image, d_label, num_image_channels, model_output)
 
     def step(
         self,
@@ -325,14 +340,8 @@ class SymmFlowScheduler(SchedulerMixin, ConfigMixin):
         grid_index = self._step_index // self.order
         point = grid_index + self._step_index % self.order
         # One-jump estimate of both clean ends from the current state (image at noise 0, label at noise 0).
-        sigma_x = self.sigmas[point].to(sample)
-        sigma_y = self.label_sigmas[point].to(sample)
-        pred_original = torch.cat(
-            [
-                sample[:, :num_image_channels] + sigma_x * model_output[:, :num_image_channels],
-                sample[:, num_image_channels:] - sigma_y * model_output[:, num_image_channels:],
-            ],
-            dim=1,
+        pred_original = sample + model_output * self._per_channel(
+            self.sigmas[point], -self.label_sigmas[point], num_image_channels, sample
         )
 
         increment = self._increment(model_output.float(), grid_index, num_image_channels)

@@ -154,7 +154,7 @@ class SymmFlowEditMixin:
         `guidance_scale` / `unconditional_label` guide the velocity as in `_integrate`. Returns the image side
         `[B, num_image_channels, h, w]` in model space.
         """
-        device, dtype = self._execution_device, self.unet.dtype
+        device, dtype = self._execution_placement()
         spatial_size = tuple(pixels.shape[-2:])
         image_latents = self.encode_images(pixels.to(device)).to(dtype)
         source_code = self.encode_labels(source_masks.to(device), spatial_size).to(dtype)
@@ -314,7 +314,7 @@ class SymmFlowEditMixin:
             # The label at full noise for the unconditional branch of both halves: one draw, fixed for all steps.
             label_shape = (self.num_label_channels, *(s // self.vae_scale_factor for s in spatial_size))
             unconditional_label = self.prepare_latents(
-                pixels.shape[0], 1, label_shape, generator, None, self._execution_device, self.unet.dtype
+                pixels.shape[0], 1, label_shape, generator, None, *self._execution_placement()
             )
         latents = self._invert_to_noise(
             pixels,

@@ -123,7 +123,7 @@ class SymmFlowPredictionMixin:
         """
         num_images = pixels.shape[0]
         noise_shape = (self.num_label_channels, *(s // self.vae_scale_factor for s in pixels.shape[-2:]))
-        device, dtype = self._execution_device, self.unet.dtype
+        device, dtype = self._execution_placement()
 
         # 2. Encode the images (the posterior's mode: inference is deterministic given the label noise).
         image_latents = self.encode_images(pixels.to(device)).to(dtype)

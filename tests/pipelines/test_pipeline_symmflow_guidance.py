@@ -438,3 +438,59 @@ def test_a_guided_edit_runs_and_differs_from_the_unguided_one(backend, tiny_pixe
     assert guided.shape == plain.shape and not torch.allclose(guided, plain, atol=1e-3)
     again = pipe.edit(images, new, generator=_gen(0), guidance_scale=3.0, **kwargs).images
     assert torch.equal(guided, again)
+
+
+def test_a_guided_inversion_is_regenerated_by_guided_generation_with_the_same_draw():
+    """`invert(guidance_scale=w)` walks back the field `pipe(..., guidance_scale=w)` integrates, with the
+    unconditional label drawn as `__call__` draws it from `latents`: a generator in the same state regenerates the
+    image exactly (the oracle's field is straight); another draw, or no guidance, does not."""
+    pipe = _quiet(SymmFlowPipeline(unet=MaskVelocity(), scheduler=SymmFlowScheduler(), num_classes=CLASSES))
+    images, masks = _images(batch=2), _masks(batch=2, seed=0)
+    scale = 2.0
+    guided = pipe.invert(images, masks, num_inference_steps=4, generator=_gen(0), guidance_scale=scale).latents
+    unguided = pipe.invert(images, masks, num_inference_steps=4).latents
+    assert (guided - unguided).abs().max() > 0.05
+
+    def regenerate(latents, seed):
+        return pipe(
+            mask=masks,
+            latents=latents,
+            num_inference_steps=4,
+            generator=_gen(seed),
+            guidance_scale=scale,
+            output_type="latent",
+        ).images
+
+    torch.testing.assert_close(regenerate(guided, 0), 2 * images - 1, atol=1e-5, rtol=1e-5)
+    assert (regenerate(guided, 1) - (2 * images - 1)).abs().max() > 0.05
+    assert (regenerate(unguided, 0) - (2 * images - 1)).abs().max() > 0.05
+
+
+def test_invert_checks_its_guidance_scale_before_any_model_runs(tiny_pixel_unet):
+    pipe = _seg_pipe(tiny_pixel_unet)
+    sizes = _record_batch_sizes(pipe)
+    with pytest.raises(ValueError, match="`guidance_scale` must be a finite number >= 0"):
+        pipe.invert(_images(), _masks(), guidance_scale=-1.0)
+    assert sizes == []
+
+
+def test_a_callback_cannot_switch_guidance_on_mid_call(tiny_pixel_unet):
+    """Guidance needs the unconditional label noise drawn at the start; a callback may switch it off, and switching
+    it on says so instead of failing inside the model call."""
+    pipe = _seg_pipe(tiny_pixel_unet)
+
+    def switch_on(p, i, t, kwargs):
+        p._guidance_scale = 3.0
+        return kwargs
+
+    with pytest.raises(ValueError, match=r"before model call 1.*started without guidance"):
+        pipe(mask=_masks(), num_inference_steps=3, generator=_gen(0), callback_on_step_end=switch_on)
+
+    def switch_off(p, i, t, kwargs):
+        p._guidance_scale = 1.0
+        return kwargs
+
+    cut = pipe(
+        mask=_masks(), num_inference_steps=3, generator=_gen(0), guidance_scale=3.0, callback_on_step_end=switch_off
+    )
+    assert cut.images[0].size == (SIZE, SIZE)

@@ -654,6 +654,14 @@ class SymmFlowPipeline(
                 if self.interrupt:
                     continue
                 if self.do_classifier_free_guidance:
+                    if unconditional_label is None:
+                        raise ValueError(
+                            f"`pipe._guidance_scale` is {self.guidance_scale!r} before model call {i}, set by "
+                            "`callback_on_step_end`, but this call started without guidance (`guidance_scale=1`), so "
+                            "it has no unconditional label noise to guide with. Start the call with the "
+                            "`guidance_scale` you want; a callback can switch guidance off (`pipe._guidance_scale = "
+                            "1.0`), not on."
+                        )
                     velocity = self._guided_velocity(
                         sample, t, label_timesteps[i], unconditional_label, takes_label_time=takes_label_time
                     )

@@ -86,6 +86,7 @@ class SymmFlowEditMixin:
         num_inference_steps: int,
         generator,
         callback_on_step_end_tensor_inputs,
+        guidance_scale: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """All checks of `invert`'s arguments, before any model runs.
 
@@ -96,6 +97,7 @@ class SymmFlowEditMixin:
         pixels, source_masks, _ = self._check_inversion_inputs(
             image, mask, None, strength, num_inference_steps, generator, None, callback_on_step_end_tensor_inputs
         )
+        self.check_guidance_scale(guidance_scale)
         return pixels, source_masks
 
     def check_edit_inputs(
@@ -137,6 +139,14 @@ class SymmFlowEditMixin:
             return source_masks
         # The user's images, not the parsed [-1, 1] tensor: a tensor without negative values would read as [0, 1].
         return self.segment(image, generator=generator, output_type="pt").masks.long()
+
+    def _unconditional_label(self, pixels: torch.Tensor, generator, guidance_scale: float) -> torch.Tensor | None:
+        """The label at full noise for the unconditional branch (one draw per image from `generator`, fixed for all
+        steps of both halves), or `None` without guidance. `__call__` draws it the same way, after its image noise."""
+        if guidance_scale == 1:
+            return None
+        label_shape = (self.num_label_channels, *(s // self.vae_scale_factor for s in pixels.shape[-2:]))
+        return self.prepare_latents(pixels.shape[0], 1, label_shape, generator, None, *self._execution_placement())
 
     def _invert_to_noise(
         self,
@@ -184,6 +194,7 @@ class SymmFlowEditMixin:
         return_dict: bool = True,
         callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
         callback_on_step_end_tensor_inputs: tuple[str, ...] | list[str] = ("latents",),
+        guidance_scale: float = 1.0,
     ) -> SymmFlowInversionOutput | tuple:
         """Integrate the generation ODE backwards: from an image (clean) to the noise that generates it from `mask`.
 
@@ -203,6 +214,12 @@ class SymmFlowEditMixin:
             return_dict (`bool`, defaults to `True`): return a `SymmFlowInversionOutput` instead of the tuple
                 `(latents, noise_level, source_masks)`.
             callback_on_step_end, callback_on_step_end_tensor_inputs: as in `__call__`, for every inversion step.
+            guidance_scale (`float`, defaults to 1.0): invert the guided field `__call__` integrates with this
+                `guidance_scale`, so that generating from `latents` with guidance regenerates the image. The
+                unconditional label noise is drawn from `generator` (after `segment`'s draw when `mask` is `None`),
+                as `__call__` draws it when given `latents`: regenerate with
+                `pipe(mask=mask, latents=out.latents, guidance_scale=w, generator=g)` where `g` is in the state this
+                call's generator was in (with `mask` given: a generator seeded alike). 1 is no guidance.
 
         Returns:
             `SymmFlowInversionOutput` or `tuple`.
@@ -218,7 +235,7 @@ class SymmFlowEditMixin:
 
         # 1. Check and parse the inputs (before any model runs).
         pixels, source_masks = self.check_invert_inputs(
-            image, mask, strength, num_inference_steps, generator, callback_on_step_end_tensor_inputs
+            image, mask, strength, num_inference_steps, generator, callback_on_step_end_tensor_inputs, guidance_scale
         )
         num_steps = self._strength_steps(num_inference_steps, strength)
         source_masks = self._source_masks(image, source_masks, generator)
@@ -229,6 +246,8 @@ class SymmFlowEditMixin:
             num_steps,
             callback_on_step_end,
             callback_on_step_end_tensor_inputs,
+            guidance_scale=guidance_scale,
+            unconditional_label=self._unconditional_label(pixels, generator, guidance_scale),
         )
         noise_level = float(self.scheduler.sigmas[num_steps])
         self.maybe_free_model_hooks()
@@ -309,13 +328,7 @@ class SymmFlowEditMixin:
 
         # 2. Invert with the source masks.
         source_masks = self._source_masks(image, source_masks, generator)
-        unconditional_label = None
-        if guidance_scale != 1:
-            # The label at full noise for the unconditional branch of both halves: one draw, fixed for all steps.
-            label_shape = (self.num_label_channels, *(s // self.vae_scale_factor for s in spatial_size))
-            unconditional_label = self.prepare_latents(
-                pixels.shape[0], 1, label_shape, generator, None, *self._execution_placement()
-            )
+        unconditional_label = self._unconditional_label(pixels, generator, guidance_scale)
         latents = self._invert_to_noise(
             pixels,
             source_masks,

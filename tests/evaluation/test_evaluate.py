@@ -310,7 +310,7 @@ def test_scores_of_a_random_unet_do_not_depend_on_the_batch_size(tiny_pixel_unet
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def test_oracle_generation_reproduces_the_real_images_with_the_default_feature_classifier():
+def test_oracle_generation_reproduces_the_real_images_with_the_default_feature_classifier(capsys):
     pipe = oracle_pipeline(class_names=["background", "a", "b"])
     masks = random_masks(6, seed=1)
     masks[:, :4] = 0  # the background covers half of each mask, so the majority class must skip it
@@ -325,6 +325,8 @@ def test_oracle_generation_reproduces_the_real_images_with_the_default_feature_c
         lpips_pairs=0,
         progress=False,
     )
+    # progress=False hides every bar, the feature classifier's training included.
+    assert "Feature classifier" not in capsys.readouterr().err
     info = results.settings["feature_extractor"]
     assert info["train_images"] == 6 and "not counting classes [0]" in info["classes"]
     for mode in ("joint", "conditional"):

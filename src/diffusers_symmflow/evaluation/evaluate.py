@@ -394,7 +394,8 @@ def evaluate_generation(
         guidance_scales (`float` or sequence of `float`, defaults to `(1.0,)`): classifier-free guidance scales of
             the generation (the pipeline's `guidance_scale`; see `resolve_guidance_scales`). Every scale sees the same
             labels and image noise; the round trip and LPIPS run as without guidance.
-        batch_size (`int`, defaults to 16), seed (`int`, defaults to 0), progress (`bool`, defaults to `True`).
+        batch_size (`int`, defaults to 16), seed (`int`, defaults to 0), progress (`bool`, defaults to `True`): the
+            progress bars, the default feature classifier's training included.
 
     Returns:
         `EvaluationResults` with `generation[generation_row(mode, scale)][steps]` (the row is the mode's name at
@@ -422,6 +423,7 @@ def evaluate_generation(
             num_steps=feature_classifier_steps,
             max_images=feature_classifier_max_images,
             seed=seed,
+            progress=progress,
         )
         extractor = classifier.features
         description = {"name": "FeatureClassifier trained on the real images", **info}

@@ -55,6 +55,7 @@ def build_default_feature_classifier(
     batch_size: int = 64,
     max_images: int | None = 10_000,
     seed: int = 0,
+    progress: bool = True,
 ) -> tuple[FeatureClassifier, dict[str, Any]]:
     """Train the offline default feature network: a `FeatureClassifier` on the real images of `dataset`.
 
@@ -70,6 +71,7 @@ def build_default_feature_classifier(
         max_images (`int`, *optional*, defaults to 10,000): learn from the first `max_images` items only; they are
             held in memory at once (for large images, pass a `feature_extractor` to the evaluation instead).
         seed (`int`, defaults to 0): seeds the initial weights and the batch draws.
+        progress (`bool`, defaults to `True`): show the training's progress bar.
 
     Returns:
         `(classifier, info)`: the trained classifier in eval mode on the pipeline's device, and
@@ -98,7 +100,7 @@ def build_default_feature_classifier(
         classifier = FeatureClassifier(in_channels=images.shape[1], num_classes=pipe.config.num_classes).to(device)
     generator = make_generators(seed, [0], "feature_classifier")[0]
     training = train_feature_classifier(
-        classifier, images, classes, num_steps=num_steps, batch_size=batch_size, generator=generator
+        classifier, images, classes, num_steps=num_steps, batch_size=batch_size, generator=generator, progress=progress
     )
     info = {
         "train_images": int(images.shape[0]),

@@ -299,6 +299,7 @@ def train_feature_classifier(
     learning_rate: float = 2e-3,
     max_seconds: float | None = None,
     generator: torch.Generator | None = None,
+    progress: bool = True,
 ) -> FeatureClassifierTraining:
     """Train `model` in place with AdamW and a cosine schedule on `images` and their `labels`.
 
@@ -311,6 +312,7 @@ def train_feature_classifier(
         learning_rate (`float`, defaults to 2e-3): peak learning rate.
         max_seconds (`float`, *optional*): stop early after this much time.
         generator (`torch.Generator`, *optional*): CPU generator for the batch draws.
+        progress (`bool`, defaults to `True`): show a progress bar over the steps.
 
     Returns:
         `FeatureClassifierTraining`. The model is left in eval mode.
@@ -329,7 +331,7 @@ def train_feature_classifier(
     model.train()
     start = time.perf_counter()
     steps = 0
-    for _ in tqdm(range(num_steps), desc="Feature classifier", leave=False):
+    for _ in tqdm(range(num_steps), desc="Feature classifier", leave=False, disable=not progress):
         index = torch.randint(0, images.shape[0], (min(batch_size, images.shape[0]),), generator=generator)
         logits = model(images[index].to(device))
         loss = F.cross_entropy(logits, labels[index].to(device))

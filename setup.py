@@ -51,6 +51,9 @@ setup(
     extras_require={
         # The Gradio demo (examples/demo_app.py).
         "demo": ["gradio>=5"],
+        # The API reference (mkdocs.yml): mkdocstrings renders the docstrings, so the reference cannot drift from
+        # the code; pinned because .ci/run builds it with --strict and a new release may warn about new things.
+        "docs": ["mkdocs==1.6.1", "mkdocstrings==1.0.8", "mkdocstrings-python==2.0.11"],
         "test": [
             "pytest>=7",
             # tests/evaluation/test_fid.py checks the Frechet distance against scipy.linalg.sqrtm.

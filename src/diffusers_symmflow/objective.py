@@ -208,7 +208,10 @@ class SymmFlowObjective(ConfigMixin):
             label (`torch.Tensor` of shape `(B, C_y, ...)`): clean, dequantized label codes in about [-1, 1]; the
                 spatial shape must match the image's (a class code is a constant map, paper eq. 9).
             generator: for reproducible noise and times.
-            image_noise, label_noise, t, label_sigma: optional fixed values (tests, analysis); drawn when `None`.
+            image_noise: a fixed image noise (tests, analysis); drawn when `None`.
+            label_noise: a fixed label noise; drawn when `None`.
+            t: fixed image noise levels; drawn when `None`.
+            label_sigma: fixed label noise levels; drawn when `None`.
 
         Returns:
             `SymmFlowTrainingInputs`.

@@ -215,7 +215,8 @@ class SymmFlowData:
         image_channels (`int`): 1 or 3.
         resolution (`int`): side of the square images.
         dataset_description (`str`): one paragraph for the model card.
-        num_train_examples, num_validation_examples (`int` or `None`): sizes (`None` when streaming).
+        num_train_examples (`int` or `None`): the training split's size (`None` when streaming).
+        num_validation_examples (`int` or `None`): the validation split's size (`None` when streaming).
         background_class (`int` or `None`): segmentation: the class id of "no object" (see `background_class`).
     """
 

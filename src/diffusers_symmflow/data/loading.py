@@ -57,8 +57,10 @@ class SymmFlowDataConfig:
             comma-separated list or a directory) or any directory `datasets.load_dataset` reads.
         dataset_config_name (`str`, *optional*): the dataset's config, if it has several.
         train_data_dir (`str`, *optional*): a local folder with the data; with `dataset_name`, its `data_dir`.
-        image_column, mask_column, label_column (`str`, *optional*): the columns of the images, of the masks
-            (segmentation) and of the class ids (classification); default: the first known name present.
+        image_column (`str`, *optional*): the column of the images; default: the first known name present.
+        mask_column (`str`, *optional*): the column of the masks (segmentation); default as for `image_column`.
+        label_column (`str`, *optional*): the column of the class ids (classification); default as for
+            `image_column`.
         streaming (`bool`, defaults to `False`): stream the dataset instead of loading it.
         resolution (`int`, *optional*): side of the square images; default 32 for the bundled digits, else the shorter
             side of the first training image.
@@ -72,7 +74,8 @@ class SymmFlowDataConfig:
         ignore_index (`int`, *optional*): the label id metrics ignore.
         background_class (`int`, *optional*): segmentation: the class id of "no object" (10 for the bundled digits).
         class_names (`str` or `list[str]`, *optional*): K names: comma-separated, a JSON file holding a list, or a list.
-        max_train_samples, max_eval_samples (`int`, *optional*): use only this many examples.
+        max_train_samples (`int`, *optional*): use only this many training examples.
+        max_eval_samples (`int`, *optional*): use only this many validation examples.
         validation_split (`float`, *optional*): for data without a validation split, the fraction (< 1) or number
             (>= 1) of training examples held out; default `DEFAULT_VALIDATION_FRACTION`.
         seed (`int`, *optional*): seeds the training augmentation (0 when `None`).

@@ -153,12 +153,14 @@ class SymmFlowExampleTransform:
     with probability 1/2 when `train` and `random_flip`.
 
     Args:
-        image_column, label_column (`str`): the example's keys of the image and of the mask / class id.
+        image_column (`str`): the example's key of the image.
+        label_column (`str`): the example's key of the mask / class id.
         codec (`LabelCodec`): decodes and checks labels (palette, `num_classes`, `ignore_index`).
         resolution (`int`): output side.
         image_channels (`int`): 1 (grayscale) or 3 (RGB).
         train (`bool`): whether random augmentation applies.
-        center_crop, random_flip (`bool`): see the flags.
+        center_crop (`bool`): crop the centre square after resizing (else a random crop when training).
+        random_flip (`bool`): flip horizontally at random when training.
     """
 
     def __init__(

@@ -99,7 +99,7 @@ def resolve_sampling_modes(pipe, sampling_modes: str | None | Sequence[str | Non
         `(modes, notes)`: the distinct mode names in the order given, and one note per skipped mode.
 
     Raises:
-        `ValueError` for an unknown mode, or when no requested mode can run on this model.
+        ValueError: for an unknown mode, or when no requested mode can run on this model.
     """
     requested = [sampling_modes] if sampling_modes is None or isinstance(sampling_modes, str) else list(sampling_modes)
     if not requested:
@@ -136,7 +136,7 @@ def resolve_guidance_scales(pipe, guidance_scales: float | Sequence[float]) -> t
         other than 1 on a model without a label time, which has no unconditional velocity to guide with).
 
     Raises:
-        `ValueError` for an empty sequence, a value that is not a finite number >= 0, or when no scale can run.
+        ValueError: for an empty sequence, a value that is not a finite number >= 0, or when no scale can run.
     """
     requested = [guidance_scales] if isinstance(guidance_scales, numbers.Real) else list(guidance_scales)
     if not requested:
@@ -304,7 +304,11 @@ def evaluate_classification(
     Args:
         pipe (`SymmFlowPipeline`): a classification pipeline, on the device to run on.
         dataset: re-iterable items `{"pixel_values": [C, H, W] in [-1, 1], "labels": int class id}`.
-        steps, sampling_modes, batch_size, seed, progress: as for `evaluate_segmentation`.
+        steps (sequence of `int`, defaults to `DEFAULT_STEPS`): as for `evaluate_segmentation`.
+        sampling_modes: as for `evaluate_segmentation`.
+        batch_size (`int`, defaults to 16): as for `evaluate_segmentation`.
+        seed (`int`, defaults to 0): as for `evaluate_segmentation`.
+        progress (`bool`, defaults to `True`): as for `evaluate_segmentation`.
 
     Returns:
         `EvaluationResults` with `prediction[mode][steps]` = `{"accuracy", "confusion_matrix" (K x K list, rows
@@ -557,7 +561,9 @@ def evaluate_pipeline(
         sampling_modes: as for `evaluate_segmentation`; the same modes for both parts.
         generation_steps (sequence of `int`, *optional*): steps of the forward ODE; defaults to `steps`; an empty
             sequence skips generation.
-        batch_size (`int`, defaults to 16), seed (`int`, defaults to 0), progress (`bool`, defaults to `True`).
+        batch_size (`int`, defaults to 16): images per pipeline call.
+        seed (`int`, defaults to 0): seeds every random draw of the evaluation.
+        progress (`bool`, defaults to `True`): show the progress bars.
         **generation_kwargs: passed to `evaluate_generation` (`num_generated`, `feature_extractor`,
             `guidance_scales`, ...).
 

@@ -141,7 +141,7 @@ def lpips_to_real(lpips_model, real: torch.Tensor, generated: torch.Tensor, devi
 
     Args:
         lpips_model: an `lpips.LPIPS` network (or any module with its `(image_0, image_1)` signature).
-        real, generated: images `[B, C, H, W]` in [0, 1], pair `i` made from the same label; the real image is the
-            first argument, as in the authors' evaluation.
+        real: images `[B, C, H, W]` in [0, 1]; the first argument of the network, as in the authors' evaluation.
+        generated: images `[B, C, H, W]` in [0, 1], image `i` made from the label of `real[i]`.
     """
     return lpips_model(lpips_input(real, device), lpips_input(generated, device)).flatten()

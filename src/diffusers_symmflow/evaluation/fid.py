@@ -128,8 +128,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     """Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2), computed in float64.
 
     Args:
-        mu1 (`np.ndarray` of shape `(D,)`), sigma1 (`np.ndarray` of shape `(D, D)`): first mean and covariance.
-        mu2, sigma2: second mean and covariance.
+        mu1 (`np.ndarray` of shape `(D,)`): the first mean.
+        sigma1 (`np.ndarray` of shape `(D, D)`): the first covariance.
+        mu2 (`np.ndarray` of shape `(D,)`): the second mean.
+        sigma2 (`np.ndarray` of shape `(D, D)`): the second covariance.
 
     Returns:
         `float` >= 0 (0 for identical statistics, up to round-off of order 1e-12 of the traces).
@@ -189,7 +191,8 @@ def kernel_inception_distance(
     """KID: unbiased MMD^2 with the kernel `k(x, y) = (x.y / D + 1)^3`, averaged over random subsets.
 
     Args:
-        features1, features2 (`FeatureStats`, or arrays of shape `(N1, D)` and `(N2, D)`): the two sets.
+        features1 (`FeatureStats`, or an array of shape `(N1, D)`): the first set.
+        features2 (`FeatureStats`, or an array of shape `(N2, D)`): the second set.
         num_subsets (`int`, defaults to 100): number of subset pairs drawn.
         subset_size (`int`, defaults to 1000): rows per subset, capped at `min(N1, N2)` (at least 2 are needed).
         seed (`int`, defaults to 0): seed of the subset draws.

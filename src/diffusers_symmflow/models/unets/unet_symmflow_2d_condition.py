@@ -103,8 +103,9 @@ class SymmFlowUNet2DConditionModel(UNet2DConditionModel):
             label_channels (`int`, *optional*): channels of the label side; defaults to the UNet's `in_channels`
                 (4 VAE latent channels for palette masks).
             label_time (`bool`, defaults to `True`): add the second time input (enables conditional sampling).
-            text_encoder, tokenizer: when both are given, the empty prompt's embedding is computed and stored;
-                otherwise a zero embedding of CLIP's length is stored (set it later with `set_empty_prompt_embeds`).
+            text_encoder: with `tokenizer`, computes the empty prompt's embedding, which is stored; without both, a
+                zero embedding of CLIP's length is stored (set it later with `set_empty_prompt_embeds`).
+            tokenizer: the text encoder's tokenizer, see `text_encoder`.
             conv_in_init (`str`, defaults to `"halve"`): `"halve"` or `"duplicate"`, see above.
         """
         if conv_in_init not in CONV_IN_INITS:

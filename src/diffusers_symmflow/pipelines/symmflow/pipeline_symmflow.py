@@ -235,7 +235,9 @@ class SymmFlowPipeline(
 
         Args:
             label_codec (`LabelCodec`): the label space and code.
-            unet, scheduler, vae: as in the constructor.
+            unet: as in the constructor.
+            scheduler: as in the constructor.
+            vae: as in the constructor.
             kwargs: the constructor's other settings (`background_class`, `label_prediction`, `label_input`,
                 `default_generation_steps`, `default_prediction_steps`).
 

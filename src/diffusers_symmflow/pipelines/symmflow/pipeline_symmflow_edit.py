@@ -213,7 +213,8 @@ class SymmFlowEditMixin:
             generator: for the label noise of `segment` when `mask` is `None` (one per image, or one).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowInversionOutput` instead of the tuple
                 `(latents, noise_level, source_masks)`.
-            callback_on_step_end, callback_on_step_end_tensor_inputs: as in `__call__`, for every inversion step.
+            callback_on_step_end: as in `__call__`, for every inversion step.
+            callback_on_step_end_tensor_inputs: as in `__call__`.
             guidance_scale (`float`, defaults to 1.0): invert the guided field `__call__` integrates with this
                 `guidance_scale`, so that generating from `latents` with guidance regenerates the image. The
                 unconditional label noise is drawn from `generator` (after `segment`'s draw when `mask` is `None`),

@@ -174,9 +174,10 @@ class SymmFlowPredictionMixin:
                 state, not decoded; see `SymmFlowSegmentationOutput`).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowSegmentationOutput` instead of the tuple
                 `(masks, colored_masks, scores, uncertainty)`.
-            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `__call__`, with all samples of all
-                images in the batch; here `"latents"` is the label side (laid out as the `latents` argument,
-                `[B * num_samples, num_label_channels, h, w]`) and `"pred_original_sample"` its clean-end estimate.
+            callback_on_step_end: as for `__call__`, with all samples of all images in the batch.
+            callback_on_step_end_tensor_inputs: as for `__call__`; here `"latents"` is the label side (laid out as
+                the `latents` argument, `[B * num_samples, num_label_channels, h, w]`) and `"pred_original_sample"`
+                its clean-end estimate.
                 Setting `pipe._interrupt = True` in the callback stops the loop and decodes the label reached.
 
         Returns:
@@ -281,7 +282,8 @@ class SymmFlowPredictionMixin:
             sampling_mode (`str`, *optional*): `"joint"`, `"conditional"` or `None` (conditional when supported).
             return_dict (`bool`, defaults to `True`): return a `SymmFlowClassificationOutput` instead of the tuple
                 `(labels, scores, class_names)`.
-            callback_on_step_end, callback_on_step_end_tensor_inputs: as for `segment`.
+            callback_on_step_end: as for `segment`.
+            callback_on_step_end_tensor_inputs: as for `segment`.
 
         Returns:
             `SymmFlowClassificationOutput` or `tuple`; `labels` and `scores` are CPU tensors.

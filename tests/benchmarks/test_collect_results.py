@@ -82,11 +82,14 @@ def test_a_run_folder_becomes_one_compact_file(collect, tmp_path):
     assert run["args"] == {"seed": 1}
     assert run["curve"] == {"step": [150, 250, 364], "accuracy": [20.0, 50.0, 80.0]}
     assert run["generation"] == {"joint": {"fid": 1.25, "class_consistency": 0.75}}
-    # Evaluations: scores per mode and steps, without timings or missing values; numbers copied exactly.
+    # Evaluations: scores per mode and steps as summarize_report keeps them (time per image included, missing
+    # values and image counts left out); numbers copied exactly.
     evaluation = results["runs"]["eval/results"]
     assert evaluation["command"] == "python examples/evaluate_symmflow.py --pipeline P"
     assert evaluation["prediction"] == {
-        "joint": {"1": {"mean_iou": 0.5, "pixel_accuracy": 0.9, "per_class_iou": [0.25, 0.75]}}
+        "joint": {
+            "1": {"mean_iou": 0.5, "pixel_accuracy": 0.9, "per_class_iou": [0.25, 0.75], "seconds_per_image": 0.01}
+        }
     }
     assert evaluation["generation"] == {"joint": {"25": {"fid": 0.93, "class_consistency": 0.933}}}
     # Training result lines: parsed where they have the script's form, kept as text otherwise.

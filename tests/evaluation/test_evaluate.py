@@ -30,6 +30,7 @@ from diffusers_symmflow.evaluation import (
     label_confusion_matrix,
     label_scores,
     mean_iou,
+    summarize_report,
 )
 from diffusers_symmflow.evaluation.evaluate import (
     EvaluationResults,
@@ -418,6 +419,34 @@ def test_generation_scores_one_row_per_mode_and_guidance_scale_with_the_pipeline
     markdown = results.to_markdown()
     assert "| conditional, guidance 2 |" in markdown and "guidance_scale" not in markdown.split("## Generation")[1]
     assert EvaluationResults.from_dict(json.loads(results.to_json())) == results
+
+
+def test_summarize_report_keeps_the_scores_a_study_needs():
+    results = EvaluationResults(
+        task="classification",
+        num_classes=2,
+        prediction={"conditional": {1: {"accuracy": 0.5, "confusion_matrix": [[1, 1], [0, 0]], "num_images": 2}}},
+        generation={
+            "conditional": {25: {"fid": 3.25, "lpips_to_real": None, "guidance_scale": 1.0, "num_images": 8}},
+            "conditional, guidance 2": {25: {"fid": 2.5, "class_consistency": 0.75, "guidance_scale": 2.0}},
+        },
+        settings={"command": "evaluate_symmflow.py --pipeline p"},
+    )
+    expected = {
+        "command": "evaluate_symmflow.py --pipeline p",
+        "prediction": {"conditional": {1: {"accuracy": 0.5}}},
+        "generation": {
+            "conditional": {25: {"fid": 3.25, "guidance_scale": 1.0}},
+            "conditional, guidance 2": {25: {"fid": 2.5, "class_consistency": 0.75, "guidance_scale": 2.0}},
+        },
+    }
+    assert summarize_report(results.to_dict()) == expected
+    # The parsed JSON keeps its string step keys; the numbers are the same.
+    parsed = summarize_report(json.loads(results.to_json()))
+    assert (
+        parsed["generation"]["conditional, guidance 2"]["25"] == expected["generation"]["conditional, guidance 2"][25]
+    )
+    assert summarize_report(results.to_dict(), scores=("fid",))["generation"]["conditional"] == {25: {"fid": 3.25}}
 
 
 def test_guidance_scales_are_checked_and_skipped_with_a_note_without_label_time():

@@ -3,7 +3,8 @@
 
 Reads, for each model NAME (`seg_diag`, ..., and `NAME_sS` for seed S > 0) under RUN_DIR (written by `run.sh`): the training log line `RUN_DIR/results.txt` (wall
 seconds and the training script's own one-step validation score) and `RUN_DIR/NAME-eval/results.json` (the
-evaluation: one-step mIoU / accuracy, and FID, KID, class consistency and round trip at 25 steps per guidance scale).
+evaluation, compacted by `diffusers_symmflow.evaluation.summarize_report` as every study's collector does: one-step
+mIoU / accuracy, and FID, KID, class consistency and round trip at 25 steps per guidance scale).
 
     python examples/research_projects/guidance/collect_results.py /tmp/gs
 """
@@ -12,6 +13,8 @@ import argparse
 import json
 import os
 import re
+
+from diffusers_symmflow.evaluation import summarize_report
 
 
 MODELS = {
@@ -73,14 +76,14 @@ def main() -> None:
                 for k in ("device", "date", "versions", "num_eval_images", "num_generated", "feature_extractor")
             }
             settings["feature_extractor"] = {k: v for k, v in settings["feature_extractor"].items() if k != "classes"}
-        ((mode, by_steps),) = results["prediction"].items()
+        summary = summarize_report(results)
+        ((mode, by_steps),) = summary["prediction"].items()
         one_step = by_steps["1"]
         generation = {}
-        for scores_by_steps in results["generation"].values():
+        for scores_by_steps in summary["generation"].values():
             ((steps, scores),) = scores_by_steps.items()
-            generation[str(scores.get("guidance_scale", 1.0))] = {
-                key: scores.get(key) for key in GENERATION_KEYS if scores.get(key) is not None
-            }
+            scale = scores.pop("guidance_scale", 1.0)
+            generation[str(scale)] = {key: scores[key] for key in GENERATION_KEYS if key in scores}
         models.append(
             {
                 "name": name,

@@ -40,4 +40,4 @@ from .metrics import (
     mask_majority_class,
     mean_iou,
 )
-from .report import EvaluationResults, generation_row
+from .report import EvaluationResults, generation_row, summarize_report

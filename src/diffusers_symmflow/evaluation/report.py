@@ -35,6 +35,51 @@ _NOT_PLOTTED = ("seconds_per_image", "kid_std")
 _NOT_METRICS = ("num_images", "guidance_scale")
 
 
+# What `summarize_report` keeps of each score dict: the scalar scores (and the per-class IoU), the guidance scale a
+# generation row ran at and the time per image; confusion matrices and image counts are left out.
+SUMMARY_SCORES = (
+    "mean_iou",
+    "pixel_accuracy",
+    "accuracy",
+    "fid",
+    "kid_mean",
+    "class_consistency",
+    "round_trip_mean_iou",
+    "round_trip_pixel_accuracy",
+    "round_trip_accuracy",
+    "lpips_to_real",
+    "lpips_diversity",
+    "per_class_iou",
+    "guidance_scale",
+    "seconds_per_image",
+)
+
+
+def summarize_report(report: dict[str, Any], scores: tuple[str, ...] = SUMMARY_SCORES) -> dict[str, Any]:
+    """The compact form of an evaluation report that a study keeps (this module writes the reports, so it owns
+    their layout; the studies' collectors call this instead of reading it themselves).
+
+    Args:
+        report (`dict`): an `EvaluationResults.to_dict()`, or the parsed JSON of `to_json` (string step keys).
+        scores (`tuple[str, ...]`, defaults to `SUMMARY_SCORES`): the entries of each score dict to keep.
+
+    Returns:
+        `dict`: `{"command": settings["command"] or None, "prediction": {mode: {steps: {score: value}}},
+        "generation": {row: {steps: {score: value}}}}`, step keys as in `report`, values copied (never rounded),
+        `None` values left out.
+    """
+    summary = {"command": report.get("settings", {}).get("command")}
+    for part in ("prediction", "generation"):
+        summary[part] = {
+            row: {
+                steps: {key: value for key, value in values.items() if key in scores and value is not None}
+                for steps, values in by_steps.items()
+            }
+            for row, by_steps in report.get(part, {}).items()
+        }
+    return summary
+
+
 def generation_row(sampling_mode: str, guidance_scale: float = 1.0) -> str:
     """The key of `EvaluationResults.generation` for one sampling mode and classifier-free guidance scale.
 

@@ -1,13 +1,13 @@
 """SymmFlowPipeline on tiny random models, pixel and latent back-ends (CPU, no downloads).
 
 Random weights say nothing about quality; these tests pin the plumbing a user relies on: shapes, types, ranges,
-determinism, batching, save/load, the sampling modes, input validation before any model runs, and, with an oracle
-velocity model, that a label really travels the right way through codec, channel split and solver.
+determinism, batching, the sampling modes and callbacks, input validation before any model runs, oracle generation
+and the logits label head. Beside this file, by module: `test_pipeline_symmflow_prediction.py` (votes, oracle
+segmentation / classification), `test_symmflow_loading.py` (save / load), `test_symmflow_image_processing.py` (input
+formats), `_edit`, `_guidance` and `_conformance` (diffusers' pipeline contract). Fixtures: `conftest.py`.
 """
 
 import json
-import math
-import os
 import types
 import warnings
 
@@ -15,8 +15,18 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
+from pipeline_helpers import (
+    CLS_CLASSES,
+    LATENT_CLASSES,
+    PIXEL_SIZE,
+    SEG_CLASSES,
+    _count_model_calls,
+    _gen,
+    _images,
+    _masks,
+    _quiet,
+    _size,
+)
 
 import diffusers_symmflow  # noqa: F401  (the pipeline loader needs the component classes imported)
 from diffusers_symmflow.labels import LabelCodec
@@ -27,120 +37,6 @@ from diffusers_symmflow.pipelines import (
     SymmFlowSegmentationOutput,
 )
 from diffusers_symmflow.schedulers import SymmFlowScheduler
-
-
-PIXEL_SIZE = 8  # pixel-space tiny UNets
-LATENT_IMAGE_SIZE = 16  # latent back-end: 16x16 images -> 8x8 latents (tiny VAE downsamples by 2)
-SEG_CLASSES = 3
-CLS_CLASSES = 4
-LATENT_CLASSES = 4
-LATENT_PALETTE = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]]
-LATENT_NAMES = ["background", "skin", "hair", "eyes"]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Pipelines
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _quiet(pipe: SymmFlowPipeline) -> SymmFlowPipeline:
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-@pytest.fixture
-def pixel_seg_pipe(tiny_pixel_unet):
-    """Grayscale 8x8 images, 3-class one-hot masks, a model with a label time."""
-    unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=PIXEL_SIZE, label_time=True)
-    return _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="segmentation",
-            label_encoding="onehot",
-            num_classes=SEG_CLASSES,
-            class_names=["bg", "a", "b"],
-        )
-    )
-
-
-@pytest.fixture
-def pixel_cls_pipe(tiny_pixel_unet):
-    """RGB 8x8 images, the paper's scalar class code, 4 classes, a model without a label time (joint only)."""
-    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
-    return _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=CLS_CLASSES,
-            class_names=["zero", "one", "two", "three"],
-        )
-    )
-
-
-@pytest.fixture
-def latent_seg_pipe(tiny_vae, tiny_latent_unet):
-    """16x16 RGB images through a tiny VAE, 4-class palette masks, a model with a label time."""
-    return _quiet(
-        SymmFlowPipeline(
-            unet=tiny_latent_unet(label_time=True),
-            scheduler=SymmFlowScheduler(),
-            vae=tiny_vae(),
-            task="segmentation",
-            label_encoding="palette",
-            num_classes=LATENT_CLASSES,
-            palette=LATENT_PALETTE,
-            class_names=LATENT_NAMES,
-            ignore_index=0,
-            default_generation_steps=3,
-            default_prediction_steps=2,
-        )
-    )
-
-
-@pytest.fixture(params=["pixel", "latent"])
-def seg_pipe(request):
-    return request.getfixturevalue(f"{request.param}_seg_pipe")
-
-
-def _size(pipe) -> int:
-    return LATENT_IMAGE_SIZE if pipe.vae is not None else PIXEL_SIZE
-
-
-def _masks(pipe, batch=1, seed=0) -> np.ndarray:
-    """Random class-id masks `[batch, H, W]` of the pipeline's size."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, pipe.config.num_classes, size=(batch, _size(pipe), _size(pipe)))
-
-
-def _images(pipe, batch=1, seed=0) -> torch.Tensor:
-    """Random images `[batch, C, H, W]` in [0, 1]."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, pipe.num_pixel_channels, _size(pipe), _size(pipe), generator=generator)
-
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _count_model_calls(pipe) -> list:
-    calls = []
-    modules = [pipe.unet] + ([pipe.vae] if pipe.vae is not None else [])
-    for module in modules:
-        module.register_forward_pre_hook(lambda module, args, calls=calls: calls.append(type(module).__name__))
-    if pipe.vae is not None:
-        # AutoencoderKL.encode / decode do not go through forward.
-        for name in ("encode", "decode"):
-            original = getattr(pipe.vae, name)
-
-            def wrapped(*args, _original=original, _name=name, **kwargs):
-                calls.append(f"vae.{_name}")
-                return _original(*args, **kwargs)
-
-            setattr(pipe.vae, name, wrapped)
-    return calls
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -336,202 +232,6 @@ def test_execution_placement_defers_to_hooks(pixel_seg_pipe):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Input formats
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.filterwarnings("ignore:.*taken as already in:FutureWarning")  # the [-1, 1] tensor, on purpose
-def test_image_formats_agree(latent_seg_pipe, pixel_seg_pipe):
-    for pipe in (latent_seg_pipe, pixel_seg_pipe):
-        pixels = (_images(pipe) * 255).round().to(torch.uint8)  # [1, C, H, W]
-        as_hwc = pixels[0].permute(1, 2, 0).numpy()
-        pil = PIL.Image.fromarray(as_hwc[..., 0] if as_hwc.shape[-1] == 1 else as_hwc)
-        inputs = [
-            pil,
-            [pil],
-            as_hwc,
-            as_hwc[None].astype(np.float32) / 255,
-            pixels.float() / 255,
-            pixels.float() / 127.5 - 1,
-            pixels[0],
-        ]
-        reference = pipe.segment(pil, generator=_gen(0)).scores
-        for image in inputs[1:]:
-            np.testing.assert_allclose(pipe.segment(image, generator=_gen(0)).scores, reference, atol=1e-5)
-
-
-def test_rgb_pil_is_converted_for_a_grayscale_model(pixel_seg_pipe):
-    pipe = pixel_seg_pipe
-    rgb = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (PIXEL_SIZE, PIXEL_SIZE, 3), dtype=np.uint8))
-    from_rgb = pipe.segment(rgb, generator=_gen(0)).scores
-    from_gray = pipe.segment(rgb.convert("L"), generator=_gen(0)).scores
-    np.testing.assert_array_equal(from_rgb, from_gray)
-
-
-def test_mask_formats_agree(seg_pipe):
-    pipe = seg_pipe
-    ids = _masks(pipe)[0]
-    colors = np.asarray(pipe.config.palette, dtype=np.uint8)[ids]
-    palette_image = PIL.Image.fromarray(ids.astype(np.uint8))
-    palette_image.putpalette(np.asarray(pipe.config.palette, dtype=np.uint8).reshape(-1).tolist())
-    inputs = [
-        ids,
-        ids[None],
-        torch.from_numpy(ids),
-        torch.from_numpy(ids)[None, None],
-        PIL.Image.fromarray(ids.astype(np.uint8), mode="L"),
-        palette_image,
-        colors,
-        PIL.Image.fromarray(colors),
-        [ids],
-    ]
-    reference = pipe(mask=inputs[0], num_inference_steps=1, generator=_gen(0), output_type="np").images
-    for mask in inputs[1:]:
-        images = pipe(mask=mask, num_inference_steps=1, generator=_gen(0), output_type="np").images
-        np.testing.assert_array_equal(images, reference)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Save / load
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _assert_safetensors_only(directory, components):
-    for component in components:
-        files = os.listdir(os.path.join(directory, component))
-        assert any(f.endswith(".safetensors") for f in files), (component, files)
-        assert not any(f.endswith(".bin") for f in files), (component, files)
-
-
-def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
-    pipe = latent_seg_pipe
-    pipe.save_pretrained(tmp_path)
-    _assert_safetensors_only(tmp_path, ["unet", "vae"])
-    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path))
-    assert type(loaded.unet) is type(pipe.unet) and type(loaded.scheduler) is SymmFlowScheduler
-    for key in (
-        "task",
-        "label_encoding",
-        "num_classes",
-        "palette",
-        "class_names",
-        "ignore_index",
-        "default_generation_steps",
-        "default_prediction_steps",
-    ):
-        assert loaded.config[key] == pipe.config[key], key
-    assert loaded.config.palette == LATENT_PALETTE and loaded.config.ignore_index == 0
-    assert loaded.config.default_generation_steps == 3 and loaded.config.default_prediction_steps == 2
-    torch.testing.assert_close(loaded.unet.empty_prompt_embeds, pipe.unet.empty_prompt_embeds)
-    # The label-time input is part of the saved UNet config, so the reloaded pipeline samples conditionally.
-    assert loaded.unet.config.class_embed_type == "timestep" and loaded.supports_conditional_sampling
-
-    mask, image = _masks(pipe), _images(pipe)
-    np.testing.assert_array_equal(
-        loaded(mask=mask, generator=_gen(0), output_type="np").images,
-        pipe(mask=mask, generator=_gen(0), output_type="np").images,
-    )
-    np.testing.assert_array_equal(
-        loaded.segment(image, generator=_gen(0)).scores, pipe.segment(image, generator=_gen(0)).scores
-    )
-    assert loaded.scheduler.mode == "conditional"
-
-
-def test_scalar_pipeline_uses_the_authors_code_and_keeps_beta(tiny_pixel_unet, tmp_path):
-    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
-    pipe = _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=CLS_CLASSES,
-            beta=4.0,
-        )
-    )
-    code = pipe.encode_labels(torch.tensor([0, CLS_CLASSES - 1]), (PIXEL_SIZE, PIXEL_SIZE))
-    assert code[0].eq(-2.0).all() and code[1].eq(2.0).all()
-    noisy = pipe.encode_labels(torch.tensor([0]), (PIXEL_SIZE, PIXEL_SIZE), beta=4.0, generator=_gen(0))
-    assert float((noisy + 2.0).abs().max()) <= 2.0 / (CLS_CLASSES - 1) / 2.0 + 1e-6
-    assert pipe.decode_labels(code).labels.tolist() == [0, CLS_CLASSES - 1]
-    pipe.save_pretrained(tmp_path)
-    loaded = SymmFlowPipeline.from_pretrained(tmp_path)
-    assert loaded.config.beta == 4.0 and loaded.label_codec.scalar_amplitude == 2.0
-
-
-def test_save_load_pixel_pipeline_without_vae(pixel_cls_pipe, tmp_path):
-    pipe = pixel_cls_pipe
-    pipe.save_pretrained(tmp_path)
-    _assert_safetensors_only(tmp_path, ["unet"])
-    assert not (tmp_path / "vae").exists()
-    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path))
-    assert loaded.vae is None and loaded.config.class_names == pipe.config.class_names
-    assert loaded.label_codec.num_channels == 1 and loaded.num_image_channels == 3
-    image = _images(pipe, batch=2)
-    torch.testing.assert_close(
-        loaded.classify(image, generator=_gen(0)).scores, pipe.classify(image, generator=_gen(0)).scores
-    )
-    # A UNet without the label-time input reloads as a joint-only (paper) model.
-    assert not loaded.supports_conditional_sampling and loaded.scheduler.mode == "joint"
-    np.testing.assert_array_equal(
-        loaded(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
-        pipe(class_labels=[0, 3], num_inference_steps=2, generator=_gen(0), output_type="np").images,
-    )
-
-
-def test_plain_diffusers_loads_a_saved_pipeline_with_trust_remote_code(latent_seg_pipe, tmp_path):
-    from diffusers import DiffusionPipeline
-
-    from diffusers_symmflow.pipelines.pipeline_symmflow import CUSTOM_PIPELINE_MODULE
-
-    pipe = latent_seg_pipe
-    pipe.save_pretrained(tmp_path)
-    index = json.loads((tmp_path / "model_index.json").read_text())
-    assert index["_class_name"] == [CUSTOM_PIPELINE_MODULE, "SymmFlowPipeline"]
-    assert (tmp_path / f"{CUSTOM_PIPELINE_MODULE}.py").is_file()
-
-    with pytest.raises(ValueError, match="trust_remote_code=True"):
-        DiffusionPipeline.from_pretrained(tmp_path)
-    loaded = _quiet(DiffusionPipeline.from_pretrained(tmp_path, trust_remote_code=True))
-    assert type(loaded) is SymmFlowPipeline and type(loaded.scheduler) is SymmFlowScheduler
-    assert loaded.config.palette == LATENT_PALETTE and loaded.config.class_names == LATENT_NAMES
-    image = _images(pipe)
-    np.testing.assert_array_equal(
-        loaded.segment(image, generator=_gen(0)).scores, pipe.segment(image, generator=_gen(0)).scores
-    )
-    # Saving again keeps the format; the class loads its own saves without remote code, and old saves too.
-    loaded.save_pretrained(tmp_path / "again")
-    assert json.loads((tmp_path / "again" / "model_index.json").read_text())["_class_name"][1] == "SymmFlowPipeline"
-    index["_class_name"] = "SymmFlowPipeline"
-    (tmp_path / "model_index.json").write_text(json.dumps(index))
-    assert type(SymmFlowPipeline.from_pretrained(tmp_path)) is SymmFlowPipeline
-
-
-def test_the_loader_module_names_the_missing_package(tmp_path, monkeypatch):
-    import sys
-
-    from diffusers_symmflow.pipelines.pipeline_symmflow import _CUSTOM_PIPELINE_CODE
-
-    monkeypatch.setitem(sys.modules, "diffusers_symmflow", None)  # as if the package were not installed
-    with pytest.raises(ImportError, match="needs the diffusers-symmflow package"):
-        exec(compile(_CUSTOM_PIPELINE_CODE, "pipeline_symmflow.py", "exec"), {})
-
-
-def test_replace_scheduler_at_load(pixel_seg_pipe, tmp_path):
-    pixel_seg_pipe.save_pretrained(tmp_path)
-    loaded = _quiet(SymmFlowPipeline.from_pretrained(tmp_path, scheduler=SymmFlowScheduler(solver="heun")))
-    assert loaded.scheduler.config.solver == "heun"
-    calls = []
-    loaded(
-        mask=_masks(loaded),
-        num_inference_steps=3,
-        output_type="np",
-        callback_on_step_end=lambda pipe, i, t, kw: calls.append(i) or kw,
-    )
-    assert calls == list(range(6))  # Heun: two model calls per step
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Sampling modes and callbacks
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -677,138 +377,6 @@ def test_segment_and_classify_take_callbacks_interrupt_and_report_num_timesteps(
         )
     with pytest.raises(ValueError, match="Pass the `image`"):
         pixel_seg_pipe.segment(None)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Majority vote and uncertainty
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def test_vote_of_identical_samples_is_the_single_mask(seg_pipe):
-    pipe, k = seg_pipe, 4
-    image = _images(pipe)
-    size = _size(pipe) // pipe.vae_scale_factor
-    noise = torch.randn(1, pipe.num_label_channels, size, size, generator=_gen(0))
-    single = pipe.segment(image, latents=noise)
-    voted = pipe.segment(image, latents=noise.repeat(k, 1, 1, 1), num_samples=k)
-    np.testing.assert_array_equal(voted.masks, single.masks)
-    np.testing.assert_array_equal(voted.uncertainty, np.zeros_like(voted.uncertainty))
-    np.testing.assert_array_equal(voted.scores, np.eye(pipe.config.num_classes)[single.masks].transpose(0, 3, 1, 2))
-
-
-def test_vote_and_uncertainty_match_the_individual_samples(seg_pipe):
-    pipe, k = seg_pipe, 5
-    image = _images(pipe)
-    size = _size(pipe) // pipe.vae_scale_factor
-    noise = torch.randn(k, pipe.num_label_channels, size, size, generator=_gen(0))
-    voted = pipe.segment(image, latents=noise, num_samples=k)
-    samples = np.concatenate([pipe.segment(image, latents=noise[j : j + 1]).masks for j in range(k)])
-    counts = np.stack([(samples == c).sum(axis=0) for c in range(pipe.config.num_classes)])  # [K, H, W]
-    np.testing.assert_array_equal(voted.masks[0], counts.argmax(axis=0))
-    np.testing.assert_allclose(voted.scores[0], counts / k, atol=1e-6)
-    unanimous = counts.max(axis=0) == k
-    assert not unanimous.all(), "random weights should make some samples disagree"
-    assert np.all(voted.uncertainty[0][unanimous] == 0)
-    assert np.all(voted.uncertainty[0][~unanimous] > 0)
-    assert voted.uncertainty.max() <= math.log(min(k, pipe.config.num_classes)) + 1e-6
-
-
-def test_classify_averages_the_sample_scores(pixel_cls_pipe):
-    pipe, k = pixel_cls_pipe, 3
-    image = _images(pipe)
-    noise = torch.randn(k, 1, PIXEL_SIZE, PIXEL_SIZE, generator=_gen(0))
-    averaged = pipe.classify(image, latents=noise, num_samples=k)
-    scores = torch.cat([pipe.classify(image, latents=noise[j : j + 1]).scores for j in range(k)])
-    torch.testing.assert_close(averaged.scores[0], scores.mean(dim=0))
-    assert averaged.labels[0] == scores.mean(dim=0).argmax()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Oracle: an exact velocity field proves the plumbing independent of training
-# ----------------------------------------------------------------------------------------------------------------
-
-
-class OracleVelocity(ModelMixin, ConfigMixin):
-    """Returns the exact straight-line SymmFlow velocity toward a fixed clean pair `(image_target, label_target)`.
-
-    On the path `x = (1 - s_x) x* + s_x xi_x`, `y = (1 - s_y) y* + s_y xi_y` (sigma_min = 0) the velocities are
-    `v_x = x* - xi_x = (x* - x) / s_x` and `v_y = xi_y - y* = (y - y*) / s_y`; a side at noise level 0 gets 0 (the
-    scheduler never moves it by a finite amount there). Without a label time the label's noise level is the paper's
-    `1 - s_x`.
-    """
-
-    @register_to_config
-    def __init__(self, in_channels: int, num_image_channels: int, sample_size: int, class_embed_type=None):
-        super().__init__()
-        self.register_buffer("image_target", torch.zeros(1, num_image_channels, sample_size, sample_size))
-        self.register_buffer(
-            "label_target", torch.zeros(1, in_channels - num_image_channels, sample_size, sample_size)
-        )
-        self.out_channels = in_channels
-        self.register_to_config(out_channels=in_channels)
-        self.seen_label_timesteps = []
-
-    def forward(self, sample, timestep, class_labels=None):
-        c = self.config.num_image_channels
-        x, y = sample[:, :c], sample[:, c:]
-        s_x = (timestep / 1000).reshape(-1, 1, 1, 1)
-        s_y = (class_labels / 1000).reshape(-1, 1, 1, 1) if class_labels is not None else 1 - s_x
-        self.seen_label_timesteps.append(None if class_labels is None else class_labels.clone())
-        v_x = torch.where(s_x > 0, (self.image_target - x) / s_x.clamp_min(1e-12), torch.zeros_like(x))
-        v_y = torch.where(s_y > 0, (y - self.label_target) / s_y.clamp_min(1e-12), torch.zeros_like(y))
-        return torch.cat([v_x, v_y], dim=1)
-
-
-def _oracle_pipeline(encoding, label_time, task="segmentation", num_classes=5):
-    label_channels = LabelCodec(task=task, encoding=encoding, num_classes=num_classes).num_channels
-    oracle = OracleVelocity(
-        in_channels=1 + label_channels,
-        num_image_channels=1,
-        sample_size=PIXEL_SIZE,
-        class_embed_type="timestep" if label_time else None,
-    )
-    return _quiet(
-        SymmFlowPipeline(
-            unet=oracle, scheduler=SymmFlowScheduler(), task=task, label_encoding=encoding, num_classes=num_classes
-        )
-    )
-
-
-@pytest.mark.parametrize("encoding", ["onehot", "palette"])
-@pytest.mark.parametrize("label_time", [True, False])
-def test_oracle_segmentation_returns_the_known_mask(encoding, label_time):
-    pipe = _oracle_pipeline(encoding, label_time)
-    target = torch.from_numpy(np.random.default_rng(1).integers(0, 5, (1, PIXEL_SIZE, PIXEL_SIZE)))
-    pipe.unet.label_target.copy_(pipe.encode_labels(target, (PIXEL_SIZE, PIXEL_SIZE)))
-    for steps in (1, 3):
-        out = pipe.segment(_images(pipe), num_inference_steps=steps, generator=_gen(steps), output_type="pt")
-        torch.testing.assert_close(out.masks, target, rtol=0, atol=0)
-    expected_mode = "conditional" if label_time else "joint"
-    assert pipe.scheduler.mode == expected_mode
-
-
-@pytest.mark.parametrize("encoding", ["onehot", "scalar"])
-@pytest.mark.parametrize("label_time", [True, False])
-def test_oracle_classification_returns_the_known_class(encoding, label_time):
-    pipe = _oracle_pipeline(encoding, label_time, task="classification")
-    for target in (0, 3):
-        pipe.unet.label_target.copy_(pipe.encode_labels(torch.tensor([target]), (PIXEL_SIZE, PIXEL_SIZE)))
-        for steps in (1, 3):
-            out = pipe.classify(_images(pipe, batch=2), num_inference_steps=steps, generator=_gen(steps))
-            assert out.labels.tolist() == [target, target]
-
-
-@pytest.mark.parametrize("sampling_mode", ["joint", "conditional"])
-def test_oracle_generation_returns_the_known_image(sampling_mode):
-    pipe = _oracle_pipeline("onehot", label_time=True)
-    target = _images(pipe)
-    pipe.unet.image_target.copy_(target * 2 - 1)
-    mask = torch.from_numpy(np.random.default_rng(2).integers(0, 5, (1, PIXEL_SIZE, PIXEL_SIZE)))
-    images = pipe(mask=mask, num_inference_steps=4, generator=_gen(0), sampling_mode=sampling_mode, output_type="pt")
-    torch.testing.assert_close(images.images, target, atol=1e-5, rtol=0)
-    # The label side the model saw: clean (noise level 0) throughout in conditional mode, the paper's diagonal else.
-    expected = [0.0, 250.0, 500.0, 750.0] if sampling_mode == "joint" else [0.0] * 4
-    assert [float(t[0]) for t in pipe.unet.seen_label_timesteps] == expected
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1036,65 +604,6 @@ def test_model_channels_must_fit_the_label_code(tiny_pixel_unet):
     wide = tiny_pixel_unet(image_channels=1, label_channels=11)
     with pytest.raises(ValueError, match=r"in_channels=12.*2 classes has 2 channel\(s\).*leaves 10.*needs 3 or 5"):
         SymmFlowPipeline(unet=wide, scheduler=SymmFlowScheduler())
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Classifying with a segmentation model (single-object images, a background class)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _with_background(pipe: SymmFlowPipeline, background_class) -> SymmFlowPipeline:
-    return _quiet(
-        SymmFlowPipeline(
-            unet=pipe.unet,
-            scheduler=pipe.scheduler,
-            task="segmentation",
-            label_encoding="onehot",
-            num_classes=SEG_CLASSES,
-            class_names=["bg", "a", "b"],
-            background_class=background_class,
-        )
-    )
-
-
-def test_a_segmentation_model_classifies_by_its_largest_object(pixel_seg_pipe):
-    pipe = _with_background(pixel_seg_pipe, 0)
-    masks = torch.zeros(2, PIXEL_SIZE, PIXEL_SIZE, dtype=torch.long)
-    masks[0, :5, 0], masks[0, :3, 1] = 1, 2  # 5 pixels of "a", 3 of "b"
-    pixel_scores = torch.zeros(2, SEG_CLASSES, PIXEL_SIZE, PIXEL_SIZE)
-    pixel_scores[1, 0], pixel_scores[1, 2, 0, 0], pixel_scores[1, 0, 0, 0] = 1.0, 0.9, 0.1  # no object pixel
-    labels, scores = pipe._classify_from_masks(masks, pixel_scores, background=0)
-    assert labels.tolist() == [1, 2]
-    torch.testing.assert_close(scores[0], torch.tensor([0.0, 5 / 8, 3 / 8]))
-    torch.testing.assert_close(scores[1], torch.tensor([0.0, 0.0, 1.0]))
-
-    # End to end: the label is the largest non-background class of the mask `segment` returns.
-    images = _images(pipe, batch=3)
-    out = pipe.classify(images, generator=[_gen(i) for i in range(3)])
-    segmented = pipe.segment(images, generator=[_gen(i) for i in range(3)], output_type="pt")
-    expected, _ = pipe._classify_from_masks(segmented.masks, segmented.scores, background=0)
-    assert out.labels.tolist() == expected.tolist() and 0 not in out.labels.tolist()
-    assert out.class_names == [["bg", "a", "b"][i] for i in out.labels.tolist()]
-    torch.testing.assert_close(out.scores.sum(dim=1), torch.ones(3))
-
-    reloaded_config = dict(pipe.config)
-    assert reloaded_config["background_class"] == 0
-
-
-def test_background_class_is_checked(pixel_seg_pipe, pixel_cls_pipe):
-    with pytest.raises(ValueError, match="without one: use `segment`"):
-        pixel_seg_pipe.classify(_images(pixel_seg_pipe))
-    with pytest.raises(ValueError, match=r"`background_class` must be a class id in \[0, 3\), got 3"):
-        _with_background(pixel_seg_pipe, 3)
-    with pytest.raises(ValueError, match="applies to segmentation models only"):
-        SymmFlowPipeline(
-            unet=pixel_cls_pipe.unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=4,
-            background_class=0,
-        )
 
 
 # ----------------------------------------------------------------------------------------------------------------

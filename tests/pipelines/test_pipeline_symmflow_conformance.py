@@ -12,6 +12,14 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from pipeline_helpers import LATENT_IMAGE_SIZE as LATENT_SIZE
+from pipeline_helpers import PIXEL_SIZE as SIZE
+from pipeline_helpers import (
+    _quiet,
+    tiny_cls_pipeline,
+    tiny_latent_pipeline,
+    tiny_seg_pipeline,
+)
 
 import diffusers_symmflow  # noqa: F401  (the pipeline loader needs the component classes imported)
 from diffusers_symmflow.pipelines import (
@@ -24,56 +32,21 @@ from diffusers_symmflow.schedulers import SymmFlowScheduler
 from diffusers_symmflow.schedulers.scheduling_symmflow import MAX_INFERENCE_STEPS
 
 
-SIZE = 8
-LATENT_SIZE = 16
-SEG_CLASSES = 3
-CLS_CLASSES = 4
-
-
-def _quiet(pipe):
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 @pytest.fixture
 def pixel_seg(tiny_pixel_unet):
     """Grayscale 8x8, 3-class one-hot masks, a label time (conditional sampling), a background class."""
-    unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=SIZE, label_time=True)
-    return _quiet(
-        SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=SEG_CLASSES, background_class=0)
-    )
+    return tiny_seg_pipeline(tiny_pixel_unet, background_class=0)
 
 
 @pytest.fixture
 def pixel_cls(tiny_pixel_unet):
     """RGB 8x8, the paper's scalar class code, no label time (joint only)."""
-    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=SIZE, label_time=False, seed=1)
-    return _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=CLS_CLASSES,
-        )
-    )
+    return tiny_cls_pipeline(tiny_pixel_unet)
 
 
 @pytest.fixture
 def latent_seg(tiny_vae, tiny_latent_unet):
-    return _quiet(
-        SymmFlowPipeline(
-            unet=tiny_latent_unet(label_time=True),
-            scheduler=SymmFlowScheduler(),
-            vae=tiny_vae(),
-            task="segmentation",
-            label_encoding="palette",
-            num_classes=4,
-            palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
-            default_generation_steps=2,
-            default_prediction_steps=2,
-        )
-    )
+    return tiny_latent_pipeline(tiny_vae, tiny_latent_unet, default_generation_steps=2, default_prediction_steps=2)
 
 
 @pytest.fixture(params=["pixel_seg", "latent_seg"])

@@ -12,14 +12,15 @@ import pytest
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from pipeline_helpers import LATENT_IMAGE_SIZE as LATENT_SIZE
+from pipeline_helpers import PIXEL_SIZE as SIZE
+from pipeline_helpers import SEG_CLASSES, _quiet, tiny_latent_pipeline, tiny_seg_pipeline
 
 from diffusers_symmflow.pipelines import SymmFlowEditOutput, SymmFlowInversionOutput, SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
 
 
-SIZE = 8
-LATENT_SIZE = 16
-CLASSES = 3
+CLASSES = SEG_CLASSES
 # The oracle's image velocity per class of the clean mask: small enough that images stay inside [-1, 1].
 CLASS_VELOCITY = (-0.2, 0.05, 0.2)
 
@@ -50,11 +51,6 @@ class MaskVelocity(ModelMixin, ConfigMixin):
         one_hot = (y + 1) / 2  # the one-hot code is +-1
         v_x = self.config.slope * x + (one_hot * self.class_velocity).sum(dim=1, keepdim=True)
         return torch.cat([v_x, torch.zeros_like(y)], dim=1)
-
-
-def _quiet(pipe):
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def _oracle_pipe(slope=0.0, solver="euler", shift=1.0):
@@ -92,21 +88,9 @@ def _psnr(a, b):
 @pytest.fixture
 def seg_pipe(request, tiny_pixel_unet, tiny_vae, tiny_latent_unet):
     if request.param == "pixel":
-        unet = tiny_pixel_unet(image_channels=1, label_channels=CLASSES, sample_size=SIZE, label_time=True)
-        return _quiet(
-            SymmFlowPipeline(unet=unet, scheduler=SymmFlowScheduler(), num_classes=CLASSES, default_generation_steps=3)
-        )
-    return _quiet(
-        SymmFlowPipeline(
-            unet=tiny_latent_unet(label_time=True),
-            scheduler=SymmFlowScheduler(),
-            vae=tiny_vae(),
-            label_encoding="palette",
-            num_classes=CLASSES,
-            palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0]],
-            default_generation_steps=3,
-            default_prediction_steps=2,
-        )
+        return tiny_seg_pipeline(tiny_pixel_unet, default_generation_steps=3)
+    return tiny_latent_pipeline(
+        tiny_vae, tiny_latent_unet, num_classes=CLASSES, default_generation_steps=3, default_prediction_steps=2
     )
 
 

@@ -14,21 +14,22 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.utils.torch_utils import randn_tensor
+from pipeline_helpers import (
+    LATENT_IMAGE_SIZE,
+    SEG_CLASSES,
+    _quiet,
+    tiny_cls_pipeline,
+    tiny_latent_pipeline,
+    tiny_seg_pipeline,
+)
+from pipeline_helpers import PIXEL_SIZE as SIZE
 
 from diffusers_symmflow.models import predict_velocity
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
 
 
-SIZE = 8  # pixel-space tiny UNets
-LATENT_IMAGE_SIZE = 16  # 16x16 images -> 8x8 latents through the tiny VAE
-CLASSES = 3
-CLS_CLASSES = 4
-
-
-def _quiet(pipe: SymmFlowPipeline) -> SymmFlowPipeline:
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+CLASSES = SEG_CLASSES
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -36,43 +37,21 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _seg_pipe(tiny_pixel_unet, label_time=True, label_prediction="velocity", label_input="raw", solver="euler"):
-    unet = tiny_pixel_unet(image_channels=1, label_channels=CLASSES, sample_size=SIZE, label_time=label_time)
-    return _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(solver=solver),
-            num_classes=CLASSES,
-            label_prediction=label_prediction,
-            label_input=label_input,
-        )
+    return tiny_seg_pipeline(
+        tiny_pixel_unet,
+        label_time=label_time,
+        scheduler=SymmFlowScheduler(solver=solver),
+        label_prediction=label_prediction,
+        label_input=label_input,
     )
 
 
 def _cls_pipe(tiny_pixel_unet):
-    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=SIZE, label_time=True, seed=1)
-    return _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=CLS_CLASSES,
-        )
-    )
+    return tiny_cls_pipeline(tiny_pixel_unet, label_time=True)
 
 
 def _latent_pipe(tiny_vae, tiny_latent_unet):
-    return _quiet(
-        SymmFlowPipeline(
-            unet=tiny_latent_unet(label_time=True),
-            scheduler=SymmFlowScheduler(),
-            vae=tiny_vae(),
-            task="segmentation",
-            label_encoding="palette",
-            num_classes=4,
-            palette=[[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]],
-        )
-    )
+    return tiny_latent_pipeline(tiny_vae, tiny_latent_unet)
 
 
 def _masks(batch=1, seed=0, size=SIZE, classes=CLASSES) -> torch.Tensor:

@@ -1,0 +1,30 @@
+#!/bin/bash
+# The guidance study at batch 128 (issue 19's middle budget, on the CPU): the classification defaults against
+# --label_time mixed, 364 steps of batch 128 at lr 5e-4 (the readout study's budget and rate for classification),
+# scored like the quickstart models (500 held-out digits in one step; 300 generated at 25 steps, guidance 1 / 2 / 3
+# for the label-time model). Run as one chain under the machine-wide CPU lock, two threads:
+#   flock /tmp/cpu.lock examples/research_projects/guidance/run_364.sh [OUT]     (OUT defaults to /tmp/gs364)
+cd "$(dirname "$0")/../../.."  # the repository root
+OUT=${1:-/tmp/gs364}
+mkdir -p "$OUT"
+export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=2
+one() {
+  IFS='|' read -r name flags evalflags seed <<< "$1"
+  if [ ! -f "$OUT/$name/model_index.json" ]; then
+    s=$(date +%s)
+    accelerate launch examples/train_symmflow.py --task classification $flags --max_train_steps 364 \
+      --train_batch_size 128 --learning_rate 5e-4 --seed "$seed" --num_cpu_threads 2 --output_dir "$OUT/$name" \
+      > "$OUT/$name.train.log" 2>&1
+    echo "$name train rc=$? wall_s=$(($(date +%s)-s)) :: $(grep -o 'Saved the SymmFlow.*' "$OUT/$name.train.log")" >> "$OUT/results.txt"
+  fi
+  if [ ! -f "$OUT/$name-eval/results.json" ]; then
+    s=$(date +%s)
+    python examples/evaluate_symmflow.py --pipeline "$OUT/$name" --task classification --max_eval_samples 500 \
+      --steps 1 --sampling_modes default --generation_steps 25 --num_generated 300 $evalflags \
+      --output_dir "$OUT/$name-eval" --no_progress > "$OUT/$name.eval.log" 2>&1
+    echo "$name eval rc=$? wall_s=$(($(date +%s)-s))" >> "$OUT/results.txt"
+  fi
+}
+one "cls_diag||--guidance_scales 1|0"
+one "cls_mixed|--label_time mixed|--guidance_scales 1 2 3|0"
+echo ALLDONE >> "$OUT/results.txt"

@@ -20,10 +20,15 @@ Two back-ends:
   `conv_in` / `conv_out` and the new label-time embedding; the saved pipeline has the adapters merged into the base
   weights (a plain diffusers UNet, so `from_pretrained` needs no peft), while checkpoints keep them separate.
 
-State: `--checkpointing_steps` writes `checkpoint-N` atomically (see `diffusers_symmflow.training.checkpointing`) with the
-model, the EMA, the optimizer, the LR scheduler, the step, every process's RNG states, the training noise generator
-and the data position. `--resume_from_checkpoint latest` continues exactly: for map-style data the epoch's shuffled
-order is a function of (`--seed`, epoch) and the consumed batches are skipped; streamed data resumes from the
+Flags: the dataset's (`diffusers_symmflow.commands.data_args`) and the rest (`diffusers_symmflow.commands.train_args`);
+the settings whose best value depends on the task and the back-end default to a named preset's
+(`--preset`, `diffusers_symmflow.training.presets`), and any flag given wins. The models, schedules, EMA,
+checkpoints, validation and model card come from `diffusers_symmflow.training`; this file is the loop around them.
+
+State: `--checkpointing_steps` writes `checkpoint-N` atomically (see `diffusers_symmflow.training.checkpointing`)
+with the model, the EMA, the optimizer, the LR scheduler, the step, every process's RNG states, the training noise
+generator and the data position. `--resume_from_checkpoint latest` continues exactly: for map-style data the epoch's
+shuffled order is a function of (`--seed`, epoch) and the consumed batches are skipped; streamed data resumes from the
 `datasets` stream state (examples waiting in the shuffle buffer are skipped, as `datasets` documents; with
 `--dataloader_num_workers > 0` the stream restarts its current pass).
 """
@@ -60,7 +65,9 @@ from diffusers_symmflow.schedulers import SymmFlowScheduler
 from diffusers_symmflow.training.checkpointing import (
     CHECKPOINT_PREFIX,
     changed_settings,
+    ema_checkpoint_state,
     is_complete_checkpoint,
+    load_ema_checkpoint_state,
     load_process_state,
     non_finite_parameters,
     read_checkpoint_metadata,
@@ -74,7 +81,7 @@ from diffusers_symmflow.training.components import (
     load_pixel_unet,
     unet_without_adapters,
 )
-from diffusers_symmflow.training.ema import ema_checkpoint_state, ema_weights, load_ema_checkpoint_state, make_ema
+from diffusers_symmflow.training.ema import ema_weights, make_ema
 from diffusers_symmflow.training.model_card import make_model_card, push_to_hub
 from diffusers_symmflow.training.optimization import make_lr_scheduler
 from diffusers_symmflow.training.output_lock import lock_output_dir

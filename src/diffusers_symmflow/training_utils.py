@@ -3,9 +3,9 @@
 `from diffusers_symmflow.training_utils import ...` keeps working with every name it offered. New code imports from
 the modules where the names live:
 
-* checkpoints (saving, finding, verifying, resuming, process and shared state): `training.checkpointing`;
+* checkpoints (saving, finding, verifying, resuming; process, shared and EMA state): `training.checkpointing`;
 * the output-directory lock: `training.output_lock`;
-* the EMA (`ema_weights`, its checkpoint state): `training.ema`;
+* `ema_weights`: `training.ema`;
 * `unet_without_adapters`: `training.components`;
 * the model card (`make_model_card`, `escape_markdown`) and `push_to_hub`: `training.model_card`.
 """
@@ -13,14 +13,17 @@ the modules where the names live:
 from .training.checkpointing import (  # noqa: F401
     CHECKPOINT_MARKER,
     CHECKPOINT_PREFIX,
+    LEGACY_EMA_FILE,
     LEGACY_PROCESS_STATE_FILE,
     PROCESS_STATE_FILE,
     SHARED_STATE_FILE,
     changed_settings,
     checkpoint_step,
+    ema_checkpoint_state,
     is_complete_checkpoint,
     latest_checkpoint,
     list_checkpoints,
+    load_ema_checkpoint_state,
     load_process_state,
     load_shared_state,
     non_finite_parameters,
@@ -31,7 +34,7 @@ from .training.checkpointing import (  # noqa: F401
     verify_checkpoint,
 )
 from .training.components import unet_without_adapters  # noqa: F401
-from .training.ema import LEGACY_EMA_FILE, ema_checkpoint_state, ema_weights, load_ema_checkpoint_state  # noqa: F401
+from .training.ema import ema_weights  # noqa: F401
 from .training.model_card import escape_markdown, make_model_card, push_to_hub  # noqa: F401
 from .training.output_lock import (  # noqa: F401
     OUTPUT_DIR_LOCK,

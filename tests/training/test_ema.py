@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import PlantedPickle
 
-from diffusers_symmflow.training.checkpointing import save_checkpoint
-from diffusers_symmflow.training.ema import ema_checkpoint_state, ema_weights, load_ema_checkpoint_state, make_ema
+from diffusers_symmflow.training.checkpointing import ema_checkpoint_state, load_ema_checkpoint_state, save_checkpoint
+from diffusers_symmflow.training.ema import ema_weights, make_ema
 
 
 def test_ema_is_saved_without_pickle_and_a_legacy_one_is_read_safely(tmp_path, accelerator):

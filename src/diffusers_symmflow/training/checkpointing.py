@@ -6,8 +6,8 @@ Checkpoints are written so that a kill at any moment never leaves one that `late
 1. every process writes into a fresh `checkpoint-N.tmp-<token>` directory (`accelerator.save_state`: model,
    optimizer, LR scheduler and each process's RNG states), plus its own `symmflow_process_state_<rank>.safetensors`
    (the training noise generator and the data position), and the main process `symmflow_shared_state.safetensors`
-   (the EMA weights, see `ema.py`); ours hold tensors in safetensors and the rest as JSON in its metadata, so reading
-   them never unpickles anything;
+   (the EMA weights, `ema_checkpoint_state`); ours hold tensors in safetensors and the rest as JSON in its metadata,
+   so reading them never unpickles anything;
 2. after all processes are done, the main process writes the completion marker `symmflow_checkpoint.json`
    (flushed and fsync-ed) and renames the directory to `checkpoint-N` in one `os.replace`;
 3. only then are the oldest complete checkpoints beyond `save_checkpoint`'s `total_limit`, and leftovers of
@@ -53,6 +53,8 @@ PROCESS_STATE_FILE = "symmflow_process_state_{}.safetensors"
 LEGACY_PROCESS_STATE_FILE = "symmflow_process_state_{}.pt"
 _PROCESS_STATE_METADATA_KEY = "symmflow_process_state"
 SHARED_STATE_FILE = "symmflow_shared_state.safetensors"
+# Where accelerate's `register_for_checkpointing` put the EMA in earlier versions (a pickle).
+LEGACY_EMA_FILE = "custom_checkpoint_0.pkl"
 _TEMPORARY_INFIX = ".tmp-"
 _REPLACED_INFIX = ".old-"
 _CHECKPOINT_NAME = re.compile(rf"{CHECKPOINT_PREFIX}-(\d+)")
@@ -283,6 +285,37 @@ def load_shared_state(path: str) -> dict[str, Any] | None:
     Read as `load_process_state` reads, without unpickling."""
     file = os.path.join(path, SHARED_STATE_FILE)
     return _load_state_file(file) if os.path.isfile(file) else None
+
+
+def ema_checkpoint_state(ema) -> dict[str, Any]:
+    """The state of a diffusers `EMAModel` as `save_checkpoint`'s `shared_state` takes it (tensors at the top level:
+    `ema.shadow_params.<i>`; the rest under `ema`)."""
+    state = ema.state_dict()
+    shadow = {f"ema.shadow_params.{index}": tensor for index, tensor in enumerate(state.pop("shadow_params"))}
+    return {"ema": state, **shadow}
+
+
+def load_ema_checkpoint_state(ema, path: str) -> None:
+    """Restore a diffusers `EMAModel` from a checkpoint: from its shared state (`ema_checkpoint_state`), or from the
+    `custom_checkpoint_0.pkl` that accelerate wrote in earlier versions, read with `weights_only=True`.
+
+    Raises:
+        ValueError: if the checkpoint holds no EMA, or an unreadable one.
+    """
+    shared = load_shared_state(path) or {}
+    if "ema" in shared:
+        count = sum(key.startswith("ema.shadow_params.") for key in shared)
+        state = {**shared["ema"], "shadow_params": [shared[f"ema.shadow_params.{index}"] for index in range(count)]}
+    elif os.path.isfile(os.path.join(path, LEGACY_EMA_FILE)):
+        state = _load_legacy_pickle(os.path.join(path, LEGACY_EMA_FILE))
+    else:
+        raise ValueError(f"{path} holds no EMA weights (it was saved without an EMA).")
+    if len(state["shadow_params"]) != len(ema.shadow_params):
+        raise ValueError(
+            f"{path} holds EMA weights of {len(state['shadow_params'])} tensors; this model trains "
+            f"{len(ema.shadow_params)}."
+        )
+    ema.load_state_dict(state)
 
 
 def _save_state_file(state: dict[str, Any], file: str) -> None:

@@ -24,7 +24,8 @@ LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 # The UNet's own layers that SymmFlow widened or added: trained in full beside the adapters.
 _LORA_FULLY_TRAINED = ("conv_in", "conv_out", "class_embedding")
 MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
-"""`UNet2DModel` arguments `load_pixel_unet` derives from the data and the label time; a JSON config may not set them."""
+"""`UNet2DModel` arguments `load_pixel_unet` derives from the data and the label time; a JSON config may not set
+them."""
 
 
 def check_unet_config(unet_config: str) -> None:

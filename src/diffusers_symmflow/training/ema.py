@@ -1,24 +1,16 @@
 # Copyright 2026 The diffusers-symmflow authors. Licensed under the Apache License, Version 2.0.
 """The exponential moving average of the weights during training: building it (diffusers' `EMAModel`, with the
-authors' constant decay as an option), swapping it in for validation and saving, and storing it in checkpoints
-without pickle.
+authors' constant decay as an option) and swapping it in for validation and saving. `checkpointing.py` stores it
+(`ema_checkpoint_state`, `load_ema_checkpoint_state`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import torch
 from diffusers.training_utils import EMAModel
-
-from .checkpointing import _load_legacy_pickle, load_shared_state
-
-
-# Where accelerate's `register_for_checkpointing` put the EMA in earlier versions (a pickle).
-LEGACY_EMA_FILE = "custom_checkpoint_0.pkl"
 
 
 def make_ema(parameters: Iterable[torch.nn.Parameter], decay: float, constant_decay: bool = False) -> EMAModel:
@@ -54,34 +46,3 @@ def ema_weights(ema, parameters: Iterable[torch.nn.Parameter]) -> Iterator[None]
         yield
     finally:
         ema.restore(parameters)
-
-
-def ema_checkpoint_state(ema) -> dict[str, Any]:
-    """The state of a diffusers `EMAModel` as `save_checkpoint`'s `shared_state` takes it (tensors at the top level:
-    `ema.shadow_params.<i>`; the rest under `ema`)."""
-    state = ema.state_dict()
-    shadow = {f"ema.shadow_params.{index}": tensor for index, tensor in enumerate(state.pop("shadow_params"))}
-    return {"ema": state, **shadow}
-
-
-def load_ema_checkpoint_state(ema, path: str) -> None:
-    """Restore a diffusers `EMAModel` from a checkpoint: from its shared state (`ema_checkpoint_state`), or from the
-    `custom_checkpoint_0.pkl` that accelerate wrote in earlier versions, read with `weights_only=True`.
-
-    Raises:
-        ValueError: if the checkpoint holds no EMA, or an unreadable one.
-    """
-    shared = load_shared_state(path) or {}
-    if "ema" in shared:
-        count = sum(key.startswith("ema.shadow_params.") for key in shared)
-        state = {**shared["ema"], "shadow_params": [shared[f"ema.shadow_params.{index}"] for index in range(count)]}
-    elif os.path.isfile(os.path.join(path, LEGACY_EMA_FILE)):
-        state = _load_legacy_pickle(os.path.join(path, LEGACY_EMA_FILE))
-    else:
-        raise ValueError(f"{path} holds no EMA weights (it was saved without an EMA).")
-    if len(state["shadow_params"]) != len(ema.shadow_params):
-        raise ValueError(
-            f"{path} holds EMA weights of {len(state['shadow_params'])} tensors; this model trains "
-            f"{len(ema.shadow_params)}."
-        )
-    ema.load_state_dict(state)

@@ -465,7 +465,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         try:
             return train(args, cleanup)
         except ValueError as error:
-            # The library names its arguments; say them as this script's flags.
+            # The library names its arguments; say them as this script's flags. Its errors about argument values
+            # are ValueErrors; the FloatingPointErrors and RuntimeErrors raised here speak in flags already.
             raise as_flag_error(error, args)
 
 

@@ -64,7 +64,8 @@ def make_model_card(
         label_encoding (`str`), num_classes (`int`), class_names (`list[str]`, *optional*): the label side.
         sampling_modes (`list[str]`): the modes the checkpoint supports (`["joint"]`, or `["joint", "conditional"]`
             for a model with a label time input).
-        hyperparameters (`dict`): flag -> value, shown as a table.
+        hyperparameters (`dict`): setting -> value, shown as a table of the training script's flags (`--setting`);
+            the settings are named as the script's flags are.
         training (`dict`): facts about the run (steps, epochs, wall time, processes, ...), shown as a table.
         metrics (`dict`, *optional*): validation scores in [0, 1] (`LabelCodec.scores`), at `metrics_step` with
             `prediction_steps` solver steps.

@@ -52,9 +52,10 @@ def test_resolve_resume_checkpoint(tmp_path):
     assert resolve_resume_checkpoint("latest", str(tmp_path)) == path
     assert resolve_resume_checkpoint("checkpoint-4", str(tmp_path)) == path  # looked up in output_dir
     os.makedirs(tmp_path / "checkpoint-8")
-    with pytest.raises(ValueError, match="not a complete checkpoint"):
+    # The errors name the argument (the training script says it as its flag).
+    with pytest.raises(ValueError, match=r"^`resume_from_checkpoint` '.*checkpoint-8': .* not a complete checkpoint"):
         resolve_resume_checkpoint(str(tmp_path / "checkpoint-8"), str(tmp_path))
-    with pytest.raises(ValueError, match="no such checkpoint"):
+    with pytest.raises(ValueError, match=r"^`resume_from_checkpoint` 'checkpoint-99': no such checkpoint"):
         resolve_resume_checkpoint("checkpoint-99", str(tmp_path))
 
 
@@ -128,7 +129,7 @@ def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, capl
     with pytest.raises(ValueError, match=f"checkpoint-2 is damaged: {weights}"):
         resolve_resume_checkpoint("checkpoint-2", output_dir)
     (tmp_path / "checkpoint-1" / "model.safetensors").unlink()
-    with pytest.raises(ValueError, match="every complete checkpoint .* is damaged"):
+    with pytest.raises(ValueError, match="^`resume_from_checkpoint` 'latest': every complete checkpoint .* is damaged"):
         resolve_resume_checkpoint("latest", output_dir)
 
 

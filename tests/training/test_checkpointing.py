@@ -129,7 +129,9 @@ def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, capl
     with pytest.raises(ValueError, match=f"checkpoint-2 is damaged: {weights}"):
         resolve_resume_checkpoint("checkpoint-2", output_dir)
     (tmp_path / "checkpoint-1" / "model.safetensors").unlink()
-    with pytest.raises(ValueError, match="^`resume_from_checkpoint` 'latest': every complete checkpoint .* is damaged"):
+    with pytest.raises(
+        ValueError, match="^`resume_from_checkpoint` 'latest': every complete checkpoint .* is damaged"
+    ):
         resolve_resume_checkpoint("latest", output_dir)
 
 

@@ -129,3 +129,10 @@ class PlantedPickle:
 
     def __reduce__(self):
         return os.mkdir, (self.path,)
+
+
+@pytest.fixture
+def planted_pickle():
+    """`PlantedPickle`, as a fixture: a test module's `from conftest import` finds another directory's conftest.py
+    once pytest has loaded it (e.g. `tests/pipelines/conftest.py` before `tests/training/`)."""
+    return PlantedPickle

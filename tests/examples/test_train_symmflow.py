@@ -8,7 +8,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from conftest import PlantedPickle, reset_accelerate_state
+from conftest import reset_accelerate_state
 from diffusers import UNet2DModel
 from safetensors.torch import load_file
 
@@ -778,7 +778,7 @@ def test_resume_with_other_model_settings_names_them_before_loading(train, tmp_p
         train.main([*flags, *after, "--max_train_steps", "2", "--resume_from_checkpoint", "latest"])
 
 
-def test_resume_never_runs_code_from_the_process_state(train, tmp_path):
+def test_resume_never_runs_code_from_the_process_state(train, tmp_path, planted_pickle):
     from diffusers_symmflow.training.checkpointing import (
         CHECKPOINT_MARKER,
         LEGACY_PROCESS_STATE_FILE,
@@ -794,7 +794,7 @@ def test_resume_never_runs_code_from_the_process_state(train, tmp_path):
     # with a pickle that runs code when unpickled in full.
     ran = tmp_path / "code-ran"
     (checkpoint / PROCESS_STATE_FILE.format(0)).unlink()
-    torch.save({"generator": PlantedPickle(ran)}, checkpoint / LEGACY_PROCESS_STATE_FILE.format(0))
+    torch.save({"generator": planted_pickle(ran)}, checkpoint / LEGACY_PROCESS_STATE_FILE.format(0))
     marker = json.loads((checkpoint / CHECKPOINT_MARKER).read_text())
     del marker["files"]
     (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps(marker))

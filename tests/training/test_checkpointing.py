@@ -5,7 +5,6 @@ import os
 
 import pytest
 import torch
-from conftest import PlantedPickle
 
 from diffusers_symmflow.training import checkpointing
 from diffusers_symmflow.training.checkpointing import (
@@ -135,7 +134,7 @@ def test_latest_falls_back_from_a_damaged_checkpoint(tmp_path, accelerator, capl
         resolve_resume_checkpoint("latest", output_dir)
 
 
-def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(tmp_path, accelerator):
+def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(tmp_path, accelerator, planted_pickle):
     accelerator, _ = accelerator
     state = {"generator": torch.Generator().manual_seed(5).get_state(), "stream": {"position": 3, "epoch": [1, None]}}
     path = save_checkpoint(accelerator, str(tmp_path / "out"), 1, process_state=state)
@@ -146,7 +145,7 @@ def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(
     assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
 
     ran = tmp_path / "code-ran"
-    torch.save({"generator": PlantedPickle(ran)}, tmp_path / "evil.pt")
+    torch.save({"generator": planted_pickle(ran)}, tmp_path / "evil.pt")
     # Planted in place of the state file: the hash catches it, and reading it never unpickles.
     os.replace(tmp_path / "evil.pt", file)
     assert any(f"{file} " in problem for problem in verify_checkpoint(path))
@@ -160,7 +159,7 @@ def test_process_state_is_stored_without_pickle_and_a_planted_pickle_never_runs(
     torch.save(state, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
     loaded = load_process_state(str(legacy), 0)
     assert torch.equal(loaded["generator"], state["generator"]) and loaded["stream"] == state["stream"]
-    torch.save({"generator": PlantedPickle(ran)}, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
+    torch.save({"generator": planted_pickle(ran)}, legacy / LEGACY_PROCESS_STATE_FILE.format(0))
     with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
         load_process_state(str(legacy), 0)
     assert not ran.exists()

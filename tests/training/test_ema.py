@@ -4,13 +4,12 @@ import os
 
 import pytest
 import torch
-from conftest import PlantedPickle
 
 from diffusers_symmflow.training.checkpointing import ema_checkpoint_state, load_ema_checkpoint_state, save_checkpoint
 from diffusers_symmflow.training.ema import ema_weights, make_ema
 
 
-def test_ema_is_saved_without_pickle_and_a_legacy_one_is_read_safely(tmp_path, accelerator):
+def test_ema_is_saved_without_pickle_and_a_legacy_one_is_read_safely(tmp_path, accelerator, planted_pickle):
     from diffusers.training_utils import EMAModel
 
     accelerator, model = accelerator
@@ -33,7 +32,7 @@ def test_ema_is_saved_without_pickle_and_a_legacy_one_is_read_safely(tmp_path, a
     load_ema_checkpoint_state(restored, str(legacy))
     assert all(torch.equal(a, b) for a, b in zip(restored.shadow_params, ema.shadow_params))
     ran = tmp_path / "code-ran"
-    torch.save({"shadow_params": [PlantedPickle(ran)]}, legacy / "custom_checkpoint_0.pkl")
+    torch.save({"shadow_params": [planted_pickle(ran)]}, legacy / "custom_checkpoint_0.pkl")
     with pytest.raises(ValueError, match="was not loaded .loading it could run code"):
         load_ema_checkpoint_state(restored, str(legacy))
     assert not ran.exists()

@@ -17,7 +17,7 @@ setup(
         "torch>=2.1",
         # Models, schedulers, pipelines, image processing, EMA and LR schedules.
         "diffusers>=0.35",
-        # examples/train_symmflow.py: the Stable Diffusion text encoder and tokenizer (empty-prompt embedding).
+        # training/components.py: the Stable Diffusion text encoder and tokenizer (empty-prompt embedding).
         "transformers>=4.40",
         # examples/train_symmflow.py: devices, mixed precision, distributed training, checkpoint state.
         "accelerate>=0.30",
@@ -25,15 +25,15 @@ setup(
         "datasets>=2.19",
         # data/: the column names of parquet files, checked to agree before loading (datasets installs it).
         "pyarrow",
-        # training_utils.py: a checkpoint's own training state (noise generators, data position, EMA), stored without
-        # pickle (diffusers installs it).
+        # training/checkpointing.py: a checkpoint's own training state (noise generators, data position, EMA), stored
+        # without pickle (diffusers installs it).
         "safetensors>=0.4",
-        # training_utils.py: the lock that keeps a second training run out of an output directory in use
+        # training/output_lock.py: the lock that keeps a second training run out of an output directory in use
         # (huggingface-hub installs it).
         "filelock",
-        # training_utils.py: model cards and pushing trained pipelines to the Hub.
+        # training/model_card.py: model cards and pushing trained pipelines to the Hub.
         "huggingface-hub>=0.23",
-        # examples/train_symmflow.py --use_lora: LoRA adapters on a pretrained UNet.
+        # training/components.py (--use_lora): LoRA adapters on a pretrained UNet.
         "peft>=0.10",
         "numpy",
         "Pillow",

@@ -25,7 +25,7 @@ import torch
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
 from diffusers_symmflow.pipelines import SymmFlowPipeline
-from diffusers_symmflow.training_utils import escape_markdown
+from diffusers_symmflow.training.model_card import escape_markdown
 
 
 DISPLAY_SIZE = 256  # MNIST is 32x32: shown and drawn at 8x, scaled back to the model's size

@@ -20,17 +20,21 @@ Two back-ends:
   `conv_in` / `conv_out` and the new label-time embedding; the saved pipeline has the adapters merged into the base
   weights (a plain diffusers UNet, so `from_pretrained` needs no peft), while checkpoints keep them separate.
 
-State: `--checkpointing_steps` writes `checkpoint-N` atomically (see `diffusers_symmflow.training_utils`) with the
-model, the EMA, the optimizer, the LR scheduler, the step, every process's RNG states, the training noise generator
-and the data position. `--resume_from_checkpoint latest` continues exactly: for map-style data the epoch's shuffled
-order is a function of (`--seed`, epoch) and the consumed batches are skipped; streamed data resumes from the
+Flags: the dataset's (`diffusers_symmflow.commands.data_args`) and the rest (`diffusers_symmflow.commands.train_args`);
+the settings whose best value depends on the task and the back-end default to a named preset's
+(`--preset`, `diffusers_symmflow.training.presets`), and any flag given wins. The models, schedules, EMA,
+checkpoints, validation and model card come from `diffusers_symmflow.training`; this file is the loop around them.
+
+State: `--checkpointing_steps` writes `checkpoint-N` atomically (see `diffusers_symmflow.training.checkpointing`)
+with the model, the EMA, the optimizer, the LR scheduler, the step, every process's RNG states, the training noise
+generator and the data position. `--resume_from_checkpoint latest` continues exactly: for map-style data the epoch's
+shuffled order is a function of (`--seed`, epoch) and the consumed batches are skipped; streamed data resumes from the
 `datasets` stream state (examples waiting in the shuffle buffer are skipped, as `datasets` documents; with
 `--dataloader_num_workers > 0` the stream restarts its current pass).
 """
 
 import argparse
 import contextlib
-import json
 import logging
 import math
 import os
@@ -44,158 +48,50 @@ import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
-from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
-from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from PIL import Image
 from tqdm.auto import tqdm
 
 import diffusers_symmflow  # noqa: F401  (registers the component classes the pipeline loader looks up)
 from diffusers_symmflow.commands.data_args import add_data_arguments, as_flag_error, data_config_from_args
+from diffusers_symmflow.commands.train_args import add_training_arguments
 from diffusers_symmflow.data import DataExampleError, collate_fn, load_symmflow_data
-from diffusers_symmflow.evaluation.metrics import label_confusion_matrix, label_scores
 from diffusers_symmflow.inputs import check_positive_int
 from diffusers_symmflow.labels import LABEL_ENCODINGS
-from diffusers_symmflow.models import (
-    LABEL_INPUTS,
-    LABEL_PREDICTIONS,
-    PIXEL_UNET_PRESETS,
-    SymmFlowUNet2DConditionModel,
-    check_label_prediction,
-    predict_model_output,
-    symmflow_unet2d_config,
-)
-from diffusers_symmflow.models.unets.unet_symmflow_2d_condition import CONV_IN_INITS
-from diffusers_symmflow.objective import LABEL_TIMES, TIME_SAMPLINGS, SymmFlowObjective
+from diffusers_symmflow.models import PIXEL_UNET_PRESETS, check_label_prediction, predict_model_output
+from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
 from diffusers_symmflow.schedulers import SymmFlowScheduler
-from diffusers_symmflow.training_utils import (
+from diffusers_symmflow.training.checkpointing import (
     CHECKPOINT_PREFIX,
     changed_settings,
     ema_checkpoint_state,
-    ema_weights,
     is_complete_checkpoint,
     load_ema_checkpoint_state,
     load_process_state,
-    lock_output_dir,
-    make_model_card,
     non_finite_parameters,
-    push_to_hub,
     read_checkpoint_metadata,
     resolve_resume_checkpoint,
     save_checkpoint,
+)
+from diffusers_symmflow.training.components import (
+    add_lora,
+    check_unet_config,
+    load_latent_models,
+    load_pixel_unet,
     unet_without_adapters,
 )
+from diffusers_symmflow.training.ema import ema_weights, make_ema
+from diffusers_symmflow.training.model_card import make_model_card, push_to_hub
+from diffusers_symmflow.training.optimization import make_lr_scheduler
+from diffusers_symmflow.training.output_lock import lock_output_dir
+from diffusers_symmflow.training.presets import preset_row
+from diffusers_symmflow.training.validation import ValidationResult, run_validation
 
 
 logger = get_logger(__name__, log_level="INFO")
 
-# Named presets: the settings whose best value depends on the task and the back-end, as one table instead of
-# defaults filled in by other flags. A preset has one row per setting (`preset_row` picks it); the row's values are
-# the parser's defaults, so any flag given on the command line wins. Why "symmflow" holds these values (each was
-# measured against the paper's): the readout study's sections 1c-1f
-# (examples/research_projects/readout_study/README.md) and BENCHMARKS.md.
-_PAPER_OBJECTIVE = {
-    "label_prediction": "velocity",
-    "label_input": "raw",
-    "image_loss_weight": 0.9,
-    "readout_probability": 0.0,
-    "time_sampling": "uniform",
-    "logit_mean": 0.0,
-    "label_time": "diagonal",
-}
-_DIFFUSERS_OPTIMISATION = {
-    "adam_weight_decay": 1e-2,
-    "max_grad_norm": 1.0,
-    "use_ema": False,
-    "ema_decay": 0.999,
-    "ema_constant_decay": False,
-    "lr_scheduler": "cosine",
-}
-# The authors' code: AdamW without weight decay, no clipping, an EMA at a constant decay updated every step from the
-# first, torch's OneCycleLR from 1e-6 (cosine warm-up and decay).
-_AUTHORS_OPTIMISATION = {
-    "adam_weight_decay": 0.0,
-    "max_grad_norm": 0.0,
-    "use_ema": True,
-    "ema_decay": 0.999,
-    "ema_constant_decay": True,
-    "lr_scheduler": "one_cycle",
-}
-PRESETS = {
-    "symmflow": {
-        # One-hot code with a logits head, trained with half of each batch at the one-step readout's point.
-        "segmentation": {
-            **_DIFFUSERS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": "narrow",
-            "label_encoding": "onehot",
-            "label_prediction": "logits",
-            "label_input": "gated",
-            "image_loss_weight": 0.2,
-            "readout_probability": 0.5,
-        },
-        # One-hot code with a logits head, a quarter of each batch at the readout's point, image times drawn
-        # logit-normal around the generation's start.
-        "classification": {
-            **_DIFFUSERS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": "narrow",
-            "label_encoding": "onehot",
-            "label_prediction": "logits",
-            "label_input": "gated",
-            "readout_probability": 0.25,
-            "time_sampling": "logit_normal",
-            "logit_mean": -1.0,
-        },
-        # A pixel model with the paper's velocity head (e.g. --label_encoding scalar): the paper's objective.
-        "velocity": {
-            **_DIFFUSERS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": "narrow",
-            "label_encoding": "onehot",
-        },
-        "latent": {
-            **_DIFFUSERS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": None,
-            "label_encoding": "palette",
-            "image_loss_weight": 0.7,
-        },
-    },
-    # The paper's model as the authors' code trains it: their label codes (scalar for classification, an RGB palette
-    # for masks), velocity head, raw label input, image weight 0.9 (pixel) / 0.7 (latent), uniform time, the
-    # diagonal label time, no readout share, and their optimisation. The UNet is the quickstart's (the recipes in
-    # examples/recipes/ pick the paper's per dataset).
-    "paper": {
-        "segmentation": {
-            **_AUTHORS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": "narrow",
-            "label_encoding": "palette",
-        },
-        "classification": {
-            **_AUTHORS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": "narrow",
-            "label_encoding": "scalar",
-        },
-        "latent": {
-            **_AUTHORS_OPTIMISATION,
-            **_PAPER_OBJECTIVE,
-            "unet_config": None,
-            "label_encoding": "palette",
-            "image_loss_weight": 0.7,
-            "ema_decay": 0.9,
-        },
-    },
-}
-PRESET_FLAGS = tuple(PRESETS["symmflow"]["segmentation"])
-# torch's OneCycleLR as the authors configure it: from this learning rate up to --learning_rate and back down to it.
-ONE_CYCLE_START_LR = 1e-6
-LORA_TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
-# UNet2DModel arguments the script derives from the data and the label time; a --unet_config JSON may not set them.
-MANAGED_UNET_KEYS = ("in_channels", "out_channels", "sample_size", "class_embed_type")
+
 # Flags listed in the model card's hyper-parameter table.
 CARD_HYPERPARAMETERS = (
     "preset",
@@ -242,355 +138,20 @@ CARD_HYPERPARAMETERS = (
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train a SymmFlow model (generation + segmentation/classification).")
     add_data_arguments(parser)
-    parser.add_argument(
-        "--preset",
-        type=str,
-        default="symmflow",
-        choices=sorted(PRESETS),
-        help="Where the defaults of the task-dependent settings come from (any flag given wins): "
-        "'symmflow' (the project's measured defaults) or 'paper' (the paper's model as the "
-        "authors train it: their label code, velocity head, raw label input, image weight 0.9 / "
-        "0.7 latent, uniform time, diagonal label time, AdamW without weight decay, no clipping, "
-        "an EMA at a constant decay, OneCycleLR from 1e-6). See PRESETS in this file.",
-    )
-
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--pretrained_model_name_or_path",
-        type=str,
-        default=None,
-        help="A Stable Diffusion repo or directory (vae/, unet/, optionally text_encoder/ and "
-        "tokenizer/) for the latent back-end. Default: a pixel-space UNet trained from scratch.",
-    )
-    model.add_argument(
-        "--vae_name_or_path",
-        type=str,
-        default=None,
-        help="Latent back-end: a VAE repo or directory to use instead of the Stable Diffusion repo's "
-        "vae/ (the paper: stabilityai/sd-vae-ft-mse with the SD 2.1 UNet).",
-    )
-    model.add_argument(
-        "--conv_in_init",
-        type=str,
-        default="halve",
-        choices=CONV_IN_INITS,
-        help="Latent back-end: how conv_in is widened to the label channels: 'halve' (duplicate the "
-        "pretrained kernels, all scaled by 1/2, Marigold's choice) or 'duplicate' (plain "
-        "duplication, the authors' choice).",
-    )
-    model.add_argument("--revision", type=str, default=None, help="Revision of the pretrained model on the Hub.")
-    model.add_argument("--variant", type=str, default=None, help="Weights variant of the pretrained model, e.g. fp16.")
-    model.add_argument(
-        "--unet_config",
-        type=str,
-        default=None,
-        help=f"Pixel back-end: a UNet preset ({', '.join(sorted(PIXEL_UNET_PRESETS))}; default 'narrow', "
-        "the quickstart's, fast on a CPU) or a JSON file of UNet2DModel arguments overriding the "
-        "'small' preset.",
-    )
-    model.add_argument(
-        "--label_encoding",
-        type=str,
-        default=None,
-        choices=["onehot", "scalar", "palette"],
-        help="How class ids become the label channels (default: --preset's): 'onehot' (pixel "
-        "back-end, 'symmflow'), 'scalar' "
-        "(the authors' classification code, +-beta/2) or 'palette' (RGB colours; the latent "
-        "back-end's).",
-    )
-    model.add_argument(
-        "--beta",
-        type=float,
-        default=4.0,
-        help="Total width of the label dequantization noise in 8-bit units (paper eq. 9): 4 for "
-        "MNIST / CIFAR-10, 10 for CelebAMask-HQ, 6 for COCO-Stuff. With --label_encoding scalar "
-        "the class code is +-beta/2 and its noise (beta/2)/(K-1) wide, as in the authors' code "
-        "(0: codes +-1, no noise).",
-    )
-    model.add_argument(
-        "--label_prediction",
-        type=str,
-        default=None,
-        choices=LABEL_PREDICTIONS,
-        help="What the label channels predict: 'logits' (class logits, cross-entropy; 'symmflow' "
-        "for one-hot codes, measured to make the one-step readout learn several times faster) or "
-        "'velocity' (the paper's, and the only choice for scalar / palette codes).",
-    )
-    model.add_argument(
-        "--label_input",
-        type=str,
-        default=None,
-        choices=LABEL_INPUTS,
-        help="How the noisy label enters the model: 'gated' (scaled by 1 - s; 'symmflow' with "
-        "the logits head) or 'raw' (the paper's). The paper's model: --preset paper.",
-    )
-    model.add_argument(
-        "--image_loss_weight",
-        type=float,
-        default=None,
-        help="Weight w of the image side of the loss (default: --preset's; the authors': 0.9 pixel, "
-        "0.7 latent; 'symmflow' segmentation with the logits head: 0.2).",
-    )
-    model.add_argument(
-        "--sigma_min", type=float, default=1e-4, help="Minimum noise level of the paths (the authors': 1e-4)."
-    )
-    model.add_argument(
-        "--time_sampling",
-        type=str,
-        default=None,
-        choices=TIME_SAMPLINGS,
-        help="Distribution of the training time t: the paper's uniform, or logit-normal "
-        "(sigmoid(--logit_mean + --logit_std * N(0, 1)); a positive mean favours clean images "
-        "and noisy labels, the one-step readout's end, a negative one the generation's start). "
-        "Default: --preset's ('symmflow' classification: logit_normal; otherwise uniform).",
-    )
-    model.add_argument(
-        "--logit_mean",
-        type=float,
-        default=None,
-        help="With --time_sampling logit_normal. Default: --preset's ('symmflow' classification: -1; "
-        "otherwise 0, SD3's).",
-    )
-    model.add_argument("--logit_std", type=float, default=1.0, help="With --time_sampling logit_normal.")
-    model.add_argument(
-        "--label_time",
-        type=str,
-        default=None,
-        choices=LABEL_TIMES,
-        help="The label's noise level during training: 'diagonal' (the paper's and the default, equal "
-        "to the image time; the model then samples in 'joint' mode only), 'independent', or "
-        "'mixed' (the diagonal with probability --diagonal_probability). Non-diagonal options "
-        "give the model a second time input and enable 'conditional' sampling and "
-        "`pipe.invert` / `pipe.edit`, at a measured cost to the one-step readout "
-        "(the readout study's section 1d; BENCHMARKS.md section 6).",
-    )
-    model.add_argument(
-        "--diagonal_probability",
-        type=float,
-        default=0.5,
-        help="With --label_time mixed: the fraction of samples on the paper's diagonal.",
-    )
-    model.add_argument(
-        "--readout_probability",
-        type=float,
-        default=None,
-        help="Share of each batch placed at the one-step readout's point (clean image, label noise), "
-        "where the label side is the discriminative task itself: the one-step readout then learns "
-        "about as fast as a discriminative model, at a cost to generation. Default: --preset's "
-        "('symmflow' with the logits head: 0.5 segmentation, 0.25 classification; else 0, the "
-        "paper's).",
-    )
-    model.add_argument(
-        "--readout_image_loss",
-        action="store_true",
-        help="Count the --readout_probability samples in the image loss too (by default they train "
-        "the label side only, so the image side keeps the paper's time distribution).",
-    )
-    model.add_argument(
-        "--use_lora",
-        action="store_true",
-        help="Latent back-end: train LoRA adapters (plus conv_in / conv_out / label-time embedding) "
-        "instead of the whole UNet.",
-    )
-    model.add_argument("--lora_rank", type=int, default=4, help="Rank of the LoRA adapters.")
-    model.add_argument("--lora_alpha", type=int, default=None, help="LoRA alpha. Default: --lora_rank.")
-
-    training = parser.add_argument_group("training")
-    training.add_argument(
-        "--output_dir",
-        type=str,
-        default="symmflow-mnist",
-        help="Where the pipeline, its model card, the checkpoints and the logs go.",
-    )
-    training.add_argument("--seed", type=int, default=0, help="Seed of the model init, data order and noise.")
-    training.add_argument(
-        "--train_batch_size",
-        type=int,
-        default=12,
-        help="Batch size per device (the CPU quickstart learns most per second with small batches).",
-    )
-    training.add_argument("--eval_batch_size", type=int, default=100, help="Batch size of validation.")
-    training.add_argument("--num_train_epochs", type=int, default=2, help="Epochs, unless --max_train_steps is given.")
-    training.add_argument(
-        "--max_train_steps",
-        type=int,
-        default=None,
-        help="Optimisation steps; overrides --num_train_epochs. Required with --streaming.",
-    )
-    training.add_argument(
-        "--gradient_accumulation_steps", type=int, default=1, help="Batches accumulated per optimisation step."
-    )
-    training.add_argument(
-        "--gradient_checkpointing",
-        action="store_true",
-        help="Recompute activations in the backward pass to save memory.",
-    )
-    training.add_argument("--learning_rate", type=float, default=2e-3, help="Peak learning rate (after warm-up).")
-    training.add_argument(
-        "--scale_lr", action="store_true", help="Scale the learning rate by processes x accumulation x batch size."
-    )
-    training.add_argument(
-        "--lr_scheduler",
-        type=str,
-        default=None,
-        help="\"one_cycle\" (the authors': torch's OneCycleLR from 1e-6, cosine warm-up over "
-        '--lr_warmup_steps and cosine decay back to 1e-6), or one of diffusers\' "cosine" '
-        '(linear warm-up from 0), "linear", "cosine_with_restarts", "polynomial", "constant", '
-        '"constant_with_warmup". Default: --preset\'s ("symmflow": cosine).',
-    )
-    training.add_argument("--lr_warmup_steps", type=int, default=50, help="Warm-up steps of the LR scheduler.")
-    training.add_argument(
-        "--lr_warmup_epochs",
-        type=float,
-        default=None,
-        help="Warm-up in epochs (the authors' unit), converted to steps; overrides "
-        "--lr_warmup_steps. Not with --streaming.",
-    )
-    training.add_argument("--adam_beta1", type=float, default=0.9)
-    training.add_argument("--adam_beta2", type=float, default=0.999)
-    training.add_argument(
-        "--adam_weight_decay",
-        type=float,
-        default=None,
-        help="Default: --preset's ('symmflow': 1e-2, diffusers'; 'paper': 0, the authors').",
-    )
-    training.add_argument("--adam_epsilon", type=float, default=1e-8)
-    training.add_argument(
-        "--max_grad_norm",
-        type=float,
-        default=None,
-        help="Gradient clipping norm; 0 turns clipping off (the authors clip nothing). Default: "
-        "--preset's ('symmflow': 1.0).",
-    )
-    training.add_argument(
-        "--use_ema",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Keep an exponential moving average of the weights; the saved pipeline gets it. "
-        "Default: --preset's ('paper': on).",
-    )
-    training.add_argument(
-        "--ema_decay",
-        type=float,
-        default=None,
-        help="EMA decay (the authors': 0.999; 0.9 in their Stable Diffusion runs).",
-    )
-    training.add_argument(
-        "--ema_constant_decay",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Use --ema_decay from the first step, as the authors do, instead of diffusers' EMAModel "
-        "ramp min(decay, (1 + n) / (10 + n)). Default: --preset's ('paper': on).",
-    )
-    training.add_argument(
-        "--mixed_precision",
-        type=str,
-        default=None,
-        choices=["no", "fp16", "bf16"],
-        help="Default: the accelerate config's (no config: full precision).",
-    )
-    training.add_argument("--allow_tf32", action="store_true", help="Allow TF32 matmuls on Ampere+ GPUs.")
-    training.add_argument(
-        "--num_cpu_threads",
-        type=int,
-        default=None,
-        help="Threads of a single-process CPU run. Default: every core when the run was started by "
-        "`accelerate launch`, which pins OMP_NUM_THREADS=1 unless told otherwise (one core of "
-        "a laptop); otherwise torch's own choice.",
-    )
-    training.add_argument(
-        "--dataloader_num_workers",
-        type=int,
-        default=0,
-        help="Data-loading worker processes (0: load in the main process).",
-    )
-    training.add_argument(
-        "--shuffle_buffer_size", type=int, default=1000, help="With --streaming: size of the shuffle buffer."
-    )
-
-    state = parser.add_argument_group("checkpoints and output")
-    state.add_argument(
-        "--checkpointing_steps",
-        type=int,
-        default=500,
-        help="Save the full training state every this many steps (checkpoint-N in --output_dir).",
-    )
-    state.add_argument(
-        "--checkpoints_total_limit",
-        type=int,
-        default=None,
-        help="Keep at most this many checkpoints (the oldest are deleted after a successful save).",
-    )
-    state.add_argument(
-        "--resume_from_checkpoint",
-        type=str,
-        default=None,
-        help="'latest' (the newest complete checkpoint in --output_dir, if any) or a checkpoint path.",
-    )
-    state.add_argument(
-        "--save_pipeline_steps",
-        type=int,
-        default=None,
-        help="Also write the pipeline and model card to --output_dir every this many steps.",
-    )
-    state.add_argument("--push_to_hub", action="store_true", help="Upload the pipeline and card to the Hub.")
-    state.add_argument(
-        "--hub_model_id", type=str, default=None, help="Hub repository. Default: the name of --output_dir."
-    )
-    state.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the logged-in one).")
-    state.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repository as private.")
-    state.add_argument("--logging_dir", type=str, default="logs", help="Tracker logs, under --output_dir.")
-    state.add_argument(
-        "--report_to",
-        type=str,
-        default="tensorboard",
-        help='Trackers: "tensorboard" (default), "wandb", "comet_ml", "all" or "none".',
-    )
-    state.add_argument("--tracker_project_name", type=str, default="train_symmflow")
-
-    validation = parser.add_argument_group("validation")
-    validation.add_argument(
-        "--validation_steps", type=int, default=500, help="Validate every this many steps (and at the end)."
-    )
-    validation.add_argument(
-        "--validation_prediction_steps",
-        type=int,
-        default=1,
-        help="Solver steps of validation segmentation / classification (the paper's best: 1).",
-    )
-    validation.add_argument(
-        "--validation_inference_steps",
-        type=int,
-        default=25,
-        help="Solver steps of the generated validation images (the paper's: 25).",
-    )
-    validation.add_argument(
-        "--num_validation_images", type=int, default=8, help="Images generated for the validation grid (0: none)."
-    )
+    add_training_arguments(parser)
 
     # Two passes: the first tells which settings the user gave (the preset-governed ones default to None there),
     # the second parses again with the chosen preset row as the defaults, so a given flag always wins.
     given = parser.parse_args(input_args)
-    parser.set_defaults(**preset_row(given))
+    latent = given.pretrained_model_name_or_path is not None
+    parser.set_defaults(**preset_row(given.preset, given.task, latent, given.label_encoding, given.label_prediction))
     args = parser.parse_args(input_args)
-    check_args(args)
+    try:
+        check_args(args)
+    except ValueError as error:
+        # Some checks are the library's (the objective's ranges, the UNet config): say its arguments as flags.
+        raise as_flag_error(error, args)
     return args
-
-
-def preset_row(given: argparse.Namespace) -> dict:
-    """The defaults of the `PRESET_FLAGS` for this run: the row of `--preset` for the back-end and task, or, for a
-    pixel model whose given label code or head makes it the paper's velocity model, the preset's "velocity" row."""
-    preset = PRESETS[given.preset]
-    if given.pretrained_model_name_or_path is not None:
-        return preset["latent"]
-    row = preset[given.task]
-    encoding = given.label_encoding or row["label_encoding"]
-    prediction = given.label_prediction or (
-        "logits" if encoding == "onehot" and row["label_prediction"] == "logits" else "velocity"
-    )
-    if prediction == "velocity" and "velocity" in preset:
-        return preset["velocity"]
-    return row
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -645,11 +206,8 @@ def check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--{flag} must be >= 0, got {getattr(args, flag)}.")
     if args.beta < 0:
         raise ValueError(f"--beta must be >= 0, got {args.beta}.")
-    preset_or_file = args.unet_config in PIXEL_UNET_PRESETS or os.path.isfile(args.unet_config or "")
-    if args.unet_config is not None and not preset_or_file:
-        raise ValueError(
-            f"--unet_config {args.unet_config!r} is neither a preset ({sorted(PIXEL_UNET_PRESETS)}) nor a JSON file."
-        )
+    if args.unet_config is not None:
+        check_unet_config(args.unet_config)
     if args.push_to_hub and args.hub_token is not None and args.report_to in ("wandb", "all"):
         raise ValueError(
             "You cannot use both --report_to=wandb and --hub_token due to a security risk of exposing your token. "
@@ -693,208 +251,18 @@ def make_objective(args: argparse.Namespace) -> SymmFlowObjective:
     )
 
 
-def make_lr_scheduler(
-    name: str, optimizer: torch.optim.Optimizer, learning_rate: float, num_warmup_steps: int, num_training_steps: int
-) -> torch.optim.lr_scheduler.LRScheduler:
-    """`"one_cycle"`: torch's OneCycleLR as the authors configure it (from `ONE_CYCLE_START_LR` up to `learning_rate`
-    by a cosine over the warm-up, then down to `ONE_CYCLE_START_LR` by a cosine); any other name: diffusers'
-    `get_scheduler`, whose warm-up is linear from 0."""
-    if name != "one_cycle":
-        return get_scheduler(
-            name, optimizer=optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps
-        )
-    if num_training_steps < 3:
-        raise ValueError(f"The one_cycle schedule needs at least 3 training steps, got {num_training_steps}.")
-    # OneCycleLR's phases must each span at least two steps (it divides by their length minus one).
-    num_warmup_steps = min(max(num_warmup_steps, 2), num_training_steps - 1)
-    return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=learning_rate,
-        total_steps=num_training_steps,
-        pct_start=num_warmup_steps / num_training_steps,
-        anneal_strategy="cos",
-        cycle_momentum=False,
-        div_factor=learning_rate / ONE_CYCLE_START_LR,
-        final_div_factor=1.0,
-    )
-
-
-def load_pixel_unet(
-    args: argparse.Namespace, image_channels: int, label_channels: int, resolution: int, label_time: bool
-) -> UNet2DModel:
-    """A pixel-space `UNet2DModel` for `[image | label]` from a preset or a JSON file of overrides; `label_time`
-    (the objective's `needs_label_time`) adds the label's noise level as a second time input."""
-    preset, overrides = args.unet_config, {}
-    if preset not in PIXEL_UNET_PRESETS:
-        with open(preset, encoding="utf-8") as file:
-            overrides = {key: value for key, value in json.load(file).items() if not key.startswith("_")}
-        conflicting = sorted(set(overrides) & set(MANAGED_UNET_KEYS))
-        if conflicting:
-            raise ValueError(
-                f"--unet_config {preset!r} sets {conflicting}, which the script derives from the data and "
-                "--label_time; remove them."
-            )
-        preset = "small"
-    config = symmflow_unet2d_config(
-        image_channels, label_channels, resolution, label_time=label_time, preset=preset, **overrides
-    )
-    factor = 2 ** (len(config["block_out_channels"]) - 1)
-    if resolution % factor:
-        # Otherwise UNet2DModel fails mid-forward with a skip-connection shape mismatch (e.g. 28x28 MNIST).
-        raise ValueError(
-            f"--unet_config {args.unet_config!r} downsamples {len(config['block_out_channels']) - 1} times, so the "
-            f"resolution must be a multiple of {factor}; got {resolution}. Pass --resolution "
-            f"{math.ceil(resolution / factor) * factor} (28x28 MNIST: 32, which the authors resize it to)."
-        )
-    return UNet2DModel(**config)
-
-
-def load_latent_models(
-    args: argparse.Namespace, label_time: bool
-) -> tuple[AutoencoderKL, SymmFlowUNet2DConditionModel]:
-    """The Stable Diffusion VAE and its UNet widened for SymmFlow (with the empty-prompt embedding when available);
-    `label_time` as in `load_pixel_unet`."""
-    from transformers import AutoTokenizer, CLIPTextModel
-
-    source, revision, variant = args.pretrained_model_name_or_path, args.revision, args.variant
-    if args.vae_name_or_path is not None:
-        vae = AutoencoderKL.from_pretrained(args.vae_name_or_path)
-    else:
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", revision=revision, variant=variant)
-    sd_unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", revision=revision, variant=variant)
-    text_encoder = tokenizer = None
-    local = os.path.isdir(source)
-    if not local or all(os.path.isdir(os.path.join(source, name)) for name in ("text_encoder", "tokenizer")):
-        try:
-            text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", revision=revision)
-            tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", revision=revision)
-        except OSError as error:
-            text_encoder = tokenizer = None
-            logger.warning(f"No text encoder / tokenizer in {source} ({error}); using a zero empty-prompt embedding.")
-    else:
-        logger.warning(f"{source} has no text_encoder/ and tokenizer/; using a zero empty-prompt embedding.")
-    unet = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        sd_unet,
-        label_time=label_time,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        conv_in_init=args.conv_in_init,
-    )
-    return vae, unet
-
-
-def add_lora(unet: torch.nn.Module, args: argparse.Namespace) -> None:
-    """Freeze the UNet, add LoRA adapters, and unfreeze the layers SymmFlow changed (conv_in/out, label time)."""
-    from peft import LoraConfig
-
-    unet.requires_grad_(False)
-    unet.add_adapter(
-        LoraConfig(
-            r=args.lora_rank,
-            lora_alpha=args.lora_alpha or args.lora_rank,
-            init_lora_weights="gaussian",
-            target_modules=LORA_TARGET_MODULES,
-        )
-    )
-    for name in ("conv_in", "conv_out", "class_embedding"):
-        module = getattr(unet, name, None)
-        if module is not None:
-            module.requires_grad_(True)
-
-
-def rgb_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images `[N, H, W, C]` in [0, 1] (C = 1 or 3) as uint8 RGB `[N, H, W, 3]`, for grids."""
-    images = (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
-
-
-def image_grid(rows: list[np.ndarray]) -> np.ndarray:
-    """Tile rows of uint8 images `[N, H, W, 3]` (same N, H, W) into one `[R * H, N * W, 3]` image."""
-    return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
-
-
-@torch.no_grad()
-def log_validation(pipe, validation_dataloader, accelerator, args, data, step):
-    """Segment / classify the validation set with `--validation_prediction_steps` steps and generate a grid.
-
-    Runs on the main process only, on the weights currently in the model (the caller swaps in the EMA), and leaves
-    every global RNG as it found it, so validating never changes the training run.
-
-    Returns:
-        `(metrics, grid, segmentations)`: the scores of `LabelCodec.scores`, a uint8 `[H, W, 3]` grid of generated
-        images (or `None`), and for segmentation a uint8 grid of the first validation images, their true masks and
-        the predicted masks, one row each (or `None`).
-    """
-    unet = pipe.unet
-    was_training = unet.training
-    unet.eval()
-    pipe.set_progress_bar_config(disable=True)
-    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        generator = torch.Generator(device=accelerator.device).manual_seed(args.seed)
-        confusion, examples, shown_images, predictions = None, [], [], []
-        for batch in validation_dataloader:
-            # [0, 1] floats: the pipeline's image processor reads a tensor with no negative value as [0, 1].
-            images = (batch["pixel_values"] + 1.0) / 2.0
-            if data.task == "segmentation":
-                predicted = pipe.segment(
-                    images, num_inference_steps=args.validation_prediction_steps, generator=generator, output_type="pt"
-                ).masks
-            else:
-                predicted = pipe.classify(
-                    images, num_inference_steps=args.validation_prediction_steps, generator=generator
-                ).labels
-            batch_confusion = label_confusion_matrix(predicted, batch["labels"], pipe.label_codec)
-            confusion = batch_confusion if confusion is None else confusion + batch_confusion
-            if len(examples) < args.num_validation_images:
-                take = args.num_validation_images - len(examples)
-                examples += list(batch["labels"][:take])
-                if data.task == "segmentation":
-                    shown_images += list(images[:take])
-                    predictions += list(predicted[:take])
-        if confusion is None:
-            raise ValueError("The validation set is empty; check --max_eval_samples / --validation_split.")
-        metrics = label_scores(confusion, pipe.label_codec)
-
-        grid = segmentations = None
-        if examples:
-            labels = torch.stack(examples)
-            if data.task == "segmentation":
-                generated = pipe(
-                    mask=labels,
-                    num_inference_steps=args.validation_inference_steps,
-                    generator=generator,
-                    output_type="np",
-                ).images
-                label_row = pipe.label_codec.colorize(labels)
-            else:
-                generated = pipe(
-                    class_labels=labels,
-                    num_inference_steps=args.validation_inference_steps,
-                    generator=generator,
-                    output_type="np",
-                ).images
-                label_row = None
-            generated = rgb_uint8(generated)
-            grid = image_grid([generated] if label_row is None else [generated, label_row])
-            if shown_images:
-                # Rows: validation images, their true masks (the labels above), the predicted masks.
-                shown = rgb_uint8(pipe.image_processor.pt_to_numpy(torch.stack(shown_images)))
-                segmentations = image_grid([shown, label_row, pipe.label_codec.colorize(torch.stack(predictions))])
-
-    accelerator.log({f"validation/{name}": value for name, value in metrics.items()}, step=step)
+def log_validation(accelerator: Accelerator, result: ValidationResult, step: int) -> None:
+    """Send the validation scores and the grid of generated images to the trackers (TensorBoard, W&B)."""
+    accelerator.log({f"validation/{name}": value for name, value in result.metrics.items()}, step=step)
     for tracker in accelerator.trackers:
-        if grid is None:
+        if result.grid is None:
             break
         if tracker.name == "tensorboard":
-            tracker.writer.add_image("validation/samples", grid, step, dataformats="HWC")
+            tracker.writer.add_image("validation/samples", result.grid, step, dataformats="HWC")
         elif tracker.name == "wandb":
             import wandb
 
-            tracker.log({"validation/samples": wandb.Image(grid)}, step=step)
-    if was_training:
-        unet.train()
-    return metrics, grid, segmentations
+            tracker.log({"validation/samples": wandb.Image(result.grid)}, step=step)
 
 
 @dataclass
@@ -933,10 +301,20 @@ class TrainingRun:
 def validate(run: TrainingRun) -> None:
     """Score the one-step readout on the validation set (main process, EMA weights when on) and keep the grids."""
     if run.accelerator.is_main_process:
+        args = run.args
         with ema_weights(run.ema, run.trainable):
-            run.metrics, run.grid, run.segmentations = log_validation(
-                run.pipe, run.validation_dataloader, run.accelerator, run.args, run.data, run.global_step
+            result = run_validation(
+                run.pipe,
+                run.validation_dataloader,
+                run.data.task,
+                prediction_steps=args.validation_prediction_steps,
+                inference_steps=args.validation_inference_steps,
+                num_images=args.num_validation_images,
+                seed=args.seed,
+                device=run.accelerator.device,
             )
+        log_validation(run.accelerator, result, run.global_step)
+        run.metrics, run.grid, run.segmentations = result.metrics, result.grid, result.segmentations
         run.metrics_step = run.global_step
         logger.info(f"Validation at step {run.global_step}: {run.metrics}")
     run.accelerator.wait_for_everyone()
@@ -1087,7 +465,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> dict:
         try:
             return train(args, cleanup)
         except ValueError as error:
-            # The library names its arguments; say them as this script's flags.
+            # The library names its arguments; say them as this script's flags. Its errors about argument values
+            # are ValueErrors; the FloatingPointErrors and RuntimeErrors raised here speak in flags already.
             raise as_flag_error(error, args)
 
 
@@ -1147,7 +526,14 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
     # 2. Model, objective and the pipeline that encodes labels, validates and is saved.
     objective = make_objective(args)
     if latent:
-        vae, unet = load_latent_models(args, objective.needs_label_time)
+        vae, unet = load_latent_models(
+            args.pretrained_model_name_or_path,
+            objective.needs_label_time,
+            vae_name_or_path=args.vae_name_or_path,
+            revision=args.revision,
+            variant=args.variant,
+            conv_in_init=args.conv_in_init,
+        )
         vae.requires_grad_(False).eval()
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         if data.resolution % factor:
@@ -1157,7 +543,11 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
     else:
         vae = None
         unet = load_pixel_unet(
-            args, data.image_channels, data.label_codec.num_channels, data.resolution, objective.needs_label_time
+            args.unet_config,
+            data.image_channels,
+            data.label_codec.num_channels,
+            data.resolution,
+            objective.needs_label_time,
         )
     # The pipeline that validates here and the one saved (with other UNet weights) later share the data's codec.
     pipeline_settings = {
@@ -1190,7 +580,7 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
         "unet": {key: value for key, value in unet.config.items() if not key.startswith("_") and key != "sample_size"},
     }
     if args.use_lora:
-        add_lora(unet, args)
+        add_lora(unet, args.lora_rank, args.lora_alpha)
     if args.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
     unet.train()
@@ -1202,11 +592,8 @@ def train(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict:
 
     ema = None
     if args.use_ema:
-        # diffusers' EMAModel ramps its decay as min(decay, (1 + n) / (10 + n)); its floor min_decay = decay gives
-        # the authors' constant decay from the first step. Saved by `save_state` in safetensors (not registered with
-        # accelerate, which would pickle it).
-        min_decay = args.ema_decay if args.ema_constant_decay else 0.0
-        ema = EMAModel(trainable, decay=args.ema_decay, min_decay=min_decay)
+        # Saved by `save_state` in safetensors (not registered with accelerate, which would pickle it).
+        ema = make_ema(trainable, args.ema_decay, constant_decay=args.ema_constant_decay)
 
     if args.scale_lr:
         args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes

@@ -10,6 +10,7 @@ import types
 
 import pytest
 import torch
+from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
 
@@ -108,3 +109,30 @@ def fresh_accelerate_state():
     reset_accelerate_state()
     yield
     reset_accelerate_state()
+
+
+@pytest.fixture
+def accelerator():
+    """A one-process CPU `Accelerator` and a prepared `Linear(3, 2)`, as `(accelerator, model)`."""
+    reset_accelerate_state()
+    accelerator = Accelerator(cpu=True)
+    model = accelerator.prepare(torch.nn.Linear(3, 2))
+    yield accelerator, model
+    reset_accelerate_state()
+
+
+class PlantedPickle:
+    """Unpickling it creates the directory `path`: proof that code from the file ran."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.fixture
+def planted_pickle():
+    """`PlantedPickle`, as a fixture: a test module's `from conftest import` finds another directory's conftest.py
+    once pytest has loaded it (e.g. `tests/pipelines/conftest.py` before `tests/training/`)."""
+    return PlantedPickle

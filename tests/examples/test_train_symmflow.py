@@ -12,9 +12,11 @@ from conftest import reset_accelerate_state
 from diffusers import UNet2DModel
 from safetensors.torch import load_file
 
+from diffusers_symmflow.models import symmflow_unet2d_config
 from diffusers_symmflow.objective import SymmFlowObjective
 from diffusers_symmflow.pipelines import SymmFlowPipeline
-from diffusers_symmflow.training_utils import load_shared_state
+from diffusers_symmflow.training.checkpointing import load_shared_state
+from diffusers_symmflow.training.presets import PRESET_SETTINGS
 
 
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
@@ -477,6 +479,21 @@ def test_bad_flags_fail_before_anything_loads(train, flags, message):
         train.parse_args(flags)
 
 
+def test_the_librarys_argument_names_reach_the_user_as_flags(train, tmp_path):
+    # Library errors name their arguments in backticks; the script says them as its flags, wherever they are raised:
+    # in the flag checks (the objective's ranges), or in training (the resume lookup, the UNet's downsampling).
+    with pytest.raises(ValueError, match=r"^--image_loss_weight must lie in \[0, 1\], got 2.0\.$"):
+        train.parse_args(["--image_loss_weight", "2"])
+    flags = [*TINY, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "1"]
+    with pytest.raises(ValueError, match=r"^--resume_from_checkpoint 'checkpoint-9': no such checkpoint directory\.$"):
+        train.main([*flags, "--resume_from_checkpoint", "checkpoint-9"])
+    reset_accelerate_state()
+    with pytest.raises(
+        ValueError, match=r"^--unet_config 'tiny' downsamples 1 times, .* got 17\. Pass --resolution 18 "
+    ):
+        train.main([*flags, "--resolution", "17"])
+
+
 def test_bad_data_fails_before_training(train, tmp_path):
     import datasets
 
@@ -608,7 +625,7 @@ def test_the_quickstart_defaults_are_the_measured_ones(train):
         ["--task", "classification", "--label_prediction", "velocity", "--label_input", "raw"]
     )
     assert (paper_cls.readout_probability, paper_cls.time_sampling, paper_cls.logit_mean) == (0.0, "uniform", 0.0)
-    narrow, small = (UNet2DModel(**train.symmflow_unet2d_config(1, 11, 32, preset=p)) for p in ("narrow", "small"))
+    narrow, small = (UNet2DModel(**symmflow_unet2d_config(1, 11, 32, preset=p)) for p in ("narrow", "small"))
     assert narrow.config.block_out_channels == (16, 32, 64)
     assert sum(p.numel() for p in narrow.parameters()) < 0.7 * sum(p.numel() for p in small.parameters())
 
@@ -672,10 +689,7 @@ def test_preset_paper_trains_the_papers_model(train, tmp_path, task, code):
     assert (args.ema_decay, args.lr_scheduler) == (0.999, "one_cycle")
 
 
-def test_presets_are_one_table_and_a_given_flag_wins(train):
-    for preset, rows in train.PRESETS.items():
-        for row, values in rows.items():
-            assert set(values) == set(train.PRESET_FLAGS), (preset, row)
+def test_the_preset_row_gives_the_defaults_and_a_given_flag_wins(train):
     paper = train.parse_args(
         ["--preset", "paper", "--adam_weight_decay", "0.05", "--no-use_ema", "--label_encoding", "onehot"]
     )
@@ -691,27 +705,7 @@ def test_presets_are_one_table_and_a_given_flag_wins(train):
     # Nothing governed by a preset is left unset for check_args to fill in.
     for argv in ([], ["--task", "classification"], ["--preset", "paper"]):
         args = train.parse_args(argv)
-        assert all(getattr(args, flag) is not None for flag in train.PRESET_FLAGS if flag != "unet_config")
-
-
-def test_one_cycle_schedule_is_the_authors(train):
-    parameter = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.AdamW([parameter], lr=5e-4)
-    schedule = train.make_lr_scheduler(
-        "one_cycle", optimizer, learning_rate=5e-4, num_warmup_steps=10, num_training_steps=100
-    )
-    rates = []
-    for _ in range(100):
-        rates.append(schedule.get_last_lr()[0])
-        optimizer.step()
-        schedule.step()
-    # From 1e-6 up to the peak at the end of the warm-up, then back down to 1e-6.
-    assert (
-        rates[0] == pytest.approx(1e-6)
-        and max(rates) == pytest.approx(5e-4)
-        and abs(rates.index(max(rates)) - 10) <= 1
-    )
-    assert rates[-1] < 1e-5
+        assert all(getattr(args, flag) is not None for flag in PRESET_SETTINGS if flag != "unet_config")
 
 
 def checkpoints(output_dir) -> list[str]:
@@ -721,7 +715,7 @@ def checkpoints(output_dir) -> list[str]:
 def test_a_second_run_in_an_output_dir_in_use_refuses_before_any_work(train, tmp_path, monkeypatch):
     import filelock
 
-    from diffusers_symmflow.training_utils import OUTPUT_DIR_LOCK, OUTPUT_DIR_LOCK_HOLDER
+    from diffusers_symmflow.training.output_lock import OUTPUT_DIR_LOCK, OUTPUT_DIR_LOCK_HOLDER
 
     output_dir = tmp_path / "out"
     output_dir.mkdir()
@@ -784,18 +778,12 @@ def test_resume_with_other_model_settings_names_them_before_loading(train, tmp_p
         train.main([*flags, *after, "--max_train_steps", "2", "--resume_from_checkpoint", "latest"])
 
 
-class PlantedPickle:
-    """Unpickling it creates the directory `path`: proof that code from the file ran."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return os.mkdir, (self.path,)
-
-
-def test_resume_never_runs_code_from_the_process_state(train, tmp_path):
-    from diffusers_symmflow.training_utils import CHECKPOINT_MARKER, LEGACY_PROCESS_STATE_FILE, PROCESS_STATE_FILE
+def test_resume_never_runs_code_from_the_process_state(train, tmp_path, planted_pickle):
+    from diffusers_symmflow.training.checkpointing import (
+        CHECKPOINT_MARKER,
+        LEGACY_PROCESS_STATE_FILE,
+        PROCESS_STATE_FILE,
+    )
 
     output_dir = tmp_path / "out"
     flags = [*TINY, "--output_dir", str(output_dir), "--checkpointing_steps", "1", "--num_validation_images", "0"]
@@ -806,7 +794,7 @@ def test_resume_never_runs_code_from_the_process_state(train, tmp_path):
     # with a pickle that runs code when unpickled in full.
     ran = tmp_path / "code-ran"
     (checkpoint / PROCESS_STATE_FILE.format(0)).unlink()
-    torch.save({"generator": PlantedPickle(ran)}, checkpoint / LEGACY_PROCESS_STATE_FILE.format(0))
+    torch.save({"generator": planted_pickle(ran)}, checkpoint / LEGACY_PROCESS_STATE_FILE.format(0))
     marker = json.loads((checkpoint / CHECKPOINT_MARKER).read_text())
     del marker["files"]
     (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps(marker))
@@ -832,9 +820,21 @@ def poison_the_optimizer(monkeypatch):
 @pytest.mark.parametrize(
     "steps, checkpointing_steps, message",
     [
-        ("4", "100", r"The loss is not finite at step 4: loss nan.*nothing was saved after step 3"),
-        ("3", "1", r"After step 3 the weights hold NaN or infinite values .* so checkpoint-3 was not saved"),
-        ("3", "100", r"After step 3 the weights hold NaN or infinite values .* so no pipeline was saved"),
+        (
+            "4",
+            "100",
+            r"The loss is not finite at step 4: loss nan.*nothing was saved after step 3.* lower --learning_rate",
+        ),
+        (
+            "3",
+            "1",
+            r"After step 3 the weights hold NaN or infinite values .* so checkpoint-3 was not saved.* lower --learning_rate",
+        ),
+        (
+            "3",
+            "100",
+            r"After step 3 the weights hold NaN or infinite values .* so no pipeline was saved.* lower --learning_rate",
+        ),
     ],
     ids=["loss", "checkpoint", "pipeline"],
 )

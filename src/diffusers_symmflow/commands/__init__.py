@@ -7,4 +7,7 @@ modules in this folder build parsers and turn the parsed flags into those values
 scripts and the benchmarks import them from the installed package, so none of them edits `sys.path`:
 
     from diffusers_symmflow.commands.data_args import add_data_arguments, data_config_from_args
+
+`data_args.py` holds the dataset flags and `as_flag_error` (a library error's `` `name` `` said as `--name`);
+`train_args.py` the training script's other flags.
 """

@@ -180,8 +180,9 @@ def as_flag_error(error: Exception, args: argparse.Namespace) -> Exception:
     for every name the parsed `args` hold; returned to be raised again, same type and attributes (a
     `DataExampleError` keeps its row and column).
 
-    The library names its arguments (`SymmFlowDataConfig` fields, `load_symmflow_data` keywords); only the script
-    speaks in flags, and this is where it translates.
+    The library names its arguments (`SymmFlowDataConfig` fields, `load_symmflow_data` keywords, the arguments of
+    `diffusers_symmflow.training` and `SymmFlowObjective`); only the script speaks in flags, and this is where it
+    translates. The scripts apply it to `ValueError`s, the library's errors about its arguments.
     """
     flags = set(vars(args))
     if error.args and isinstance(error.args[0], str):

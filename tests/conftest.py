@@ -4,62 +4,17 @@ Each fixture returns a factory so a test can ask for the variant it needs; the s
 the same weights.
 """
 
-import importlib.util
-import os
-import types
-
 import pytest
 import torch
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
-from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
-
-from diffusers_symmflow.models import SymmFlowUNet2DConditionModel, symmflow_unet2d_config
-
-
-def make_tiny_pixel_unet(
-    image_channels: int = 1, label_channels: int = 1, sample_size: int = 8, label_time: bool = True, seed: int = 0
-) -> UNet2DModel:
-    """A pixel-space SymmFlow `UNet2DModel` (block_out_channels (32, 64)) for `sample_size` x `sample_size` images."""
-    torch.manual_seed(seed)
-    config = symmflow_unet2d_config(image_channels, label_channels, sample_size, label_time=label_time, preset="tiny")
-    return UNet2DModel(**config).eval()
-
-
-def make_tiny_vae(seed: int = 0) -> AutoencoderKL:
-    """An `AutoencoderKL` with block_out_channels (32, 64) (downsampling by 2) and 4 latent channels."""
-    torch.manual_seed(seed)
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=16,
-    ).eval()
-
-
-def make_tiny_latent_unet(label_time: bool = True, seed: int = 0) -> SymmFlowUNet2DConditionModel:
-    """A Stable-Diffusion-shaped `UNet2DConditionModel` (32, 64) widened to 4 + 4 channels for latent SymmFlow."""
-    torch.manual_seed(seed)
-    stable_diffusion_unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
-        layers_per_block=1,
-        sample_size=8,
-        norm_num_groups=8,
-        attention_head_dim=8,
-    )
-    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(stable_diffusion_unet, label_time=label_time)
-    if label_time:
-        # from_stable_diffusion zeroes the label-time embedding's last layer; give it weights so tests see its effect.
-        torch.nn.init.normal_(model.class_embedding.linear_2.weight, std=0.02)
-    return model.eval()
+from testing_utils import (
+    PlantedPickle,
+    load_example,
+    make_tiny_latent_unet,
+    make_tiny_pixel_unet,
+    make_tiny_vae,
+    reset_accelerate_state,
+)
 
 
 @pytest.fixture(scope="session")
@@ -80,28 +35,10 @@ def tiny_latent_unet():
     return make_tiny_latent_unet
 
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
-
-
-def load_example(relative_path: str) -> types.ModuleType:
-    """Import a script under `examples/` (e.g. `"train_symmflow.py"`) as a module, without running its `__main__`."""
-    name = os.path.splitext(os.path.basename(relative_path))[0]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def train():
     """`examples/train_symmflow.py` as a module (its `main(argv)` trains in-process)."""
     return load_example("train_symmflow.py")
-
-
-def reset_accelerate_state() -> None:
-    """Forget accelerate's process-wide singletons, so the next in-process training run builds its own Accelerator."""
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
 
 
 @pytest.fixture
@@ -121,18 +58,7 @@ def accelerator():
     reset_accelerate_state()
 
 
-class PlantedPickle:
-    """Unpickling it creates the directory `path`: proof that code from the file ran."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return os.mkdir, (self.path,)
-
-
 @pytest.fixture
 def planted_pickle():
-    """`PlantedPickle`, as a fixture: a test module's `from conftest import` finds another directory's conftest.py
-    once pytest has loaded it (e.g. `tests/pipelines/conftest.py` before `tests/training/`)."""
+    """`PlantedPickle` (see `testing_utils`), as a fixture."""
     return PlantedPickle

@@ -51,6 +51,6 @@ def test_install_requires_is_what_the_package_and_examples_import():
 
 def test_test_extras_cover_what_only_the_tests_import():
     test_files = list((ROOT / "tests").rglob("*.py"))
-    local_modules = {path.stem for path in test_files}  # e.g. `from conftest import ...`
+    local_modules = {path.stem for path in test_files}  # e.g. `from testing_utils import ...`
     used = _third_party_imports(test_files) - _requirements("install_requires") - local_modules
     assert used <= _requirements("extras_require")

@@ -8,8 +8,8 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from conftest import load_example
 from diffusers import UNet2DConditionModel
+from testing_utils import load_example
 
 from diffusers_symmflow.palettes import CELEBAMASK_HQ_PALETTE, COCO_STUFF_UNUSED_IDS
 from diffusers_symmflow.pipelines import SymmFlowPipeline
@@ -165,7 +165,7 @@ def coco_stuff_dataset(root) -> str:
 
 @pytest.mark.parametrize("recipe", ["celebamask_hq.sh", "coco_stuff.sh"])
 def test_segmentation_recipe_starts(train, tmp_path, recipe):
-    from conftest import make_tiny_vae
+    from testing_utils import make_tiny_vae
 
     flags = recipe_flags(recipe)
     assert (

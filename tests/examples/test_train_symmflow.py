@@ -8,9 +8,9 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from conftest import reset_accelerate_state
 from diffusers import UNet2DModel
 from safetensors.torch import load_file
+from testing_utils import reset_accelerate_state
 
 from diffusers_symmflow.models import symmflow_unet2d_config
 from diffusers_symmflow.objective import SymmFlowObjective

@@ -28,4 +28,10 @@ one() {
 }
 one "cls_diag||--guidance_scales 1|0"
 one "cls_mixed|--label_time mixed|--guidance_scales 1 2 3|0"
+# The discriminative classifier on the same UNet, data, batch, steps and warm-up, over a small learning-rate grid.
+for lr in 5e-4 1e-3 2e-3; do
+  [ -f "$OUT/discriminative_lr$lr.json" ] || python benchmarks/train_discriminative_baseline.py --task classification \
+    --unet_preset narrow --max_train_steps 364 --train_batch_size 128 --learning_rate $lr --lr_warmup_steps 50 \
+    --threads 2 > "$OUT/discriminative_lr$lr.json"
+done
 echo ALLDONE >> "$OUT/results.txt"

@@ -2,8 +2,8 @@
 # The guidance study at batch 128 (issue 19's middle budget, on the CPU): the classification defaults against
 # --label_time mixed, 364 steps of batch 128 (the readout study's budget) at the script's default rate, 2e-3 (at this
 # batch 5e-4 under the default cosine schedule leaves the default at 47% after 364 steps: measured, seed 0),
-# scored like the quickstart models (500 held-out digits in one step; 300 generated at 25 steps, guidance 1 / 2 / 3
-# for the label-time model). Run as one chain under the machine-wide CPU lock, two threads:
+# scored like the quickstart models (500 held-out digits in one step; 300 generated at 25 steps, guidance 1 / 1.5 /
+# 2 / 3 for the label-time model), seeds 0 and 1. Run as one chain under the machine-wide CPU lock, two threads:
 #   flock /tmp/cpu.lock examples/research_projects/guidance/run_364.sh [OUT]     (OUT defaults to /tmp/gs364)
 cd "$(dirname "$0")/../../.."  # the repository root
 OUT=${1:-/tmp/gs364}
@@ -26,8 +26,11 @@ one() {
     echo "$name eval rc=$? wall_s=$(($(date +%s)-s))" >> "$OUT/results.txt"
   fi
 }
-one "cls_diag||--guidance_scales 1|0"
-one "cls_mixed|--label_time mixed|--guidance_scales 1 2 3|0"
+for seed in 0 1; do
+  suffix=$([ "$seed" = 0 ] || echo "_s$seed")
+  one "cls_diag$suffix||--guidance_scales 1|$seed"
+  one "cls_mixed$suffix|--label_time mixed|--guidance_scales 1 1.5 2 3|$seed"
+done
 # The discriminative classifier on the same UNet, data, batch, steps and warm-up, over a small learning-rate grid.
 for lr in 5e-4 1e-3 2e-3; do
   [ -f "$OUT/discriminative_lr$lr.json" ] || python benchmarks/train_discriminative_baseline.py --task classification \

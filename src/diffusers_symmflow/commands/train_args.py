@@ -256,8 +256,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--ema_constant_decay",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="Use --ema_decay from the first step, as the authors do, instead of diffusers' EMAModel "
-        "ramp min(decay, (1 + n) / (10 + n)). Default: --preset's ('paper': on).",
+        help="Use --ema_decay at every update after the first (which copies the weights), as the authors do, "
+        "instead of diffusers' EMAModel ramp min(decay, (1 + n) / (10 + n)). Default: --preset's ('paper': on).",
     )
     training.add_argument(
         "--mixed_precision",

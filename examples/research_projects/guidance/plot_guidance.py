@@ -19,7 +19,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main() -> str:
     with open(os.path.join(HERE, "results.json")) as file:
-        models = json.load(file)["models"]
+        # The figure is the quickstart's; the batch-128 models are in the README's table.
+        models = [m for m in json.load(file)["models"] if m.get("budget", "750 x 12") == "750 x 12"]
     figure = Figure(figsize=(10, 3.8))
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, 2)

@@ -43,10 +43,10 @@ def make_tiny_vae(seed: int = 0) -> AutoencoderKL:
     ).eval()
 
 
-def make_tiny_latent_unet(label_time: bool = True, seed: int = 0) -> SymmFlowUNet2DConditionModel:
-    """A Stable-Diffusion-shaped `UNet2DConditionModel` (32, 64) widened to 4 + 4 channels for latent SymmFlow."""
+def make_tiny_sd_unet(seed: int = 0) -> UNet2DConditionModel:
+    """A Stable-Diffusion-shaped `UNet2DConditionModel` (block_out_channels (32, 64), 4 channels, cross-attention 32)."""
     torch.manual_seed(seed)
-    stable_diffusion_unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         block_out_channels=(32, 64),
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
@@ -56,7 +56,11 @@ def make_tiny_latent_unet(label_time: bool = True, seed: int = 0) -> SymmFlowUNe
         norm_num_groups=8,
         attention_head_dim=8,
     )
-    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(stable_diffusion_unet, label_time=label_time)
+
+
+def make_tiny_latent_unet(label_time: bool = True, seed: int = 0) -> SymmFlowUNet2DConditionModel:
+    """`make_tiny_sd_unet` widened to 4 + 4 channels for latent SymmFlow."""
+    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(make_tiny_sd_unet(seed), label_time=label_time)
     if label_time:
         # from_stable_diffusion zeroes the label-time embedding's last layer; give it weights so tests see its effect.
         torch.nn.init.normal_(model.class_embedding.linear_2.weight, std=0.02)

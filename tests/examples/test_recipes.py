@@ -8,8 +8,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from diffusers import UNet2DConditionModel
-from testing_utils import load_example
+from testing_utils import load_example, make_tiny_sd_unet, make_tiny_vae
 
 from diffusers_symmflow.palettes import CELEBAMASK_HQ_PALETTE, COCO_STUFF_UNUSED_IDS
 from diffusers_symmflow.pipelines import SymmFlowPipeline
@@ -63,17 +62,7 @@ def flag(flags: list[str], name: str) -> str:
 
 
 def write_stable_diffusion(root, make_tiny_vae) -> tuple[str, str]:
-    torch.manual_seed(0)
-    UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
-        layers_per_block=1,
-        sample_size=8,
-        norm_num_groups=8,
-        attention_head_dim=8,
-    ).save_pretrained(root / "sd" / "unet")
+    make_tiny_sd_unet(seed=0).save_pretrained(root / "sd" / "unet")
     make_tiny_vae(seed=0).save_pretrained(root / "sd" / "vae")
     make_tiny_vae(seed=1).save_pretrained(root / "vae")
     return str(root / "sd"), str(root / "vae")
@@ -165,7 +154,6 @@ def coco_stuff_dataset(root) -> str:
 
 @pytest.mark.parametrize("recipe", ["celebamask_hq.sh", "coco_stuff.sh"])
 def test_segmentation_recipe_starts(train, tmp_path, recipe):
-    from testing_utils import make_tiny_vae
 
     flags = recipe_flags(recipe)
     assert (

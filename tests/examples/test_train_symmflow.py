@@ -10,7 +10,7 @@ import pytest
 import torch
 from diffusers import UNet2DModel
 from safetensors.torch import load_file
-from testing_utils import reset_accelerate_state
+from testing_utils import make_tiny_sd_unet, reset_accelerate_state
 
 from diffusers_symmflow.models import symmflow_unet2d_config
 from diffusers_symmflow.objective import SymmFlowObjective
@@ -403,21 +403,10 @@ def test_saved_pipeline_holds_the_ema_weights_and_limit_prunes(train, tmp_path):
 
 def test_latent_back_end_with_lora_saves_a_plain_pipeline(train, tmp_path, tiny_vae):
     import datasets
-    from diffusers import UNet2DConditionModel
 
     model_dir = tmp_path / "tiny-sd"
     tiny_vae().save_pretrained(str(model_dir / "vae"))
-    torch.manual_seed(0)
-    UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
-        layers_per_block=1,
-        sample_size=8,
-        norm_num_groups=8,
-        attention_head_dim=8,
-    ).save_pretrained(str(model_dir / "unet"))
+    make_tiny_sd_unet(seed=0).save_pretrained(str(model_dir / "unet"))
     datasets.Dataset.from_dict(stripe_dataset(rgb_masks=True)).save_to_disk(str(tmp_path / "data"))
     (tmp_path / "palette.json").write_text(json.dumps(PALETTE))
     output_dir = tmp_path / "out"

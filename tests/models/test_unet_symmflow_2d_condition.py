@@ -2,7 +2,8 @@ import json
 
 import pytest
 import torch
-from diffusers import UNet2DConditionModel, UNet2DModel
+from diffusers import UNet2DModel
+from testing_utils import make_tiny_sd_unet
 
 from diffusers_symmflow.models import (
     SymmFlowUNet2DConditionModel,
@@ -10,20 +11,6 @@ from diffusers_symmflow.models import (
     supports_label_time,
     symmflow_unet2d_config,
 )
-
-
-def tiny_sd_unet(seed=0):
-    torch.manual_seed(seed)
-    return UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
-        layers_per_block=1,
-        sample_size=8,
-        norm_num_groups=8,
-        attention_head_dim=8,
-    )
 
 
 def tiny_clip(tmp_path):
@@ -51,7 +38,7 @@ def tiny_clip(tmp_path):
 
 
 def test_widening_keeps_pretrained_kernels():
-    sd = tiny_sd_unet()
+    sd = make_tiny_sd_unet()
     model = SymmFlowUNet2DConditionModel.from_stable_diffusion(sd)
     assert model.config.in_channels == 8 and model.config.out_channels == 8
     old_in, new_in = sd.conv_in.weight, model.conv_in.weight
@@ -74,7 +61,7 @@ def test_widening_keeps_pretrained_kernels():
 
 
 def test_widened_model_starts_as_the_pretrained_computation():
-    sd = tiny_sd_unet()
+    sd = make_tiny_sd_unet()
     model = SymmFlowUNet2DConditionModel.from_stable_diffusion(sd, label_time=True, conv_in_init="duplicate")
     assert supports_label_time(model)
     latents = torch.randn(2, 4, 8, 8)
@@ -92,7 +79,7 @@ def test_widened_model_starts_as_the_pretrained_computation():
 def test_round_trip_and_stored_empty_prompt(tmp_path):
     encoder, tokenizer = tiny_clip(tmp_path)
     model = SymmFlowUNet2DConditionModel.from_stable_diffusion(
-        tiny_sd_unet(), text_encoder=encoder, tokenizer=tokenizer
+        make_tiny_sd_unet(), text_encoder=encoder, tokenizer=tokenizer
     )
     assert model.empty_prompt_embeds.shape == (1, 12, 32) and model.config.empty_prompt_length == 12
     assert model.empty_prompt_embeds.abs().sum() > 0
@@ -115,11 +102,11 @@ def test_round_trip_and_stored_empty_prompt(tmp_path):
 
 def test_widening_rejects_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="conv_in_init"):
-        SymmFlowUNet2DConditionModel.from_stable_diffusion(tiny_sd_unet(), conv_in_init="zeros")
+        SymmFlowUNet2DConditionModel.from_stable_diffusion(make_tiny_sd_unet(), conv_in_init="zeros")
     encoder, tokenizer = tiny_clip(tmp_path)
     with pytest.raises(ValueError, match="both"):
-        SymmFlowUNet2DConditionModel.from_stable_diffusion(tiny_sd_unet(), text_encoder=encoder)
-    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(tiny_sd_unet())
+        SymmFlowUNet2DConditionModel.from_stable_diffusion(make_tiny_sd_unet(), text_encoder=encoder)
+    model = SymmFlowUNet2DConditionModel.from_stable_diffusion(make_tiny_sd_unet())
     with pytest.raises(ValueError, match="class embedding"):
         SymmFlowUNet2DConditionModel.from_stable_diffusion(model)
     with pytest.raises(ValueError, match=r"\(1, L, 32\)"):

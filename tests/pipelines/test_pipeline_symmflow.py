@@ -25,6 +25,8 @@ from pipeline_helpers import (
     _masks,
     _quiet,
     _size,
+    tiny_cls_pipeline,
+    tiny_seg_pipeline,
 )
 
 import diffusers_symmflow  # noqa: F401  (the pipeline loader needs the component classes imported)
@@ -515,16 +517,7 @@ def test_bad_input_raises_before_any_model_runs(case, pixel_seg_pipe, pixel_cls_
 
 
 def test_class_names_need_a_model_with_names(tiny_pixel_unet):
-    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False)
-    pipe = _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=CLS_CLASSES,
-        )
-    )
+    pipe = tiny_cls_pipeline(tiny_pixel_unet)
     with pytest.raises(ValueError, match=r"holds strings \(\['3'\]\).*no `class_names`.*\[0, 4\)"):
         pipe(class_labels=["3"])
 
@@ -588,18 +581,7 @@ def test_model_channels_must_fit_the_label_code(tiny_pixel_unet):
 
 @pytest.fixture
 def logits_seg_pipe(tiny_pixel_unet):
-    unet = tiny_pixel_unet(image_channels=1, label_channels=SEG_CLASSES, sample_size=PIXEL_SIZE, label_time=True)
-    return _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="segmentation",
-            label_encoding="onehot",
-            num_classes=SEG_CLASSES,
-            label_prediction="logits",
-            label_input="gated",
-        )
-    )
+    return tiny_seg_pipeline(tiny_pixel_unet, label_prediction="logits", label_input="gated")
 
 
 def test_logits_head_segments_in_one_step_as_the_argmax_of_its_logits(logits_seg_pipe):

@@ -16,6 +16,7 @@ from pipeline_helpers import (
     _images,
     _masks,
     _quiet,
+    tiny_cls_pipeline,
 )
 
 import diffusers_symmflow  # noqa: F401  (the pipeline loader needs the component classes imported)
@@ -72,17 +73,7 @@ def test_save_load_latent_pipeline(latent_seg_pipe, tmp_path):
 
 
 def test_scalar_pipeline_uses_the_authors_code_and_keeps_beta(tiny_pixel_unet, tmp_path):
-    unet = tiny_pixel_unet(image_channels=3, label_channels=1, sample_size=PIXEL_SIZE, label_time=False, seed=1)
-    pipe = _quiet(
-        SymmFlowPipeline(
-            unet=unet,
-            scheduler=SymmFlowScheduler(),
-            task="classification",
-            label_encoding="scalar",
-            num_classes=CLS_CLASSES,
-            beta=4.0,
-        )
-    )
+    pipe = tiny_cls_pipeline(tiny_pixel_unet, beta=4.0)
     code = pipe.encode_labels(torch.tensor([0, CLS_CLASSES - 1]), (PIXEL_SIZE, PIXEL_SIZE))
     assert code[0].eq(-2.0).all() and code[1].eq(2.0).all()
     noisy = pipe.encode_labels(torch.tensor([0]), (PIXEL_SIZE, PIXEL_SIZE), beta=4.0, generator=_gen(0))

@@ -40,6 +40,25 @@ def _as_list(items) -> list:
     return list(items) if isinstance(items, (list, tuple)) else [items]
 
 
+def _stack(items, convert, name: str, noun: str) -> torch.Tensor:
+    """`convert(item, index)` of each of the user's `items` (one, or a list / tuple), joined along the batch axis.
+
+    The rule both readers share: at least one item, all of one (H, W) size, and a non-empty batch in the end;
+    `name` is the argument (`"image"`, `"mask"`) and `noun` what it holds, for the error messages.
+    """
+    items = _as_list(items)
+    if len(items) == 0:
+        raise ValueError(f"`{name}` is an empty list; pass at least one {noun}.")
+    batches = [convert(item, index) for index, item in enumerate(items)]
+    sizes = {tuple(batch.shape[-2:]) for batch in batches}
+    if len(sizes) > 1:
+        raise ValueError(f"All {noun}s of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
+    stacked = torch.cat(batches, dim=0)
+    if stacked.shape[0] == 0:
+        raise ValueError(f"`{name}` holds no {noun} (a batch of shape {tuple(stacked.shape)}); pass at least one.")
+    return stacked
+
+
 class SymmFlowImageProcessor(VaeImageProcessor):
     """`VaeImageProcessor` that also parses segmentation masks and class labels, and never resizes.
 
@@ -61,17 +80,7 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         Raises:
             ValueError: unsupported types, channel counts, value ranges, or images of different sizes in one batch.
         """
-        items = _as_list(image)
-        if len(items) == 0:
-            raise ValueError("`image` is an empty list; pass at least one image.")
-        batches = [self._image_to_tensor(item, num_channels, index) for index, item in enumerate(items)]
-        sizes = {tuple(batch.shape[-2:]) for batch in batches}
-        if len(sizes) > 1:
-            raise ValueError(f"All images of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
-        images = torch.cat(batches, dim=0)
-        if images.shape[0] == 0:
-            raise ValueError(f"`image` holds no image (a batch of shape {tuple(images.shape)}); pass at least one.")
-        return images
+        return _stack(image, lambda item, index: self._image_to_tensor(item, num_channels, index), "image", "image")
 
     def _image_to_tensor(self, item, num_channels: int, index: int) -> torch.Tensor:
         what = f"`image[{index}]`"
@@ -129,16 +138,7 @@ class SymmFlowImageProcessor(VaeImageProcessor):
         Colours are mapped to classes with `codec.rgb_to_labels`, which raises a `ValueError` naming the colours that
         are not in the palette and how many pixels carry them; ids are checked with `codec.check_labels`.
         """
-        items = _as_list(mask)
-        if len(items) == 0:
-            raise ValueError("`mask` is an empty list; pass at least one mask.")
-        batches = [self._mask_to_ids(item, codec, index) for index, item in enumerate(items)]
-        sizes = {tuple(batch.shape[-2:]) for batch in batches}
-        if len(sizes) > 1:
-            raise ValueError(f"All masks of a batch must have the same size, got (H, W) sizes {sorted(sizes)}.")
-        ids = torch.cat(batches, dim=0)
-        if ids.shape[0] == 0:
-            raise ValueError(f"`mask` holds no mask (a batch of shape {tuple(ids.shape)}); pass at least one.")
+        ids = _stack(mask, lambda item, index: self._mask_to_ids(item, codec, index), "mask", "mask")
         codec.check_labels(ids)
         return ids
 

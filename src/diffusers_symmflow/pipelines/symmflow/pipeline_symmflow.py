@@ -598,9 +598,7 @@ class SymmFlowPipeline(
         )
 
         # 5. Decode and post-process (`"latent"`: the image side as it is).
-        images = sample[:, : self.num_image_channels]
-        if output_type != "latent":
-            images = self.image_processor.postprocess(self.decode_images(images), output_type=output_type)
+        images = self._output_images(sample, output_type)
         self.maybe_free_model_hooks()
 
         if not return_dict:

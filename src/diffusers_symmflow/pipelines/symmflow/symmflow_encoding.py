@@ -89,3 +89,11 @@ class SymmFlowEncodingMixin:
         """The model's image space back to pixel images `[B, C, H, W]` in [-1, 1] (clamped)."""
         images = self._vae_decode(z) if self.vae is not None else z
         return images.float().clamp(-1.0, 1.0)
+
+    def _output_images(self, sample: torch.Tensor, output_type: str):
+        """The image side of a final joint state `sample` as `output_type` asks: `"latent"` as it is (model space),
+        else decoded and post-processed to `"pil"` / `"np"` / `"pt"` by the image processor."""
+        images = sample[:, : self.num_image_channels]
+        if output_type == "latent":
+            return images
+        return self.image_processor.postprocess(self.decode_images(images), output_type=output_type)
